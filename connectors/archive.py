@@ -1,0 +1,85 @@
+"""Reading one member of a zip archive with a hard limit on its expanded size.
+
+Python 3.11's `zipfile` cannot open zstd members (method 93), which Inspect AI writes since
+0.3.206. This reader parses the archive's directory with `zipfile`, then decompresses the one
+member it needs itself (stored, deflate or zstd), never expanding more than `limit` bytes and
+checking the CRC so truncation or corruption is caught.
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+import zlib
+from typing import BinaryIO
+
+import zstandard
+
+from warden.errors import ParseError
+
+STORED, DEFLATED, ZSTD = 0, 8, 93
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+_LOCAL_MAGIC = b"PK\x03\x04"
+
+
+def looks_like_zip(head: bytes) -> bool:
+    return head.startswith(_LOCAL_MAGIC) or head.startswith(b"PK\x05\x06")
+
+
+def member_names(fp: BinaryIO, source: str) -> dict[str, zipfile.ZipInfo]:
+    fp.seek(0)
+    head = fp.read(4)
+    fp.seek(0)
+    try:
+        with zipfile.ZipFile(fp) as archive:
+            return {info.filename: info for info in archive.infolist()}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        reason = "truncated" if looks_like_zip(head) else "malformed"
+        what = "truncated or damaged zip" if reason == "truncated" else "not a zip archive"
+        raise ParseError(reason, f"{what} ({exc})", source=source) from exc
+
+
+def read_member(fp: BinaryIO, info: zipfile.ZipInfo, limit: int, source: str) -> bytes:
+    """The expanded bytes of `info`, at most `limit` of them."""
+    where = f"{source}!{info.filename}"
+    if info.file_size > limit:
+        raise ParseError(
+            "too_large",
+            f"member expands to {info.file_size} bytes, over the {limit}-byte limit",
+            source=where,
+        )
+    fp.seek(info.header_offset)
+    header = fp.read(_LOCAL_HEADER.size)
+    if len(header) != _LOCAL_HEADER.size or not header.startswith(_LOCAL_MAGIC):
+        raise ParseError("truncated", "local file header missing or damaged", source=where)
+    fields = _LOCAL_HEADER.unpack(header)
+    name_len, extra_len = fields[-2], fields[-1]
+    fp.seek(info.header_offset + _LOCAL_HEADER.size + name_len + extra_len)
+    raw = fp.read(info.compress_size)
+    if len(raw) != info.compress_size:
+        raise ParseError("truncated", "member data cut short", source=where)
+    data = _expand(info.compress_type, raw, limit, where)
+    if zlib.crc32(data) & 0xFFFFFFFF != info.CRC:
+        raise ParseError("truncated", "CRC mismatch: member damaged or cut short", source=where)
+    return data
+
+
+def _expand(method: int, raw: bytes, limit: int, where: str) -> bytes:
+    try:
+        if method == STORED:
+            data = raw
+        elif method == DEFLATED:
+            inflater = zlib.decompressobj(-15)
+            data = inflater.decompress(raw, limit + 1)
+        elif method == ZSTD:
+            reader = zstandard.ZstdDecompressor().stream_reader(raw)
+            data = reader.read(limit + 1)
+        else:
+            raise ParseError(
+                "malformed", f"unsupported zip compression method {method}", source=where
+            )
+    except (zlib.error, zstandard.ZstdError) as exc:
+        raise ParseError("truncated", f"cannot decompress: {exc}", source=where) from exc
+    if len(data) > limit:
+        raise ParseError("too_large", f"member expands past the {limit}-byte limit", source=where)
+    return data

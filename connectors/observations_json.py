@@ -1,0 +1,111 @@
+"""Warden's own observation schema: a JSON list of observations.
+
+The same schema is the body of `POST /api/v1/observations`; this connector reads it from files
+(`warden ingest FILE --connector observations_json`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+)
+
+from connectors.files import read_all, walk
+from warden.connector import Cursor, content_key, options
+from warden.errors import ParseError
+from warden.model import Observation, Payload, Pending, Rejection
+from warden.yamlfile import describe
+
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ObservationIn(BaseModel):
+    """One observation as pushed: `observed_at` is RFC 3339 with an offset."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: Id
+    benchmark: Id
+    metric: Id
+    value: Number
+    stderr: Annotated[float | None, Strict(), Field(None, ge=0, allow_inf_nan=False)] = None
+    n: Annotated[int | None, Strict(), Field(None, ge=0)] = None
+    observed_at: AwareDatetime
+
+    def to_observation(self, source: str, content_hash: str) -> Observation:
+        return Observation(
+            subject=self.model,
+            benchmark=self.benchmark,
+            metric=self.metric,
+            value=self.value,
+            observed_at=self.observed_at,
+            key=content_key(
+                self.model,
+                self.benchmark,
+                self.metric,
+                self.observed_at.isoformat(),
+                self.value,
+                self.stderr,
+                self.n,
+            ),
+            source=source,
+            content_hash=content_hash,
+            stderr=self.stderr,
+            n=self.n,
+        )
+
+
+Batch = TypeAdapter(list[ObservationIn])
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path
+    max_bytes: int = Field(64 * 2**20, gt=0)
+
+
+class ObservationsJson:
+    name: ClassVar[str] = "observations_json"
+
+    def __init__(self, raw_options: Mapping[str, Any], where: str = "observations_json") -> None:
+        self.options = options(Options, raw_options, where)
+
+    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
+        reader = read_all(self.options.max_bytes)
+        return walk(self.options.path, (".json",), cursor, reader, "observation files")
+
+    def parse(self, payload: Payload) -> list[Observation]:
+        return parse_batch(payload)
+
+
+def parse_batch(payload: Payload) -> list[Observation]:
+    try:
+        raw = json.loads(payload.content)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ParseError("malformed", f"invalid JSON: {exc}", source=payload.source) from exc
+    try:
+        items = Batch.validate_python(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = first["loc"]
+        record = str(loc[0]) if loc and isinstance(loc[0], int) else None
+        field = ".".join(str(p) for p in loc[1:]) if record is not None else None
+        reason = "missing_field" if first["type"] == "missing" else "invalid_value"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ParseError(
+            reason, describe(dict(first)) + more, source=payload.source, record=record, field=field
+        ) from exc
+    return [item.to_observation(payload.source, payload.content_hash) for item in items]

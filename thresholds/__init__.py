@@ -1,0 +1,10 @@
+"""The bundled catalog: if-then capability thresholds, one YAML file per domain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def bundled_catalog() -> Path:
+    """The folder holding the bundled catalog files."""
+    return Path(__file__).resolve().parent

@@ -1,0 +1,99 @@
+"""The HTTP API: `/metrics`, `/healthz`, `/readyz` and `POST /api/v1/observations`."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from connectors.observations_json import ObservationIn, parse_batch
+from warden import __version__
+from warden.connector import Cursor, sha256
+from warden.daemon import PUSH_FEED, Warden
+from warden.model import Observation, Payload, Pending, Rejection
+
+log = logging.getLogger(__name__)
+
+PUSH_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": ObservationIn.model_json_schema()}
+            }
+        },
+    }
+}
+
+
+def create_app(warden: Warden) -> FastAPI:
+    app = FastAPI(title="warden", version=__version__)
+    token = warden.settings.api_token
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        ready, why = warden.store.ready()
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "detail": why},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(warden.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/api/v1/observations", openapi_extra=PUSH_SCHEMA)
+    async def push(request: Request) -> Response:
+        if token is None:
+            return _error(403, "the write API is off: no api_token is configured")
+        given = request.headers.get("authorization", "")
+        expected = f"Bearer {token.get_secret_value()}"
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return JSONResponse(
+                {"detail": "missing or wrong bearer token"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        body = await request.body()
+        payload = Payload(PUSH_FEED, body, sha256(body))
+        result = await run_in_threadpool(warden.ingest_payload, PUSH_FEED, _Pushed(), payload)
+        if result.rejections:
+            bad = result.rejections[0]
+            return _error(
+                400 if bad.reason == "malformed" else 422,
+                bad.message,
+                reason=bad.reason,
+                record=bad.record,
+                field=bad.field,
+            )
+        return JSONResponse({"ingested": result.ingested, "duplicates": result.duplicates})
+
+    return app
+
+
+class _Pushed:
+    """Pushed bodies arrive as payloads: there is nothing to fetch, only warden's own schema to
+    parse."""
+
+    name: ClassVar[str] = PUSH_FEED
+
+    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
+        return iter(())
+
+    def parse(self, payload: Payload) -> list[Observation]:
+        return parse_batch(payload)
+
+
+def _error(status: int, message: str, **fields: Any) -> JSONResponse:
+    detail = {"message": message, **{k: v for k, v in fields.items() if v is not None}}
+    return JSONResponse({"detail": detail}, status_code=status)

@@ -1,0 +1,270 @@
+"""The `warden` command. Imports stay inside the commands so `warden --help` starts fast."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from warden.daemon import Warden
+    from warden.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EPILOG = """\b
+Exit codes: 0 ok; 1 runtime failure (including `log verify` finding a bad
+entry); 2 usage, config or catalog error.
+\b
+Config: a YAML file (--config or WARDEN_CONFIG), overridden by WARDEN_*
+environment variables (WARDEN_HTTP__PORT=9500). Every key: README.md."""
+
+
+def user_errors(func: F) -> F:
+    """Print warden's own errors as one clean message with their exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from warden.errors import WardenError
+
+        try:
+            return func(*args, **kwargs)
+        except WardenError as exc:
+            click.echo(f"warden: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Context:
+    def __init__(self, config: str | None = None) -> None:
+        self.config = config
+
+    def settings(self) -> Settings:
+        from warden.settings import load_settings
+
+        return load_settings(self.config)
+
+    def warden(self) -> Warden:
+        from warden.daemon import Warden
+
+        return Warden(self.settings())
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Context).config = value
+
+
+CONFIG_HELP = "YAML config file (default: $WARDEN_CONFIG, else built-in defaults)."
+
+
+def config_option(func: F) -> F:
+    """`--config` accepted after the subcommand too (`warden run --config FILE`)."""
+    return click.option(  # type: ignore[no-any-return]
+        "--config",
+        "-c",
+        metavar="FILE",
+        expose_value=False,
+        is_eager=True,
+        callback=_set_config,
+        help=CONFIG_HELP,
+    )(func)
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "-c",
+    metavar="FILE",
+    envvar="WARDEN_CONFIG",
+    help="YAML config file (default: $WARDEN_CONFIG, else built-in defaults).",
+)
+@click.version_option(package_name="warden")
+@click.pass_context
+def main(ctx: click.Context, config: str | None) -> None:
+    """Warden: an early-warning daemon for frontier-AI capability thresholds.
+
+    Reads evaluation results and benchmark feeds, compares them with if-then
+    thresholds, and alerts when one is crossed, nearly crossed, or lost track of.
+    """
+    ctx.ensure_object(Context).config = config
+
+
+@main.command()
+@config_option
+@pass_ctx
+@user_errors
+def run(ctx: Context) -> None:
+    """Run the daemon: feeds on their schedules, evaluation, alert delivery and the HTTP API
+    (/metrics, /healthz, /readyz, POST /api/v1/observations). Stops cleanly on SIGTERM."""
+    from warden import logs
+    from warden.daemon import serve
+
+    settings = ctx.settings()
+    logs.setup(settings.log_format)
+    from warden.daemon import Warden
+
+    sys.exit(serve(Warden(settings)))
+
+
+@main.command()
+@config_option
+@pass_ctx
+@user_errors
+def check(ctx: Context) -> None:
+    """Check the config, the catalog and the plugins; list every problem (exit 2)."""
+    from warden.daemon import assemble
+    from warden.errors import ConfigError
+
+    settings = ctx.settings()
+    parts = assemble(settings)
+    if parts.problems or parts.catalog is None:
+        raise ConfigError(parts.problems)
+    click.echo(
+        f"ok: {len(parts.catalog.thresholds)} thresholds in {len(parts.catalog.files)} catalog "
+        f"files, {len(parts.feeds)} feeds, {len(parts.sinks)} sinks"
+    )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--connector",
+    default="inspect_logs",
+    show_default=True,
+    help="Connector that reads PATHS (see `warden check` for installed ones).",
+)
+@click.option(
+    "--feed", default="cli", show_default=True, help="Feed id to record the observations under."
+)
+@pass_ctx
+@user_errors
+def ingest(ctx: Context, paths: tuple[str, ...], connector: str, feed: str) -> None:
+    """Ingest files or folders once, then evaluate the thresholds they touch.
+
+    Alerts are queued and delivered by the running daemon. Exit 1 if anything was rejected.
+    """
+    from warden.connector import Cursor
+    from warden.daemon import PUSH_FEED, build_connector
+    from warden.errors import UsageError
+    from warden.ingest import run_feed
+
+    if feed == PUSH_FEED:
+        raise UsageError(f"feed id {PUSH_FEED!r} is reserved for the push API")
+    w = ctx.warden()
+    failed = False
+    for path in paths:
+        conn = build_connector(connector, {"path": path}, f"--connector {connector}")
+        result = run_feed(w.store, feed, conn, Cursor(), w.clock)
+        cycle = w.evaluate_touched(result.touched)
+        triggers = len(cycle.transitions) if cycle else 0
+        click.echo(
+            f"{path}: {result.ingested} new, {result.duplicates} already known, "
+            f"{result.rejected} rejected, {result.skipped} not finished, "
+            f"{triggers} triggers"
+        )
+        for r in result.rejections:
+            where = ", ".join(
+                p for p in (r.record and f"record {r.record}", r.field and f"field {r.field}") if p
+            )
+            click.echo(
+                f"  rejected {r.source}{f' ({where})' if where else ''}: {r.reason}: {r.message}",
+                err=True,
+            )
+        failed = failed or bool(result.rejected or result.error)
+        if result.error:
+            click.echo(f"  failed: {result.error}", err=True)
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_ctx
+@user_errors
+def evaluate(ctx: Context, as_json: bool) -> None:
+    """Evaluate every threshold now and print the verdicts (triggers are recorded)."""
+    from warden import views
+
+    w = ctx.warden()
+    result = w.evaluate()
+    views.evaluations(result, as_json)
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_ctx
+@user_errors
+def status(ctx: Context, as_json: bool) -> None:
+    """Alert states, feed health and pending deliveries, from the store."""
+    from warden import views
+
+    views.status(ctx.warden(), as_json)
+
+
+@main.group(invoke_without_command=True)
+@config_option
+@click.option("--json", "fmt", flag_value="json", help="JSON lines.")
+@click.option("--csv", "fmt", flag_value="csv", help="CSV with a header row.")
+@click.option("--threshold", help="Only this threshold id.")
+@click.pass_context
+@user_errors
+def log(ctx: click.Context, fmt: str | None, threshold: str | None) -> None:
+    """The trigger log: every alert-state transition, oldest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from warden import views
+
+    obj = ctx.find_object(Context)
+    assert obj is not None
+    views.trigger_log(obj.warden(), fmt or "table", threshold)
+
+
+@log.command()
+@config_option
+@pass_ctx
+@user_errors
+def verify(ctx: Context) -> None:
+    """Recompute the trigger log's hash chain; exit 1 naming the first bad entry."""
+    from warden.errors import ChainError
+    from warden.store import alerts
+    from warden.triggerlog import verify as verify_chain
+
+    w = ctx.warden()
+    with w.store.read() as conn:
+        entries = list(alerts.entries(conn))
+    broken = verify_chain(entries)
+    if broken is not None:
+        raise ChainError(broken.seq, broken.why)
+    head = entries[-1].hash if entries else "(empty)"
+    click.echo(f"ok: {len(entries)} entries verified; head {head}")
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+@config_option
+@pass_ctx
+@user_errors
+def upgrade(ctx: Context) -> None:
+    """Apply the database migrations (also done at every start)."""
+    from warden.store import Store
+
+    store = Store(ctx.settings().database_url)
+    store.upgrade()
+    click.echo(f"ok: {store.describe()} is at the latest schema")
+
+
+if __name__ == "__main__":
+    main()

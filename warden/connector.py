@@ -1,0 +1,60 @@
+"""The Connector protocol: code that understands one feed format.
+
+`fetch` does the I/O and yields raw payloads (or rejections for input that cannot even be read);
+`parse` is pure and turns one payload into observations, raising `ParseError` for bad input or
+`NotReady` for input that is not finished yet. Connectors are found through the
+`warden.connectors` entry points, built-ins included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from warden.errors import ConfigError, Problem
+from warden.model import Observation, Payload, Pending, Rejection
+from warden.yamlfile import describe
+
+
+@dataclass
+class Cursor:
+    """What a feed has already handled: source -> version (size and mtime, or an ETag)."""
+
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def unchanged(self, source: str, version: str | None) -> bool:
+        return version is not None and self.versions.get(source) == version
+
+
+class Connector(Protocol):
+    name: ClassVar[str]
+
+    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]: ...
+
+    def parse(self, payload: Payload) -> list[Observation]: ...
+
+
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
+
+def options(model: type[OptionsT], raw: Mapping[str, Any], where: str) -> OptionsT:
+    """Validate a connector's or sink's options, naming each bad key."""
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise ConfigError(
+            [Problem(where, f"options.{describe(dict(e))}") for e in exc.errors()]
+        ) from exc
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def content_key(*parts: object) -> str:
+    """A stable identity for one observation within its feed."""
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()

@@ -1,0 +1,130 @@
+"""One evaluation cycle: read evidence and alert states, evaluate, advance the state machine, and
+append each transition to the trigger log with its outbox rows, all in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from warden.catalog import Catalog, Threshold
+from warden.clock import Clock
+from warden.evaluate import depth, evaluate
+from warden.model import NOTIFY_STATES, AlertState, Evaluation, Transition, Verdict
+from warden.state import advance
+from warden.store import Store
+from warden.store import alerts as alert_rows
+from warden.store import observations as obs_rows
+from warden.store import outbox as outbox_rows
+from warden.triggerlog import content_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CycleResult:
+    evaluations: list[Evaluation] = field(default_factory=list)
+    transitions: list[tuple[int, Transition]] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    duration_seconds: float = 0.0
+
+    @property
+    def notified(self) -> int:
+        return sum(1 for _, t in self.transitions if t.to_state in NOTIFY_STATES)
+
+
+def idempotency_key(trigger_hash: str, sink: str) -> str:
+    """Stable per trigger and sink: a receiver seeing it twice has seen the same alert."""
+    return hashlib.sha256(f"{trigger_hash}:{sink}".encode()).hexdigest()[:40]
+
+
+def run_cycle(
+    store: Store,
+    catalog: Catalog,
+    sinks: Sequence[str],
+    clock: Clock,
+    thresholds: Iterable[Threshold] | None = None,
+) -> CycleResult:
+    """Evaluate `thresholds` (default: the whole catalog) and persist what changed."""
+    chosen = list(catalog.thresholds if thresholds is None else thresholds)
+    result = CycleResult()
+    started = time.perf_counter()
+    if not chosen:
+        return result
+    with store.write() as conn:
+        alert_rows.lock(conn)
+        now = clock()
+        states = alert_rows.load_states(conn, [t.id for t in chosen])
+        pairs = {(t.when.benchmark, t.when.metric) for t in chosen}
+        evidence = obs_rows.series(conn, pairs, depth(chosen))
+        known: dict[str, list[str]] = {}
+        for tid, subject in states:
+            known.setdefault(tid, []).append(subject)
+        changes: list[tuple[AlertState, bool, Transition | None, Threshold]] = []
+        for threshold in chosen:
+            evaluations = _evaluate_one(threshold, evidence, known, now, result)
+            for ev in evaluations:
+                prev = states.get((threshold.id, ev.subject))
+                new, transition = advance(prev, ev, threshold, now)
+                if new is not prev:
+                    changes.append((new, prev is not None, transition, threshold))
+            result.evaluations.extend(evaluations)
+        seq, prev_hash = alert_rows.chain_head(conn)
+        for new, exists, transition, threshold in changes:
+            alert_rows.save_state(conn, new, now, exists=exists)
+            if transition is None:
+                continue
+            seq += 1
+            content = content_of(seq, now, transition, threshold)
+            prev_hash = alert_rows.append_trigger(
+                conn,
+                seq=seq,
+                at=now,
+                threshold=threshold.id,
+                threshold_version=threshold.version,
+                subject=transition.subject,
+                from_state=transition.from_state,
+                to_state=transition.to_state,
+                content=content,
+                prev_hash=prev_hash,
+            )
+            if transition.to_state in NOTIFY_STATES:
+                for sink in sinks:
+                    outbox_rows.enqueue(conn, seq, sink, idempotency_key(prev_hash, sink), now)
+            result.transitions.append((seq, transition))
+    result.duration_seconds = time.perf_counter() - started
+    for seq, t in result.transitions:
+        log.info(
+            "trigger %d: %s %s: %s -> %s (%s)",
+            seq,
+            t.threshold,
+            t.subject,
+            t.from_state.value,
+            t.to_state.value,
+            t.evaluation.reason,
+            extra={"trigger": seq, "threshold": t.threshold, "to_state": t.to_state.value},
+        )
+    return result
+
+
+def _evaluate_one(
+    threshold: Threshold,
+    evidence: obs_rows.Series,
+    known: dict[str, list[str]],
+    now: datetime,
+    result: CycleResult,
+) -> list[Evaluation]:
+    subjects = known.get(threshold.id, [])
+    try:
+        series = evidence.get((threshold.when.benchmark, threshold.when.metric), {})
+        return evaluate(threshold, series, now, subjects)
+    except Exception as exc:
+        log.exception("threshold %s: evaluation failed", threshold.id)
+        result.failed.append(threshold.id)
+        reason = f"evaluation failed: {type(exc).__name__}: {exc}"
+        return [
+            Evaluation(threshold.id, s, Verdict.ERROR, reason=reason) for s in subjects or ["*"]
+        ]

@@ -1,0 +1,197 @@
+"""The composition root: builds the store, catalog, connectors, sinks, dispatcher, schedules and
+the HTTP app from the settings, and runs them in one process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
+
+from warden import plugins
+from warden.catalog import Catalog, Threshold, load_catalog
+from warden.clock import Clock, system_clock
+from warden.connector import Connector, Cursor
+from warden.cycle import CycleResult, run_cycle
+from warden.dispatch import Dispatcher
+from warden.errors import ConfigError, PluginError, Problem, ProblemsError, WardenError
+from warden.ingest import IngestResult, handle, run_feed
+from warden.metrics import Metrics
+from warden.model import Payload
+from warden.settings import FeedSettings, Settings, SinkSettings
+from warden.sinks import Sink
+from warden.store import Store
+
+log = logging.getLogger(__name__)
+
+PUSH_FEED = "api"  # the feed id of observations pushed over HTTP
+
+
+@dataclass
+class Feed:
+    id: str
+    every: float
+    connector: Connector
+    cursor: Cursor = field(default_factory=Cursor)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def build_connector(name: str, options: dict[str, object], where: str) -> Connector:
+    cls = plugins.load(plugins.CONNECTORS, name)
+    connector: Connector = cls(options, where)
+    return connector
+
+
+def build_feed(cfg: FeedSettings) -> Feed:
+    return Feed(cfg.id, cfg.every, build_connector(cfg.connector, cfg.options, f"feeds.{cfg.id}"))
+
+
+def build_sink(cfg: SinkSettings) -> Sink:
+    cls = plugins.load(plugins.SINKS, cfg.type)
+    sink: Sink = cls(cfg.id, cfg.options)
+    return sink
+
+
+@dataclass
+class Parts:
+    catalog: Catalog | None = None
+    feeds: dict[str, Feed] = field(default_factory=dict)
+    sinks: dict[str, Sink] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def assemble(settings: Settings) -> Parts:
+    """Build the catalog, feeds and sinks, collecting every problem rather than stopping at
+    the first (`warden check` prints them all)."""
+    parts = Parts()
+    try:
+        parts.catalog = load_catalog(settings.catalog_paths())
+    except ProblemsError as exc:
+        parts.problems.extend(exc.problems)
+    for f in settings.feeds:
+        if f.id == PUSH_FEED:
+            parts.problems.append(Problem(f"feeds.{f.id}", "feed id reserved for the push API"))
+        elif feed := _built(parts.problems, f"feeds.{f.id}", partial(build_feed, f)):
+            parts.feeds[f.id] = feed
+    for s in settings.sinks:
+        if sink := _built(parts.problems, f"sinks.{s.id}", partial(build_sink, s)):
+            parts.sinks[s.id] = sink
+    return parts
+
+
+T = TypeVar("T")
+
+
+def _built(problems: list[Problem], where: str, build: Callable[[], T]) -> T | None:
+    try:
+        return build()
+    except ProblemsError as exc:
+        problems.extend(exc.problems)
+    except PluginError as exc:
+        problems.append(Problem(where, str(exc)))
+    return None
+
+
+class Warden:
+    """The running parts, wired together. CLI commands and the daemon both use it."""
+
+    def __init__(
+        self, settings: Settings, clock: Clock = system_clock, *, migrate: bool = True
+    ) -> None:
+        parts = assemble(settings)
+        if parts.problems or parts.catalog is None:
+            raise ConfigError(parts.problems)
+        self.settings = settings
+        self.clock = clock
+        self.catalog = parts.catalog
+        self.feeds = parts.feeds
+        self.sinks = parts.sinks
+        self.store = Store(settings.database_url)
+        if migrate:
+            self.store.upgrade()
+        self.metrics = Metrics(self.store, [*self.feeds, PUSH_FEED], list(self.sinks))
+        self.dispatcher = Dispatcher(self.store, self.sinks, settings.dispatch, clock)
+        self._push_lock = threading.Lock()
+
+    def run_feed(self, feed_id: str) -> IngestResult:
+        feed = self.feeds[feed_id]
+        with feed.lock:
+            result = run_feed(self.store, feed.id, feed.connector, feed.cursor, self.clock)
+        self.evaluate_touched(result.touched)
+        return result
+
+    def ingest_payload(self, feed: str, connector: Connector, payload: Payload) -> IngestResult:
+        """One payload (a push), through the same path as a feed run."""
+        result = IngestResult(feed)
+        with self._push_lock:
+            handle(self.store, feed, connector, payload, result, self.clock)
+        self.evaluate_touched(result.touched)
+        return result
+
+    def evaluate_touched(self, pairs: Iterable[tuple[str, str]]) -> CycleResult | None:
+        thresholds = self.catalog.touching(pairs)
+        return self.evaluate(thresholds) if thresholds else None
+
+    def evaluate(self, thresholds: Iterable[Threshold] | None = None) -> CycleResult:
+        result = run_cycle(self.store, self.catalog, list(self.sinks), self.clock, thresholds)
+        self.metrics.evaluation_seconds.observe(result.duration_seconds)
+        for tid in result.failed:
+            self.metrics.evaluation_failures.labels(tid).inc()
+        if result.notified:
+            self.dispatcher.wake()
+        return result
+
+    def close(self) -> None:
+        self.store.dispose()
+
+
+def serve(warden: Warden) -> int:
+    """Run the daemon until SIGTERM or SIGINT; returns the exit code."""
+    import uvicorn
+
+    from warden.api import create_app
+    from warden.scheduler import Schedules
+
+    settings = warden.settings
+    schedules = Schedules()
+    for feed in warden.feeds.values():
+        schedules.every(f"feed:{feed.id}", feed.every, partial(warden.run_feed, feed.id))
+    schedules.every("evaluate", settings.evaluate_every, warden.evaluate, start_now=False)
+    app = create_app(warden)
+    config = uvicorn.Config(
+        app,
+        host=settings.http.host,
+        port=settings.http.port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    warden.dispatcher.start()
+    schedules.start()
+    log.info(
+        "warden started: http://%s:%d, store %s, %d thresholds from %d catalog files, "
+        "%d feeds, %d sinks",
+        settings.http.host,
+        settings.http.port,
+        warden.store.describe(),
+        len(warden.catalog.thresholds),
+        len(warden.catalog.files),
+        len(warden.feeds),
+        len(warden.sinks),
+    )
+    try:
+        server.run()
+    finally:
+        log.info("warden stopping: waiting for running jobs and deliveries")
+        schedules.shutdown()
+        warden.dispatcher.stop()
+        warden.close()
+    if not server.started:
+        raise WardenError(
+            f"HTTP server could not start on {settings.http.host}:{settings.http.port}"
+        )
+    log.info("warden stopped")
+    return 0

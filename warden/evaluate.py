@@ -1,0 +1,100 @@
+"""Evaluation: thresholds x evidence -> verdicts. Pure: no clock, network or database.
+
+- `breached` when the newest observation meets the condition, `warning` when it meets `warn_at`,
+  `ok` otherwise, `unknown` when there is no evidence or all of it is older than `stale_after`.
+- `confirmations` counts the consecutive newest observations that meet the condition; the state
+  machine fires once it reaches the threshold's `for`.
+- Scope `frontier` evaluates the best model (highest value when the condition is `>=`/`>`,
+  lowest for `<=`/`<`) as the single subject `frontier`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+from warden.catalog import Scope, Threshold
+from warden.model import Evaluation, StoredObservation, Verdict
+
+FRONTIER = "frontier"
+
+SubjectSeries = Mapping[str, Sequence[StoredObservation]]
+
+
+def evaluate(
+    threshold: Threshold,
+    series: SubjectSeries,
+    now: datetime,
+    known_subjects: Iterable[str] = (),
+) -> list[Evaluation]:
+    """Evaluate one threshold. `series` maps each subject to its observations of the threshold's
+    benchmark metric, newest first. `known_subjects` (those with an alert state) that have no
+    evidence any more are reported `unknown`, never `ok`."""
+    fresh = {s: _fresh(threshold, obs, now) for s, obs in series.items()}
+    fresh = {s: obs for s, obs in fresh.items() if obs}
+    if threshold.scope is Scope.FRONTIER:
+        return [_frontier(threshold, fresh, series)]
+    out = [_judge(threshold, subject, obs) for subject, obs in sorted(fresh.items())]
+    for subject in sorted(set(series) - set(fresh)):
+        out.append(Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason=_stale(threshold)))
+    seen = {e.subject for e in out}
+    for subject in sorted(set(known_subjects) - seen):
+        out.append(Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason="no evidence"))
+    return out
+
+
+def _fresh(
+    threshold: Threshold, obs: Sequence[StoredObservation], now: datetime
+) -> list[StoredObservation]:
+    if threshold.stale_after is None:
+        return list(obs)
+    oldest = now - timedelta(seconds=threshold.stale_after)
+    return [o for o in obs if o.observed_at >= oldest]
+
+
+def _stale(threshold: Threshold) -> str:
+    return f"all evidence is older than stale_after ({threshold.stale_after:g} s)"
+
+
+def _frontier(threshold: Threshold, fresh: SubjectSeries, series: SubjectSeries) -> Evaluation:
+    if not fresh:
+        reason = _stale(threshold) if series else "no evidence"
+        return Evaluation(threshold.id, FRONTIER, Verdict.UNKNOWN, reason=reason)
+    sign = 1.0 if threshold.when.higher_is_more else -1.0
+    best = max(sorted(fresh), key=lambda s: sign * fresh[s][0].value)
+    judged = _judge(threshold, FRONTIER, fresh[best])
+    return Evaluation(
+        judged.threshold,
+        FRONTIER,
+        judged.verdict,
+        judged.value,
+        judged.confirmations,
+        judged.evidence,
+        f"best model: {best}; {judged.reason}",
+    )
+
+
+def _judge(threshold: Threshold, subject: str, obs: Sequence[StoredObservation]) -> Evaluation:
+    newest = obs[0]
+    when = threshold.when
+    confirmations = 0
+    for o in obs:
+        if not when.holds(o.value):
+            break
+        confirmations += 1
+    if when.holds(newest.value):
+        verdict = Verdict.BREACHED
+        reason = f"{newest.value:g} {when.op} {when.value:g}"
+    elif threshold.warn_at is not None and when.holds(newest.value, threshold.warn_at):
+        verdict = Verdict.WARNING
+        reason = f"{newest.value:g} {when.op} warn_at {threshold.warn_at:g}"
+    else:
+        verdict = Verdict.OK
+        reason = f"{newest.value:g} not {when.op} {when.value:g}"
+    evidence = tuple(obs[: max(confirmations, 1)])
+    return Evaluation(threshold.id, subject, verdict, newest.value, confirmations, evidence, reason)
+
+
+def depth(thresholds: Iterable[Threshold]) -> int:
+    """How many newest observations per series evaluation needs."""
+    return max((t.for_ for t in thresholds), default=1)

@@ -1,0 +1,146 @@
+"""Prometheus metrics, computed from the store at scrape time (so they are right after a restart).
+
+Labels come only from bounded, configured sets: feed and sink ids from the config, threshold ids
+from the catalog, model and benchmark ids from the observations, states and reasons from fixed
+enumerations.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Connection
+
+from warden import __version__
+from warden.model import State
+from warden.store import Store, stats
+from warden.store import observations as obs_rows
+
+log = logging.getLogger(__name__)
+
+
+class StoreCollector(Collector):
+    def __init__(self, store: Store, feeds: list[str], sinks: list[str], errors: Counter) -> None:
+        self.store = store
+        self.feeds = feeds
+        self.sinks = sinks
+        self.errors = errors
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "warden_build_info",
+            "Warden build information; always 1.",
+            labels=["version", "python"],
+        )
+        info.add_metric([__version__, platform.python_version()], 1)
+        yield info
+        try:
+            with self.store.read() as conn:
+                yield from self._from_store(conn)
+        except Exception:
+            log.exception("metrics: cannot read the store")
+            self.errors.inc()
+
+    def _from_store(self, conn: Connection) -> Iterator[Metric]:
+        value = GaugeMetricFamily(
+            "warden_observation_value",
+            "Newest observed value per model, benchmark and metric (in the source's unit).",
+            labels=["model", "benchmark", "metric"],
+        )
+        for model, benchmark, metric, v in obs_rows.latest_values(conn):
+            value.add_metric([model, benchmark, metric], v)
+        yield value
+
+        state = GaugeMetricFamily(
+            "warden_threshold_state",
+            "Alert state per threshold and subject: 1 for the current state, 0 for the others.",
+            labels=["threshold", "subject", "state"],
+        )
+        for threshold, subject, current, _since in stats.states(conn):
+            for s in State:
+                state.add_metric([threshold, subject, s.value], 1.0 if s.value == current else 0.0)
+        yield state
+
+        triggers = CounterMetricFamily(
+            "warden_triggers",
+            "Trigger-log entries, by threshold and the state entered.",
+            labels=["threshold", "state"],
+        )
+        for threshold, to_state, count in stats.trigger_counts(conn):
+            triggers.add_metric([threshold, to_state], count)
+        yield triggers
+
+        success = GaugeMetricFamily(
+            "warden_feed_last_success_timestamp_seconds",
+            "When each feed last completed a run without error (Unix time).",
+            labels=["feed"],
+        )
+        attempt = GaugeMetricFamily(
+            "warden_feed_last_attempt_timestamp_seconds",
+            "When each feed last started a run (Unix time).",
+            labels=["feed"],
+        )
+        for feed, attempted, succeeded in stats.feed_times(conn):
+            if attempted is not None:
+                attempt.add_metric([feed], attempted.timestamp())
+            if succeeded is not None:
+                success.add_metric([feed], succeeded.timestamp())
+        yield success
+        yield attempt
+
+        ingested = CounterMetricFamily(
+            "warden_observations_ingested", "Observations stored, by feed.", labels=["feed"]
+        )
+        counts = stats.ingested_counts(conn)
+        for feed in sorted(set(counts) | set(self.feeds)):
+            ingested.add_metric([feed], counts.get(feed, 0))
+        yield ingested
+
+        rejected = CounterMetricFamily(
+            "warden_observations_rejected",
+            "Distinct bad inputs rejected, by feed and reason.",
+            labels=["feed", "reason"],
+        )
+        for feed, reason, count in stats.rejected_counts(conn):
+            rejected.add_metric([feed, reason], count)
+        yield rejected
+
+        delivered = CounterMetricFamily(
+            "warden_deliveries",
+            "Delivery attempts, by sink and outcome.",
+            labels=["sink", "outcome"],
+        )
+        for sink, outcome, count in stats.delivery_counts(conn):
+            delivered.add_metric([sink, outcome], count)
+        yield delivered
+
+
+class Metrics:
+    """A registry per daemon: the store collector plus process-local figures."""
+
+    def __init__(self, store: Store, feeds: list[str], sinks: list[str]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
+        self.scrape_errors = Counter(
+            "warden_metrics_scrape_errors",
+            "Scrapes that could not read the store.",
+            registry=self.registry,
+        )
+        self.evaluation_seconds = Histogram(
+            "warden_evaluation_duration_seconds",
+            "Duration of evaluation cycles.",
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.evaluation_failures = Counter(
+            "warden_evaluation_failures",
+            "Threshold evaluations that raised an error.",
+            ["threshold"],
+            registry=self.registry,
+        )
+        self.registry.register(StoreCollector(store, feeds, sinks, self.scrape_errors))

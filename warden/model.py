@@ -1,0 +1,132 @@
+"""Internal values that flow between the stages. Data only: no I/O, no clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One normalised measurement. `key` is the content identity within its feed."""
+
+    subject: str  # the model id
+    benchmark: str
+    metric: str
+    value: float
+    observed_at: datetime
+    key: str
+    source: str  # path or URL
+    content_hash: str  # sha256 of the bytes read
+    stderr: float | None = None
+    n: int | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Raw bytes a connector fetched, with where they came from."""
+
+    source: str
+    content: bytes
+    content_hash: str
+    member: str | None = None
+    # Identity of the underlying file or response, so unchanged inputs can be skipped.
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Bad input found while fetching (before parsing): a truncated zip, a file too large."""
+
+    source: str
+    reason: str
+    message: str
+    content_hash: str = ""
+    record: str | None = None
+    field: str | None = None
+    version: str | None = None  # set when re-reading the same input would give the same result
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Input that is not finished yet (an Inspect log still running): read it again later."""
+
+    source: str
+    why: str
+
+
+@dataclass(frozen=True)
+class StoredObservation:
+    """An observation as read back from the store (with its row id and feed)."""
+
+    id: int
+    feed: str
+    subject: str
+    benchmark: str
+    metric: str
+    value: float
+    stderr: float | None
+    n: int | None
+    observed_at: datetime
+    source: str
+    content_hash: str
+
+
+class Verdict(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    BREACHED = "breached"
+    UNKNOWN = "unknown"
+    ERROR = "error"
+
+
+class State(StrEnum):
+    INACTIVE = "inactive"
+    PENDING = "pending"
+    WARNING = "warning"
+    FIRING = "firing"
+    RESOLVED = "resolved"
+    NODATA = "nodata"
+    ERROR = "error"
+
+
+# Transitions into these states are handed to the sinks; the others are only logged.
+NOTIFY_STATES = frozenset({State.FIRING, State.WARNING, State.RESOLVED, State.NODATA, State.ERROR})
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The evaluator's output for one threshold x subject."""
+
+    threshold: str
+    subject: str
+    verdict: Verdict
+    value: float | None = None
+    confirmations: int = 0
+    evidence: tuple[StoredObservation, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class AlertState:
+    threshold: str
+    subject: str
+    state: State
+    since: datetime
+    threshold_version: str
+    evidence_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A change of alert state: what the state machine hands to the trigger log."""
+
+    threshold: str
+    threshold_version: str
+    subject: str
+    from_state: State
+    to_state: State
+    evaluation: Evaluation

@@ -1,0 +1,155 @@
+"""Configuration: a YAML file (`--config FILE` or `WARDEN_CONFIG`) overridden by `WARDEN_*`
+environment variables (`__` for nesting: `WARDEN_HTTP__PORT=9500`). The only module that reads
+the environment or the config file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from warden.errors import ConfigError, Problem
+from warden.yamlfile import LocatedYaml, YamlError, problems_from
+
+ENV_PREFIX = "WARDEN_"
+CONFIG_ENV = "WARDEN_CONFIG"
+# Environment variables with the prefix that are not settings keys.
+NOT_SETTINGS = {"WARDEN_CONFIG", "WARDEN_TEST_DATABASE_URL"}
+BUNDLED = "bundled"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(9464, ge=0, le=65535)
+
+
+class FeedSettings(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    connector: str
+    every: float = Field(60.0, gt=0, description="seconds between runs")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SinkSettings(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    type: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class DispatchSettings(Strict):
+    max_attempts: int = Field(8, ge=1)
+    backoff_initial_seconds: float = Field(1.0, gt=0)
+    backoff_max_seconds: float = Field(300.0, gt=0)
+    lease_seconds: float = Field(60.0, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    database_url: str = "sqlite:///var/warden.db"
+    catalog: list[str] = Field(default_factory=lambda: [BUNDLED])
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    api_token: SecretStr | None = None
+    evaluate_every: float = Field(60.0, gt=0)
+    feeds: list[FeedSettings] = Field(default_factory=list)
+    sinks: list[SinkSettings] = Field(default_factory=list)
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    log_format: str = Field("auto", pattern="^(auto|json|text)$")
+
+    @field_validator("feeds", "sinks")
+    @classmethod
+    def _unique_ids(cls, items: list[Any]) -> list[Any]:
+        seen: set[str] = set()
+        for item in items:
+            if item.id in seen:
+                raise ValueError(f"duplicate id {item.id!r}")
+            seen.add(item.id)
+        return items
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The config file arrives as init arguments; the environment overrides it.
+        return (env_settings, init_settings)
+
+    def catalog_paths(self) -> list[Path]:
+        from thresholds import bundled_catalog
+
+        return [bundled_catalog() if c == BUNDLED else Path(c) for c in self.catalog]
+
+
+def config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    return Path(env) if env else None
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Load settings from `path` (or `WARDEN_CONFIG`) and the environment.
+
+    Raises ConfigError listing every problem, each naming its key (and file:line when it came
+    from the file).
+    """
+    file = config_path(path)
+    doc: LocatedYaml | None = None
+    data: dict[str, Any] = {}
+    if file is not None:
+        if not file.is_file():
+            raise ConfigError([Problem(str(file), "config file not found")])
+        try:
+            doc = LocatedYaml.read(file)
+        except YamlError as exc:
+            raise ConfigError(exc.problems) from exc
+        if doc.data is None:
+            data = {}
+        elif isinstance(doc.data, dict):
+            data = doc.data
+        else:
+            raise ConfigError([Problem(doc.where([]), "the config must be a mapping of keys")])
+    unknown = [
+        k
+        for k in os.environ
+        if k.startswith(ENV_PREFIX)
+        and k not in NOT_SETTINGS
+        and k[len(ENV_PREFIX) :].split("__")[0].lower() not in Settings.model_fields
+    ]
+    if unknown:
+        raise ConfigError([Problem(k, "unknown setting in the environment") for k in unknown])
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_locate(exc, doc)) from exc
+
+
+def _locate(exc: ValidationError, doc: LocatedYaml | None) -> list[Problem]:
+    """Problems naming their key, with file:line when the key's section came from the file
+    (otherwise it came from the environment)."""
+    problems = []
+    for problem, error in zip(problems_from(exc, None), exc.errors(), strict=True):
+        loc = error["loc"]
+        in_file = (
+            doc is not None and bool(loc) and isinstance(doc.data, dict) and loc[0] in doc.data
+        )
+        where = doc.where(loc) if doc is not None and in_file else ""
+        problems.append(Problem(where, problem.message))
+    return problems

@@ -1,0 +1,123 @@
+"""Observations and rejects: idempotent inserts and the series the evaluator reads."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from warden.model import Observation, Rejection, StoredObservation
+from warden.store.schema import observations, rejects
+
+Series = dict[tuple[str, str], dict[str, list[StoredObservation]]]
+
+
+def _insert_ignoring(conn: Connection, table: Any) -> Any:
+    """INSERT that skips rows violating a unique constraint (re-ingest adds nothing)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def insert_observations(
+    conn: Connection, feed: str, items: Sequence[Observation], now: datetime
+) -> int:
+    """Insert `items`; returns how many were new."""
+    if not items:
+        return 0
+    rows = [
+        {
+            "feed": feed,
+            "key": o.key,
+            "subject": o.subject,
+            "benchmark": o.benchmark,
+            "metric": o.metric,
+            "value": o.value,
+            "stderr": o.stderr,
+            "n": o.n,
+            "observed_at": o.observed_at,
+            "ingested_at": now,
+            "source": o.source,
+            "content_hash": o.content_hash,
+            "attributes": o.attributes,
+        }
+        for o in items
+    ]
+    result = conn.execute(_insert_ignoring(conn, observations), rows)
+    # sqlite3 and psycopg both sum the rows changed across an executemany.
+    return int(result.rowcount)
+
+
+def insert_reject(conn: Connection, feed: str, r: Rejection, now: datetime) -> bool:
+    """Record bad input; the same bytes from the same place are recorded once. True if new."""
+    identity = hashlib.sha256(f"{r.source}\n{r.content_hash}\n{r.reason}".encode()).hexdigest()
+    result = conn.execute(
+        _insert_ignoring(conn, rejects),
+        {
+            "feed": feed,
+            "source": r.source,
+            "content_hash": r.content_hash,
+            "reason": r.reason,
+            "message": r.message,
+            "record": r.record,
+            "field": r.field,
+            "created_at": now,
+            "identity": identity,
+        },
+    )
+    return bool(result.rowcount)
+
+
+def series(conn: Connection, pairs: Iterable[tuple[str, str]], depth: int) -> Series:
+    """For each (benchmark, metric) pair, each subject's `depth` newest observations, newest
+    first."""
+    wanted = sorted(set(pairs))
+    out: Series = defaultdict(lambda: defaultdict(list))
+    if not wanted:
+        return out
+    o = observations
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=(o.c.benchmark, o.c.metric, o.c.subject),
+            order_by=(o.c.observed_at.desc(), o.c.id.desc()),
+        )
+        .label("rank")
+    )
+    cols = [o.c.id, o.c.feed, o.c.subject, o.c.benchmark, o.c.metric, o.c.value, o.c.stderr]
+    cols += [o.c.n, o.c.observed_at, o.c.source, o.c.content_hash]
+    for chunk in _chunks(wanted, 200):
+        inner = select(*cols, rank).where(tuple_(o.c.benchmark, o.c.metric).in_(chunk)).subquery()
+        q = select(*[inner.c[c.name] for c in cols]).where(inner.c.rank <= depth)
+        q = q.order_by(inner.c.benchmark, inner.c.metric, inner.c.subject, inner.c.rank)
+        for row in conn.execute(q):
+            stored = StoredObservation(*row)
+            out[(stored.benchmark, stored.metric)][stored.subject].append(stored)
+    return out
+
+
+def latest_values(conn: Connection) -> list[tuple[str, str, str, float]]:
+    """(model, benchmark, metric, value) of the newest observation of each series."""
+    o = observations
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=(o.c.benchmark, o.c.metric, o.c.subject),
+            order_by=(o.c.observed_at.desc(), o.c.id.desc()),
+        )
+        .label("rank")
+    )
+    inner = select(o.c.subject, o.c.benchmark, o.c.metric, o.c.value, rank).subquery()
+    q = select(inner.c.subject, inner.c.benchmark, inner.c.metric, inner.c.value).where(
+        inner.c.rank == 1
+    )
+    return [(r[0], r[1], r[2], float(r[3])) for r in conn.execute(q)]
+
+
+def _chunks(items: list[tuple[str, str]], size: int) -> Iterable[list[tuple[str, str]]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,172 @@
+"""Table definitions. The migrations in `migrations/versions/` create exactly these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: warden stores aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# BigInteger primary keys stay INTEGER on SQLite so they autoincrement there.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("connector", String(64), nullable=False),
+    Column("last_attempt_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("last_error", Text),
+)
+
+feed_runs = Table(
+    "feed_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("feed", String(64), nullable=False, index=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("status", String(16), nullable=False),  # running | ok | failed
+    Column("ingested", Integer, nullable=False, default=0),
+    Column("duplicates", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+    Column("skipped", Integer, nullable=False, default=0),
+    Column("error", Text),
+)
+
+observations = Table(
+    "observations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("feed", String(64), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("benchmark", String(200), nullable=False),
+    Column("metric", String(200), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("stderr", Float),
+    Column("n", Integer),
+    Column("observed_at", UTCDateTime, nullable=False),
+    Column("ingested_at", UTCDateTime, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("attributes", JSON, nullable=False),
+    UniqueConstraint("feed", "key", name="uq_observations_feed_key"),
+    Index("ix_observations_series", "benchmark", "metric", "subject", "observed_at"),
+)
+
+rejects = Table(
+    "rejects",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("feed", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("record", Text),
+    Column("field", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    # The same bad bytes from the same place are one reject, however often they are read.
+    Column("identity", String(64), nullable=False),
+    UniqueConstraint("feed", "identity", name="uq_rejects_feed_identity"),
+)
+
+alert_states = Table(
+    "alert_states",
+    metadata,
+    Column("threshold", String(200), primary_key=True),
+    Column("subject", String(200), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+    Column("threshold_version", String(64), nullable=False),
+    Column("evidence_id", BigInteger),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+triggers = Table(
+    "triggers",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("threshold", String(200), nullable=False, index=True),
+    Column("threshold_version", String(64), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("from_state", String(16), nullable=False),
+    Column("to_state", String(16), nullable=False),
+    Column("content", Text, nullable=False),  # the canonical JSON that was hashed
+    Column("prev_hash", String(64), nullable=False, unique=True),  # no fork in the chain
+    Column("hash", String(64), nullable=False, unique=True),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("trigger_seq", Id, ForeignKey("triggers.seq"), nullable=False),
+    Column("sink", String(64), nullable=False),
+    Column("idempotency_key", String(80), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("claim_token", String(32)),
+    Column("claim_expires_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("outbox_id", Id, ForeignKey("outbox.id"), nullable=False, index=True),
+    Column("sink", String(64), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),  # delivered | retry | failed
+    Column("error", Text),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("duration_seconds", Float, nullable=False),
+)

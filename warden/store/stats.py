@@ -1,0 +1,53 @@
+"""Aggregates for `/metrics` and `warden status`, computed from the store at read time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select
+
+from warden.store.schema import alert_states, deliveries, feeds, observations, rejects, triggers
+
+
+def states(conn: Connection) -> list[tuple[str, str, str, datetime]]:
+    s = alert_states
+    q = select(s.c.threshold, s.c.subject, s.c.state, s.c.since).order_by(
+        s.c.threshold, s.c.subject
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in conn.execute(q)]
+
+
+def trigger_counts(conn: Connection) -> list[tuple[str, str, int]]:
+    t = triggers
+    q = select(t.c.threshold, t.c.to_state, func.count()).group_by(t.c.threshold, t.c.to_state)
+    return [(r[0], r[1], int(r[2])) for r in conn.execute(q)]
+
+
+def feed_times(conn: Connection) -> list[tuple[str, datetime | None, datetime | None]]:
+    q = select(feeds.c.id, feeds.c.last_attempt_at, feeds.c.last_success_at)
+    return [(r[0], r[1], r[2]) for r in conn.execute(q)]
+
+
+def ingested_counts(conn: Connection) -> dict[str, int]:
+    q = select(observations.c.feed, func.count()).group_by(observations.c.feed)
+    return {r[0]: int(r[1]) for r in conn.execute(q)}
+
+
+def rejected_counts(conn: Connection) -> list[tuple[str, str, int]]:
+    q = select(rejects.c.feed, rejects.c.reason, func.count()).group_by(
+        rejects.c.feed, rejects.c.reason
+    )
+    return [(r[0], r[1], int(r[2])) for r in conn.execute(q)]
+
+
+def delivery_counts(conn: Connection) -> list[tuple[str, str, int]]:
+    d = deliveries
+    q = select(d.c.sink, d.c.outcome, func.count()).group_by(d.c.sink, d.c.outcome)
+    return [(r[0], r[1], int(r[2])) for r in conn.execute(q)]
+
+
+def outbox_counts(conn: Connection) -> dict[str, int]:
+    from warden.store.schema import outbox
+
+    q = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+    return {r[0]: int(r[1]) for r in conn.execute(q)}

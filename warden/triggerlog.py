@@ -1,0 +1,130 @@
+"""The trigger log: a hash chain of alert-state transitions.
+
+Each entry's `content` is canonical JSON (sorted keys, no spaces); its hash is
+SHA-256(prev_hash + "\\n" + content). Recomputing the chain from the first entry shows any edit,
+insertion or deletion. Pure: the store reads and writes rows, this module computes and checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from warden.catalog import Threshold
+from warden.model import Transition
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    at: datetime
+    threshold: str
+    threshold_version: str
+    subject: str
+    from_state: str
+    to_state: str
+    content: str
+    prev_hash: str
+    hash: str
+
+    @property
+    def body(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.content)
+        return data
+
+
+def canonical(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(prev_hash: str, content: str) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+
+
+def content_of(seq: int, at: datetime, transition: Transition, threshold: Threshold) -> str:
+    """The canonical content of one trigger: what fired, on what evidence, under which rule."""
+    ev = transition.evaluation
+    return canonical(
+        {
+            "seq": seq,
+            "at": at.isoformat(),
+            "threshold": threshold.id,
+            "threshold_version": threshold.version,
+            "title": threshold.title,
+            "level": threshold.level.value,
+            "domain": threshold.domain,
+            "severity": threshold.then.severity,
+            "mitigations": list(threshold.then.mitigations),
+            "labels": dict(threshold.then.labels),
+            "condition": threshold.when.model_dump(mode="json"),
+            "warn_at": threshold.warn_at,
+            "scope": threshold.scope.value,
+            "subject": transition.subject,
+            "from": transition.from_state.value,
+            "to": transition.to_state.value,
+            "verdict": ev.verdict.value,
+            "value": ev.value,
+            "confirmations": ev.confirmations,
+            "reason": ev.reason,
+            "evidence": [
+                {
+                    "observation": o.id,
+                    "feed": o.feed,
+                    "model": o.subject,
+                    "benchmark": o.benchmark,
+                    "metric": o.metric,
+                    "value": o.value,
+                    "stderr": o.stderr,
+                    "n": o.n,
+                    "observed_at": o.observed_at.isoformat(),
+                    "source": o.source,
+                    "content_hash": o.content_hash,
+                }
+                for o in ev.evidence
+            ],
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Break:
+    seq: int
+    why: str
+
+
+def verify(entries: Iterable[Entry]) -> Break | None:
+    """The first entry that does not verify, or None when the whole chain holds."""
+    prev = GENESIS
+    expected_seq = 1
+    for e in entries:
+        if e.seq != expected_seq:
+            return Break(e.seq, f"sequence gap: expected entry {expected_seq}")
+        if e.prev_hash != prev:
+            return Break(e.seq, "prev_hash does not match the previous entry's hash")
+        if chain_hash(e.prev_hash, e.content) != e.hash:
+            return Break(e.seq, "hash does not match the entry's content")
+        try:
+            body = e.body
+        except json.JSONDecodeError:
+            return Break(e.seq, "content is not valid JSON")
+        columns = {
+            "seq": e.seq,
+            "at": e.at.isoformat(),
+            "threshold": e.threshold,
+            "threshold_version": e.threshold_version,
+            "subject": e.subject,
+            "from": e.from_state,
+            "to": e.to_state,
+        }
+        for name, value in columns.items():
+            if body.get(name) != value:
+                return Break(e.seq, f"column {name!r} ({value!r}) differs from the hashed content")
+        prev = e.hash
+        expected_seq += 1
+    return None

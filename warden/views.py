@@ -1,0 +1,182 @@
+"""How the CLI shows things: tables for people, JSON and CSV for programs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from warden.store import alerts, stats
+
+if TYPE_CHECKING:
+    from warden.cycle import CycleResult
+    from warden.daemon import Warden
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def evaluations(result: CycleResult, as_json: bool) -> None:
+    rows = [
+        {
+            "threshold": e.threshold,
+            "subject": e.subject,
+            "verdict": e.verdict.value,
+            "value": e.value,
+            "confirmations": e.confirmations,
+            "reason": e.reason,
+        }
+        for e in result.evaluations
+    ]
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"evaluations": rows, "triggers": [s for s, _ in result.transitions]}, indent=2
+            )
+        )
+        return
+    if not rows:
+        click.echo("no evidence for any threshold yet")
+    else:
+        click.echo(
+            table(
+                ["threshold", "subject", "verdict", "value", "reason"],
+                [
+                    [
+                        r["threshold"],
+                        r["subject"],
+                        r["verdict"],
+                        "" if r["value"] is None else f"{r['value']:g}",
+                        r["reason"],
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+    click.echo(f"\n{len(result.transitions)} new triggers")
+
+
+def status(w: Warden, as_json: bool) -> None:
+    with w.store.read() as conn:
+        states = stats.states(conn)
+        feeds = stats.feed_times(conn)
+        outbox = stats.outbox_counts(conn)
+    evaluated = {t for t, *_ in states}
+    data: dict[str, Any] = {
+        "states": [
+            {"threshold": t, "subject": s, "state": st, "since": since.isoformat()}
+            for t, s, st, since in states
+        ],
+        "thresholds_without_evidence": [
+            t.id for t in w.catalog.thresholds if t.id not in evaluated
+        ],
+        "feeds": [
+            {
+                "feed": f,
+                "last_attempt_at": a and a.isoformat(),
+                "last_success_at": s and s.isoformat(),
+            }
+            for f, a, s in feeds
+        ],
+        "outbox": outbox,
+    }
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(
+        table(
+            ["threshold", "subject", "state", "since"],
+            [[r["threshold"], r["subject"], r["state"], r["since"]] for r in data["states"]],
+        )
+        if states
+        else "no alert states yet"
+    )
+    if data["thresholds_without_evidence"]:
+        click.echo(f"\nno evidence yet (unknown): {', '.join(data['thresholds_without_evidence'])}")
+    if feeds:
+        click.echo(
+            "\n"
+            + table(
+                ["feed", "last attempt", "last success"],
+                [[f["feed"], f["last_attempt_at"], f["last_success_at"]] for f in data["feeds"]],
+            )
+        )
+    click.echo(f"\noutbox: {', '.join(f'{k} {v}' for k, v in sorted(outbox.items())) or 'empty'}")
+
+
+LOG_FIELDS = [
+    "seq",
+    "at",
+    "threshold",
+    "subject",
+    "from",
+    "to",
+    "value",
+    "severity",
+    "threshold_version",
+    "hash",
+]
+
+
+def trigger_log(w: Warden, fmt: str, threshold: str | None) -> None:
+    with w.store.read() as conn:
+        entries = list(alerts.entries(conn, threshold=threshold))
+    if fmt == "json":
+        for e in entries:
+            click.echo(
+                json.dumps({**e.body, "prev_hash": e.prev_hash, "hash": e.hash}, sort_keys=True)
+            )
+        return
+    rows = []
+    for e in entries:
+        b = e.body
+        rows.append(
+            [
+                e.seq,
+                e.at.isoformat(),
+                e.threshold,
+                e.subject,
+                e.from_state,
+                e.to_state,
+                b.get("value"),
+                b.get("severity"),
+                e.threshold_version,
+                e.hash,
+            ]
+        )
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(LOG_FIELDS)
+        writer.writerows(rows)
+        return
+    if not rows:
+        click.echo("the trigger log is empty")
+        return
+    click.echo(
+        table(
+            ["seq", "at", "threshold", "subject", "transition", "value", "severity"],
+            [
+                [
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    f"{r[4]} -> {r[5]}",
+                    "" if r[6] is None else f"{r[6]:g}",
+                    r[7],
+                ]
+                for r in rows
+            ],
+        )
+    )
