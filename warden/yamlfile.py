@@ -66,13 +66,18 @@ def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
     return children[0] if children else None
 
 
+SECRET_WORDS = {"secret", "token", "password", "key"}
+
+
 def describe(error: dict[str, Any]) -> str:
     """One pydantic error as `key.path: message (got ...)`, never echoing secrets."""
     loc = ".".join(str(p) for p in error["loc"])
     msg = error["msg"]
     if error["type"] == "extra_forbidden":
         msg = "unknown key"
-    elif "input" in error and error["type"] not in ("missing",) and "secret" not in loc:
+    elif "input" in error and error["type"] != "missing" and not SECRET_WORDS & set(
+        loc.lower().replace(".", "_").split("_")
+    ):
         value = error["input"]
         if not isinstance(value, dict | list):
             msg = f"{msg} (got {value!r})"

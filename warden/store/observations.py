@@ -47,9 +47,12 @@ def insert_observations(
         }
         for o in items
     ]
-    result = conn.execute(_insert_ignoring(conn, observations), rows)
-    # sqlite3 and psycopg both sum the rows changed across an executemany.
-    return int(result.rowcount)
+    stmt = _insert_ignoring(conn, observations)
+    if conn.dialect.name == "sqlite":
+        # sqlite3 sums the rows changed across an executemany; skipped conflicts count 0.
+        return int(conn.execute(stmt, rows).rowcount)
+    # PostgreSQL: RETURNING lists only the rows actually inserted.
+    return len(conn.execute(stmt.returning(observations.c.id), rows).all())
 
 
 def insert_reject(conn: Connection, feed: str, r: Rejection, now: datetime) -> bool:

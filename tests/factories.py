@@ -1,0 +1,57 @@
+"""Small builders for thresholds and observations used across tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from warden.catalog import Threshold
+from warden.model import StoredObservation
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def threshold(**overrides: Any) -> Threshold:
+    data: dict[str, Any] = {
+        "id": "test.bench.high",
+        "title": "Test threshold",
+        "domain": "test",
+        "level": "high",
+        "sources": [{"title": "Source", "url": "https://example.org/"}],
+        "when": {"benchmark": "bench", "metric": "acc", "op": ">=", "value": 0.5},
+        "scope": "per_model",
+        "warn_at": 0.4,
+        "for": 1,
+        "then": {"severity": "critical", "mitigations": ["Pause."]},
+    }
+    when = overrides.pop("when", {})
+    data.update(overrides)
+    data["when"] = {**data["when"], **when}
+    return Threshold.model_validate(data)
+
+
+_ids = iter(range(1, 10**9))
+
+
+def obs(subject: str, value: float, minutes: float = 0, **kw: Any) -> StoredObservation:
+    return StoredObservation(
+        id=kw.get("id", next(_ids)),
+        feed=kw.get("feed", "f"),
+        subject=subject,
+        benchmark=kw.get("benchmark", "bench"),
+        metric=kw.get("metric", "acc"),
+        value=value,
+        stderr=kw.get("stderr"),
+        n=kw.get("n"),
+        observed_at=T0 + timedelta(minutes=minutes),
+        source=kw.get("source", "test"),
+        content_hash="0" * 64,
+    )
+
+
+def series(*items: StoredObservation) -> dict[str, list[StoredObservation]]:
+    """Group observations by subject, newest first (as the store returns them)."""
+    out: dict[str, list[StoredObservation]] = {}
+    for o in sorted(items, key=lambda o: (o.observed_at, o.id), reverse=True):
+        out.setdefault(o.subject, []).append(o)
+    return out

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from thresholds import bundled_catalog
+from warden.catalog import Level, Scope, load_catalog
+from warden.errors import CatalogError
+
+REPO = Path(__file__).resolve().parents[1]
+
+GOOD = """
+benchmarks:
+  - {id: lab_eval, title: In-house eval}
+thresholds:
+  - id: lab.eval.high
+    title: Lab eval crossed
+    domain: cyber
+    level: high
+    sources: [{title: Framework, url: "https://example.org/fw"}]
+    when: {benchmark: lab_eval, metric: accuracy, op: ">=", value: 0.5}
+    scope: frontier
+    warn_at: 0.4
+    for: 2
+    stale_after: 86400
+    then: {severity: critical, mitigations: [Pause deployment.], labels: {team: red}}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "cat.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_bundled_catalog_loads_with_real_sources() -> None:
+    catalog = load_catalog([bundled_catalog()])
+    assert len(catalog.thresholds) >= 4
+    for t in catalog.thresholds:
+        assert t.sources and all(str(s.url).startswith("https://") for s in t.sources)
+        assert t.when.benchmark in catalog.benchmarks
+
+
+def test_demo_catalog_loads_beside_the_bundled_one() -> None:
+    catalog = load_catalog([bundled_catalog(), REPO / "deploy/demo/thresholds.yaml"])
+    demo = catalog.by_id("demo.capability.match_accuracy.high")
+    assert demo.when.metric == "match/accuracy"
+
+
+def test_every_field_of_a_threshold(tmp_path: Path) -> None:
+    (t,) = load_catalog([write(tmp_path, GOOD)]).thresholds
+    assert t.level is Level.HIGH and t.scope is Scope.FRONTIER
+    assert (t.warn_at, t.for_, t.stale_after) == (0.4, 2, 86400)
+    assert t.then.mitigations == ["Pause deployment."] and t.then.labels == {"team": "red"}
+    assert len(t.version) == 64
+
+
+def test_version_changes_with_content_only(tmp_path: Path) -> None:
+    a = load_catalog([write(tmp_path, GOOD)]).thresholds[0].version
+    b = load_catalog([write(tmp_path, GOOD.replace("# x", ""), "b.yaml")]).thresholds[0].version
+    c = load_catalog([write(tmp_path, GOOD.replace("value: 0.5", "value: 0.6"), "c.yaml")])
+    assert a == b != c.thresholds[0].version
+
+
+def test_all_errors_in_a_file_are_reported_with_line_and_id(tmp_path: Path) -> None:
+    bad = GOOD.replace('op: ">="', 'op: "=>"').replace("level: high", "level: extreme")
+    bad += """
+  - id: second.threshold
+    title: Second
+    domain: cyber
+    level: high
+    sources: [{title: F, url: "not a url"}]
+    when: {benchmark: lab_eval, metric: accuracy, op: "<", value: .nan}
+    then: {severity: critical}
+"""
+    path = write(tmp_path, bad)
+    with pytest.raises(CatalogError) as exc:
+        load_catalog([path])
+    problems = [str(p) for p in exc.value.problems]
+    text = "\n".join(problems)
+    assert f"{path}:8" in text and "level" in text and "'lab.eval.high'" in text
+    assert f"{path}:10: thresholds.0.when.op" in text
+    assert "sources.0.url" in text and "'second.threshold'" in text
+    assert "when.value" in text  # NaN is refused
+    assert len(problems) >= 4
+    assert exc.value.exit_code == 2
+
+
+def test_warn_at_on_the_wrong_side_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("warn_at: 0.4", "warn_at: 0.6"))
+    with pytest.raises(CatalogError, match="warn_at 0.6 must lie on the safe side"):
+        load_catalog([path])
+
+
+def test_unknown_benchmark_and_duplicate_ids(tmp_path: Path) -> None:
+    a = write(tmp_path, GOOD.replace("benchmark: lab_eval", "benchmark: lab_evl"), "a.yaml")
+    b = write(tmp_path, GOOD, "b.yaml")
+    with pytest.raises(CatalogError) as exc:
+        load_catalog([a, b])
+    text = str(exc.value)
+    assert "unknown benchmark 'lab_evl'" in text
+    assert "duplicate threshold id" in text and f"{a}:" in text
+
+
+def test_unknown_keys_missing_paths_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="then.severty: unknown key"):
+        load_catalog([write(tmp_path, GOOD.replace("severity:", "severty: x, severity:"))])
+    with pytest.raises(CatalogError, match="catalog path not found"):
+        load_catalog([tmp_path / "missing.yaml"])
+    with pytest.raises(CatalogError, match="invalid YAML"):
+        load_catalog([write(tmp_path, "thresholds: [\n", "broken.yaml")])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CatalogError, match="holds no"):
+        load_catalog([empty])
+
+
+yaml_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.sampled_from(["id", "when", "op", "value", "thresholds", "for"])
+                      | st.text(max_size=6), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(doc=yaml_values)
+def test_arbitrary_yaml_gives_thresholds_or_catalog_error(tmp_path_factory: pytest.TempPathFactory,
+                                                          doc: object) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "c.yaml"
+    path.write_text(yaml.safe_dump({"thresholds": doc} if isinstance(doc, list) else doc))
+    try:
+        load_catalog([path])
+    except CatalogError:
+        pass

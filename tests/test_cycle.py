@@ -1,0 +1,162 @@
+"""The evaluation cycle against real databases: triggers, the hash chain and the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from tests.factories import T0, threshold
+from warden.catalog import Benchmark, Catalog
+from warden.cycle import idempotency_key, run_cycle
+from warden.model import Observation, State
+from warden.store import Store
+from warden.store import alerts, stats
+from warden.store import observations as obs_rows
+from warden.store.schema import outbox, triggers
+from warden.triggerlog import verify
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self):  # type: ignore[no-untyped-def]
+        return self.now
+
+    def tick(self, minutes: float = 1) -> None:
+        self.now += timedelta(minutes=minutes)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store(db_url)
+    s.upgrade()
+    yield s
+    s.dispose()
+
+
+def catalog(*thresholds):  # type: ignore[no-untyped-def]
+    return Catalog(tuple(thresholds), {"bench": Benchmark(id="bench", title="B")}, ())
+
+
+def put(store: Store, clock: Clock, subject: str, value: float, key: str) -> None:
+    o = Observation(subject, "bench", "acc", value, clock(), key, "test", "0" * 64)
+    with store.write() as conn:
+        obs_rows.insert_observations(conn, "f", [o], clock())
+
+
+def test_observations_are_idempotent(store: Store) -> None:
+    clock = Clock()
+    o = Observation("m", "bench", "acc", 0.5, T0, "k1", "src", "0" * 64, stderr=0.1, n=10,
+                    attributes={"scorer": "match"})
+    with store.write() as conn:
+        assert obs_rows.insert_observations(conn, "f", [o, o], clock()) == 1
+        assert obs_rows.insert_observations(conn, "f", [o], clock()) == 0
+        assert obs_rows.insert_observations(conn, "other-feed", [o], clock()) == 1
+    with store.read() as conn:
+        s = obs_rows.series(conn, [("bench", "acc")], 5)
+    (stored,) = s[("bench", "acc")]["m"][:1]
+    assert stored.observed_at == T0 and stored.observed_at.tzinfo is not None
+    assert (stored.stderr, stored.n) == (0.1, 10)
+
+
+def test_firing_then_resolved_with_chain_and_outbox(store: Store) -> None:
+    clock = Clock()
+    t = threshold(**{"for": 2})
+    cat = catalog(t)
+    put(store, clock, "m", 0.7, "a")
+    r1 = run_cycle(store, cat, ["hook", "log"], clock)
+    assert [(tr.from_state, tr.to_state) for _, tr in r1.transitions] == [
+        (State.INACTIVE, State.PENDING)]
+    clock.tick()
+    put(store, clock, "m", 0.8, "b")
+    r2 = run_cycle(store, cat, ["hook", "log"], clock)
+    assert [tr.to_state for _, tr in r2.transitions] == [State.FIRING]
+    clock.tick()
+    assert run_cycle(store, cat, ["hook", "log"], clock).transitions == []  # nothing new
+    put(store, clock, "m", 0.1, "c")
+    r3 = run_cycle(store, cat, ["hook", "log"], clock)
+    assert [tr.to_state for _, tr in r3.transitions] == [State.RESOLVED]
+
+    with store.read() as conn:
+        entries = list(alerts.entries(conn))
+        rows = conn.execute(select(outbox.c.trigger_seq, outbox.c.sink,
+                                   outbox.c.idempotency_key)).all()
+        st = stats.states(conn)
+    assert [e.to_state for e in entries] == ["pending", "firing", "resolved"]
+    assert verify(entries) is None
+    assert entries[1].body["evidence"][0]["value"] == 0.8
+    assert entries[1].body["threshold_version"] == t.version
+    # pending is logged but not notified; firing and resolved go to every sink
+    assert sorted((seq, sink) for seq, sink, _ in rows) == [
+        (2, "hook"), (2, "log"), (3, "hook"), (3, "log")]
+    assert {key for *_, key in rows} == {idempotency_key(e.hash, s) for e in entries[1:]
+                                         for s in ("hook", "log")}
+    assert [(s[0], s[1], s[2]) for s in st] == [(t.id, "m", "resolved")]
+
+
+def test_tampering_is_detected_at_the_first_bad_entry(store: Store) -> None:
+    clock = Clock()
+    cat = catalog(threshold())
+    for i, v in enumerate([0.9, 0.1, 0.9, 0.1]):
+        put(store, clock, "m", v, f"k{i}")
+        run_cycle(store, cat, [], clock)
+        clock.tick()
+    with store.write() as conn:
+        entries = list(alerts.entries(conn))
+        assert len(entries) == 4 and verify(entries) is None
+        body = entries[1].content.replace('"value":0.1', '"value":0.01')
+        conn.execute(update(triggers).where(triggers.c.seq == 2).values(content=body))
+    with store.read() as conn:
+        broken = verify(alerts.entries(conn))
+    assert broken is not None and broken.seq == 2 and "hash" in broken.why
+    with store.write() as conn:
+        conn.execute(update(triggers).where(triggers.c.seq == 2)
+                     .values(content=entries[1].content, to_state="firing"))
+    with store.read() as conn:
+        broken = verify(alerts.entries(conn))
+    assert broken is not None and broken.seq == 2 and "'to'" in broken.why
+    with store.write() as conn:
+        conn.execute(update(triggers).where(triggers.c.seq == 2)
+                     .values(to_state=entries[1].to_state))
+        conn.execute(triggers.delete().where(triggers.c.seq == 3))
+    with store.read() as conn:
+        broken = verify(alerts.entries(conn))
+    assert broken is not None and broken.seq == 4 and "gap" in broken.why
+
+
+def test_evidence_that_goes_stale_turns_nodata_not_resolved(store: Store) -> None:
+    clock = Clock()
+    cat = catalog(threshold(stale_after=3600))
+    put(store, clock, "m", 0.9, "a")
+    assert [tr.to_state for _, tr in run_cycle(store, cat, ["s"], clock).transitions] == [
+        State.FIRING]
+    clock.tick(120)
+    r = run_cycle(store, cat, ["s"], clock)
+    assert [tr.to_state for _, tr in r.transitions] == [State.NODATA]
+    assert "stale_after" in r.transitions[0][1].evaluation.reason
+
+
+def test_a_failing_threshold_turns_error_and_the_others_still_evaluate(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warden.cycle
+
+    clock = Clock()
+    good, bad = threshold(), threshold(id="test.broken.high")
+    put(store, clock, "m", 0.9, "a")
+    real = warden.cycle.evaluate
+
+    def flaky(t, *args):  # type: ignore[no-untyped-def]
+        if t.id == bad.id:
+            raise ZeroDivisionError("boom")
+        return real(t, *args)
+
+    monkeypatch.setattr(warden.cycle, "evaluate", flaky)
+    r = run_cycle(store, catalog(good, bad), [], clock)
+    assert r.failed == [bad.id]
+    assert {(tr.threshold, tr.to_state) for _, tr in r.transitions} == {
+        (good.id, State.FIRING), (bad.id, State.ERROR)}

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.factories import T0, obs, series, threshold
+from warden.evaluate import FRONTIER, evaluate
+from warden.model import Verdict
+
+NOW = T0 + timedelta(days=1)
+
+
+def verdicts(t, s, now=NOW, known=()):  # type: ignore[no-untyped-def]
+    return {e.subject: e for e in evaluate(t, s, now, known)}
+
+
+def test_breached_warning_and_ok_per_model() -> None:
+    t = threshold()
+    got = verdicts(t, series(obs("a", 0.7), obs("b", 0.45), obs("c", 0.1)))
+    assert got["a"].verdict is Verdict.BREACHED and got["a"].value == 0.7
+    assert got["b"].verdict is Verdict.WARNING
+    assert got["c"].verdict is Verdict.OK
+
+
+def test_newest_observation_decides_and_confirmations_count_consecutive_breaches() -> None:
+    t = threshold(**{"for": 3})
+    s = series(obs("a", 0.9, 1), obs("a", 0.2, 2), obs("a", 0.6, 3), obs("a", 0.8, 4))
+    (e,) = evaluate(t, s, NOW)
+    assert e.verdict is Verdict.BREACHED and e.value == 0.8
+    assert e.confirmations == 2  # 0.8 and 0.6; the 0.2 breaks the run
+    assert [o.value for o in e.evidence] == [0.8, 0.6]
+
+
+def test_lower_is_more_capable_when_op_is_less_than() -> None:
+    t = threshold(when={"op": "<=", "value": 10}, warn_at=20, scope="frontier")
+    (e,) = evaluate(t, series(obs("a", 30), obs("b", 15), obs("c", 25)), NOW)
+    assert e.subject == FRONTIER and e.value == 15 and e.verdict is Verdict.WARNING
+    assert "best model: b" in e.reason
+
+
+def test_frontier_picks_the_best_model() -> None:
+    t = threshold(scope="frontier")
+    (e,) = evaluate(t, series(obs("a", 0.3), obs("b", 0.55), obs("c", 0.2)), NOW)
+    assert (e.subject, e.verdict, e.value) == (FRONTIER, Verdict.BREACHED, 0.55)
+    assert e.evidence[0].subject == "b"
+
+
+def test_no_evidence_is_unknown_never_ok() -> None:
+    t = threshold(scope="frontier")
+    (e,) = evaluate(t, {}, NOW)
+    assert e.verdict is Verdict.UNKNOWN
+    got = verdicts(threshold(), {}, known=["gone-model"])
+    assert got["gone-model"].verdict is Verdict.UNKNOWN
+
+
+def test_stale_evidence_is_unknown() -> None:
+    t = threshold(stale_after=3600)
+    s = series(obs("old", 0.9, 0), obs("new", 0.9, 24 * 60 - 5))
+    got = verdicts(t, s)
+    assert got["old"].verdict is Verdict.UNKNOWN and "stale_after" in got["old"].reason
+    assert got["new"].verdict is Verdict.BREACHED
+    (f,) = evaluate(threshold(stale_after=60, scope="frontier"), s, NOW + timedelta(days=1))
+    assert f.verdict is Verdict.UNKNOWN
+
+
+values = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    points=st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), values,
+                              st.integers(0, 2000)), max_size=12),
+    stale=st.none() | st.integers(1, 3000),
+    scope=st.sampled_from(["per_model", "frontier"]),
+)
+def test_missing_or_stale_data_never_yields_ok(points, stale, scope) -> None:  # type: ignore[no-untyped-def]
+    t = threshold(stale_after=stale, scope=scope)
+    s = series(*(obs(subj, v, m) for subj, v, m in points))
+    now = T0 + timedelta(minutes=2000)
+    for e in evaluate(t, s, now, ["a", "b", "c", "zz"]):
+        if e.verdict in (Verdict.OK, Verdict.WARNING, Verdict.BREACHED):
+            newest = e.evidence[0]
+            assert stale is None or newest.observed_at >= now - timedelta(seconds=stale)
+        else:
+            assert e.verdict is Verdict.UNKNOWN and not e.evidence

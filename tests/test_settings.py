@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from warden.errors import ConfigError
+from warden.settings import load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("WARDEN_") and key != "WARDEN_TEST_DATABASE_URL":
+            monkeypatch.delenv(key)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "warden.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_a_config_file() -> None:
+    s = load_settings(None)
+    assert s.database_url == "sqlite:///var/warden.db"
+    assert s.catalog == ["bundled"]
+    assert (s.http.host, s.http.port) == ("127.0.0.1", 9464)
+    assert s.api_token is None
+    assert s.feeds == [] and s.sinks == []
+    assert s.catalog_paths()[0].joinpath("cyber.yaml").is_file()
+
+
+def test_file_values_and_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, """
+database_url: sqlite:///x.db
+http: {host: 0.0.0.0, port: 9000}
+api_token: s3cret
+feeds:
+  - {id: lab, connector: inspect_logs, every: 30, options: {path: /logs}}
+sinks:
+  - {id: hook, type: webhook, options: {url: "http://127.0.0.1:1/x"}}
+""")
+    monkeypatch.setenv("WARDEN_HTTP__PORT", "9500")
+    s = load_settings(path)
+    assert s.http.port == 9500  # env wins
+    assert s.http.host == "0.0.0.0"  # the rest of the section stays from the file
+    assert s.api_token is not None and s.api_token.get_secret_value() == "s3cret"
+    assert s.feeds[0].every == 30 and s.feeds[0].options == {"path": "/logs"}
+    assert s.sinks[0].type == "webhook"
+
+
+def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "evaluate_every: 5\n")
+    monkeypatch.setenv("WARDEN_CONFIG", str(path))
+    assert load_settings(None).evaluate_every == 5
+
+
+def test_unknown_key_is_named_with_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "database_url: sqlite:///x.db\nhttp:\n  host: 1.2.3.4\n  prot: 1\n")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(path)
+    message = str(exc.value)
+    assert f"{path}:4" in message and "http.prot: unknown key" in message
+
+
+def test_wrong_types_are_all_reported_with_their_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+http: {port: high}
+feeds:
+  - {id: lab, connector: inspect_logs, every: -1}
+""")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(path)
+    problems = [str(p) for p in exc.value.problems]
+    assert any("http.port" in p and "'high'" in p for p in problems)
+    assert any("feeds.0.every" in p for p in problems)
+    assert exc.value.exit_code == 2
+
+
+def test_secret_values_are_never_echoed(tmp_path: Path) -> None:
+    path = write(tmp_path, "api_token: 987654321\n")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(path)
+    assert "api_token" in str(exc.value)
+    assert "987654321" not in str(exc.value)
+
+
+def test_unknown_environment_setting_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WARDEN_DATABSE_URL", "sqlite:///typo.db")
+    with pytest.raises(ConfigError, match="WARDEN_DATABSE_URL"):
+        load_settings(None)
+
+
+def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "nope.yaml")
+    path = write(tmp_path, "http: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"warden.yaml:\d+: invalid YAML"):
+        load_settings(path)
+
+
+def test_duplicate_feed_ids_are_rejected(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+feeds:
+  - {id: a, connector: inspect_logs}
+  - {id: a, connector: inspect_logs}
+""")
+    with pytest.raises(ConfigError, match="duplicate id 'a'"):
+        load_settings(path)

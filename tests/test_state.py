@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.factories import T0, obs, series, threshold
+from warden.evaluate import evaluate
+from warden.model import Evaluation, State, Verdict
+from warden.state import advance, target
+
+
+def ev(verdict: Verdict, confirmations: int = 1) -> Evaluation:
+    return Evaluation("t", "s", verdict, 0.5, confirmations)
+
+
+def test_transitions() -> None:
+    assert target(State.INACTIVE, ev(Verdict.BREACHED, 1), 2) is State.PENDING
+    assert target(State.PENDING, ev(Verdict.BREACHED, 2), 2) is State.FIRING
+    assert target(State.FIRING, ev(Verdict.BREACHED, 1), 2) is State.FIRING
+    assert target(State.FIRING, ev(Verdict.OK), 1) is State.RESOLVED
+    assert target(State.PENDING, ev(Verdict.OK), 1) is State.INACTIVE
+    assert target(State.INACTIVE, ev(Verdict.WARNING), 1) is State.WARNING
+    assert target(State.WARNING, ev(Verdict.OK), 1) is State.RESOLVED
+    assert target(State.RESOLVED, ev(Verdict.OK), 1) is State.RESOLVED
+    assert target(State.FIRING, ev(Verdict.UNKNOWN), 1) is State.NODATA
+    assert target(State.INACTIVE, ev(Verdict.UNKNOWN), 1) is State.INACTIVE
+    assert target(State.NODATA, ev(Verdict.OK), 1) is State.RESOLVED
+    assert target(State.FIRING, ev(Verdict.ERROR), 1) is State.ERROR
+
+
+def test_unknown_never_resolves_a_firing_alert() -> None:
+    for prev in State:
+        assert target(prev, ev(Verdict.UNKNOWN), 1) is not State.RESOLVED or prev is State.RESOLVED
+
+
+def test_advance_reports_transitions_with_the_threshold_version() -> None:
+    t = threshold(**{"for": 2})
+    first, tr1 = advance(None, ev(Verdict.BREACHED, 1), t, T0)
+    assert first.state is State.PENDING and tr1 is not None
+    assert (tr1.from_state, tr1.to_state, tr1.threshold_version) == (
+        State.INACTIVE, State.PENDING, t.version)
+    second, tr2 = advance(first, ev(Verdict.BREACHED, 2), t, T0 + timedelta(minutes=1))
+    assert second.state is State.FIRING and tr2 is not None and second.since > first.since
+    same, tr3 = advance(second, ev(Verdict.BREACHED, 3), t, T0 + timedelta(minutes=2))
+    assert tr3 is None and same.state is State.FIRING and same.since == second.since
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.floats(0, 1), min_size=1, max_size=10),
+    need=st.integers(1, 4),
+    scope=st.sampled_from(["per_model", "frontier"]),
+)
+def test_re_evaluating_unchanged_data_adds_no_transitions(values, need, scope) -> None:  # type: ignore[no-untyped-def]
+    t = threshold(**{"for": need}, scope=scope)
+    s = series(*(obs("m", v, i) for i, v in enumerate(values)))
+    states = {}
+    now = T0 + timedelta(days=1)
+    for e in evaluate(t, s, now):
+        states[e.subject], _ = advance(None, e, t, now)
+    for _ in range(3):
+        for e in evaluate(t, s, now):
+            new, transition = advance(states[e.subject], e, t, now)
+            assert transition is None
+            states[e.subject] = new
