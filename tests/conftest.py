@@ -75,8 +75,10 @@ def inspect_logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     runs = {
         "eval": (inspect_tasks.tiny(), {"log_format": "eval"}),
         "json": (inspect_tasks.tiny(), {"log_format": "json"}),
-        "epochs": (inspect_tasks.tiny(), {"log_format": "eval",
-                                          "epochs": Epochs(2, ["mean", "max"])}),
+        "epochs": (
+            inspect_tasks.tiny(),
+            {"log_format": "eval", "epochs": Epochs(2, ["mean", "max"])},
+        ),
         "error": (inspect_tasks.tiny_error(), {"log_format": "eval"}),
     }
     out = {}

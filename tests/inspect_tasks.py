@@ -22,7 +22,7 @@ DATASET = [
 ]
 
 
-def _reply(input: Any, tools: Any, tool_choice: Any, config: Any) -> ModelOutput:  # noqa: A002
+def _reply(input: Any, tools: Any, tool_choice: Any, config: Any) -> ModelOutput:
     question = input[-1].text
     out = ModelOutput.from_content(model="mockllm", content=ANSWERS.get(question, "?"))
     words = len(question.split())
@@ -37,8 +37,12 @@ def _model() -> Any:
 @task
 def tiny() -> Task:
     """Two scorers; 2 of 3 answers right: accuracy 0.667, stderr 0.333 for both."""
-    return Task(dataset=DATASET, solver=[generate()], scorer=[match(location="any"), includes()],
-                model=_model())
+    return Task(
+        dataset=DATASET,
+        solver=[generate()],
+        scorer=[match(location="any"), includes()],
+        model=_model(),
+    )
 
 
 @solver

@@ -12,8 +12,7 @@ from tests.factories import T0, threshold
 from warden.catalog import Benchmark, Catalog
 from warden.cycle import idempotency_key, run_cycle
 from warden.model import Observation, State
-from warden.store import Store
-from warden.store import alerts, stats
+from warden.store import Store, alerts, stats
 from warden.store import observations as obs_rows
 from warden.store.schema import outbox, triggers
 from warden.triggerlog import verify
@@ -50,8 +49,19 @@ def put(store: Store, clock: Clock, subject: str, value: float, key: str) -> Non
 
 def test_observations_are_idempotent(store: Store) -> None:
     clock = Clock()
-    o = Observation("m", "bench", "acc", 0.5, T0, "k1", "src", "0" * 64, stderr=0.1, n=10,
-                    attributes={"scorer": "match"})
+    o = Observation(
+        "m",
+        "bench",
+        "acc",
+        0.5,
+        T0,
+        "k1",
+        "src",
+        "0" * 64,
+        stderr=0.1,
+        n=10,
+        attributes={"scorer": "match"},
+    )
     with store.write() as conn:
         assert obs_rows.insert_observations(conn, "f", [o, o], clock()) == 1
         assert obs_rows.insert_observations(conn, "f", [o], clock()) == 0
@@ -70,7 +80,8 @@ def test_firing_then_resolved_with_chain_and_outbox(store: Store) -> None:
     put(store, clock, "m", 0.7, "a")
     r1 = run_cycle(store, cat, ["hook", "log"], clock)
     assert [(tr.from_state, tr.to_state) for _, tr in r1.transitions] == [
-        (State.INACTIVE, State.PENDING)]
+        (State.INACTIVE, State.PENDING)
+    ]
     clock.tick()
     put(store, clock, "m", 0.8, "b")
     r2 = run_cycle(store, cat, ["hook", "log"], clock)
@@ -83,8 +94,9 @@ def test_firing_then_resolved_with_chain_and_outbox(store: Store) -> None:
 
     with store.read() as conn:
         entries = list(alerts.entries(conn))
-        rows = conn.execute(select(outbox.c.trigger_seq, outbox.c.sink,
-                                   outbox.c.idempotency_key)).all()
+        rows = conn.execute(
+            select(outbox.c.trigger_seq, outbox.c.sink, outbox.c.idempotency_key)
+        ).all()
         st = stats.states(conn)
     assert [e.to_state for e in entries] == ["pending", "firing", "resolved"]
     assert verify(entries) is None
@@ -92,9 +104,14 @@ def test_firing_then_resolved_with_chain_and_outbox(store: Store) -> None:
     assert entries[1].body["threshold_version"] == t.version
     # pending is logged but not notified; firing and resolved go to every sink
     assert sorted((seq, sink) for seq, sink, _ in rows) == [
-        (2, "hook"), (2, "log"), (3, "hook"), (3, "log")]
-    assert {key for *_, key in rows} == {idempotency_key(e.hash, s) for e in entries[1:]
-                                         for s in ("hook", "log")}
+        (2, "hook"),
+        (2, "log"),
+        (3, "hook"),
+        (3, "log"),
+    ]
+    assert {key for *_, key in rows} == {
+        idempotency_key(e.hash, s) for e in entries[1:] for s in ("hook", "log")
+    }
     assert [(s[0], s[1], s[2]) for s in st] == [(t.id, "m", "resolved")]
 
 
@@ -114,14 +131,18 @@ def test_tampering_is_detected_at_the_first_bad_entry(store: Store) -> None:
         broken = verify(alerts.entries(conn))
     assert broken is not None and broken.seq == 2 and "hash" in broken.why
     with store.write() as conn:
-        conn.execute(update(triggers).where(triggers.c.seq == 2)
-                     .values(content=entries[1].content, to_state="firing"))
+        conn.execute(
+            update(triggers)
+            .where(triggers.c.seq == 2)
+            .values(content=entries[1].content, to_state="firing")
+        )
     with store.read() as conn:
         broken = verify(alerts.entries(conn))
     assert broken is not None and broken.seq == 2 and "'to'" in broken.why
     with store.write() as conn:
-        conn.execute(update(triggers).where(triggers.c.seq == 2)
-                     .values(to_state=entries[1].to_state))
+        conn.execute(
+            update(triggers).where(triggers.c.seq == 2).values(to_state=entries[1].to_state)
+        )
         conn.execute(triggers.delete().where(triggers.c.seq == 3))
     with store.read() as conn:
         broken = verify(alerts.entries(conn))
@@ -133,7 +154,8 @@ def test_evidence_that_goes_stale_turns_nodata_not_resolved(store: Store) -> Non
     cat = catalog(threshold(stale_after=3600))
     put(store, clock, "m", 0.9, "a")
     assert [tr.to_state for _, tr in run_cycle(store, cat, ["s"], clock).transitions] == [
-        State.FIRING]
+        State.FIRING
+    ]
     clock.tick(120)
     r = run_cycle(store, cat, ["s"], clock)
     assert [tr.to_state for _, tr in r.transitions] == [State.NODATA]
@@ -146,7 +168,7 @@ def test_a_failing_threshold_turns_error_and_the_others_still_evaluate(
     import warden.cycle
 
     clock = Clock()
-    good, bad = threshold(), threshold(id="test.broken.high")
+    good, bad = threshold(), threshold(id="test.broken.high", scope="frontier")
     put(store, clock, "m", 0.9, "a")
     real = warden.cycle.evaluate
 
@@ -158,5 +180,27 @@ def test_a_failing_threshold_turns_error_and_the_others_still_evaluate(
     monkeypatch.setattr(warden.cycle, "evaluate", flaky)
     r = run_cycle(store, catalog(good, bad), [], clock)
     assert r.failed == [bad.id]
-    assert {(tr.threshold, tr.to_state) for _, tr in r.transitions} == {
-        (good.id, State.FIRING), (bad.id, State.ERROR)}
+    assert {(tr.threshold, tr.subject, tr.to_state) for _, tr in r.transitions} == {
+        (good.id, "m", State.FIRING),
+        (bad.id, "frontier", State.ERROR),
+    }
+    monkeypatch.setattr(warden.cycle, "evaluate", real)  # the fault is fixed
+    r = run_cycle(store, catalog(good, bad), [], clock)
+    assert [(tr.from_state, tr.to_state) for _, tr in r.transitions] == [
+        (State.ERROR, State.FIRING)
+    ]
+
+
+def test_one_measurement_read_by_two_feeds_confirms_once(store: Store) -> None:
+    clock = Clock()
+    cat = catalog(threshold(**{"for": 2}))
+    o = Observation("m", "bench", "acc", 0.9, clock(), "same-run", "src", "0" * 64)
+    with store.write() as conn:
+        obs_rows.insert_observations(conn, "feed-a", [o], clock())
+        obs_rows.insert_observations(conn, "feed-b", [o], clock())
+    r = run_cycle(store, cat, [], clock)
+    assert [tr.to_state for _, tr in r.transitions] == [State.PENDING]
+    assert r.evaluations[0].confirmations == 1
+    put(store, clock, "m", 0.8, "second-run")
+    r = run_cycle(store, cat, [], clock)
+    assert [tr.to_state for _, tr in r.transitions] == [State.FIRING]

@@ -70,8 +70,9 @@ values = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 
 @settings(max_examples=200, deadline=None)
 @given(
-    points=st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), values,
-                              st.integers(0, 2000)), max_size=12),
+    points=st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c"]), values, st.integers(0, 2000)), max_size=12
+    ),
     stale=st.none() | st.integers(1, 3000),
     scope=st.sampled_from(["per_model", "frontier"]),
 )

@@ -33,8 +33,12 @@ def test_defaults_without_a_config_file() -> None:
     assert s.catalog_paths()[0].joinpath("cyber.yaml").is_file()
 
 
-def test_file_values_and_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write(tmp_path, """
+def test_file_values_and_environment_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(
+        tmp_path,
+        """
 database_url: sqlite:///x.db
 http: {host: 0.0.0.0, port: 9000}
 api_token: s3cret
@@ -42,7 +46,8 @@ feeds:
   - {id: lab, connector: inspect_logs, every: 30, options: {path: /logs}}
 sinks:
   - {id: hook, type: webhook, options: {url: "http://127.0.0.1:1/x"}}
-""")
+""",
+    )
     monkeypatch.setenv("WARDEN_HTTP__PORT", "9500")
     s = load_settings(path)
     assert s.http.port == 9500  # env wins
@@ -67,11 +72,14 @@ def test_unknown_key_is_named_with_file_and_line(tmp_path: Path) -> None:
 
 
 def test_wrong_types_are_all_reported_with_their_keys(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 http: {port: high}
 feeds:
   - {id: lab, connector: inspect_logs, every: -1}
-""")
+""",
+    )
     with pytest.raises(ConfigError) as exc:
         load_settings(path)
     problems = [str(p) for p in exc.value.problems]
@@ -103,10 +111,32 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
 
 
 def test_duplicate_feed_ids_are_rejected(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 feeds:
   - {id: a, connector: inspect_logs}
   - {id: a, connector: inspect_logs}
-""")
+""",
+    )
     with pytest.raises(ConfigError, match="duplicate id 'a'"):
         load_settings(path)
+
+
+def test_bad_environment_values_name_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "http: {host: 127.0.0.1, port: 9000}\n")
+    monkeypatch.setenv("WARDEN_HTTP__PORT", "abc")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(path)
+    assert "environment WARDEN_HTTP__PORT: http.port" in str(exc.value)
+    assert "warden.yaml" not in str(exc.value)
+
+
+def test_non_json_list_in_the_environment_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WARDEN_CATALOG", "bundled")
+    with pytest.raises(ConfigError, match="catalog"):
+        load_settings(None)

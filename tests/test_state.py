@@ -40,7 +40,10 @@ def test_advance_reports_transitions_with_the_threshold_version() -> None:
     first, tr1 = advance(None, ev(Verdict.BREACHED, 1), t, T0)
     assert first.state is State.PENDING and tr1 is not None
     assert (tr1.from_state, tr1.to_state, tr1.threshold_version) == (
-        State.INACTIVE, State.PENDING, t.version)
+        State.INACTIVE,
+        State.PENDING,
+        t.version,
+    )
     second, tr2 = advance(first, ev(Verdict.BREACHED, 2), t, T0 + timedelta(minutes=1))
     assert second.state is State.FIRING and tr2 is not None and second.since > first.since
     same, tr3 = advance(second, ev(Verdict.BREACHED, 3), t, T0 + timedelta(minutes=2))

@@ -59,12 +59,12 @@ def create_app(warden: Warden) -> FastAPI:
         given = request.headers.get("authorization", "")
         expected = f"Bearer {token.get_secret_value()}"
         if not hmac.compare_digest(given.encode(), expected.encode()):
-            return JSONResponse(
-                {"detail": "missing or wrong bearer token"},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        body = await request.body()
+            response = _error(401, "missing or wrong bearer token")
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        body = await _read_body(request)
+        if body is None:
+            return _error(413, f"body over the {MAX_BODY_BYTES}-byte limit")
         payload = Payload(PUSH_FEED, body, sha256(body))
         result = await run_in_threadpool(warden.ingest_payload, PUSH_FEED, _Pushed(), payload)
         if result.rejections:
@@ -92,6 +92,20 @@ class _Pushed:
 
     def parse(self, payload: Payload) -> list[Observation]:
         return parse_batch(payload)
+
+
+MAX_BODY_BYTES = 16 * 2**20
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The request body, or None once it grows past MAX_BODY_BYTES."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _error(status: int, message: str, **fields: Any) -> JSONResponse:

@@ -67,7 +67,7 @@ CONFIG_HELP = "YAML config file (default: $WARDEN_CONFIG, else built-in defaults
 
 def config_option(func: F) -> F:
     """`--config` accepted after the subcommand too (`warden run --config FILE`)."""
-    return click.option(  # type: ignore[no-any-return]
+    return click.option(
         "--config",
         "-c",
         metavar="FILE",
@@ -105,12 +105,10 @@ def run(ctx: Context) -> None:
     """Run the daemon: feeds on their schedules, evaluation, alert delivery and the HTTP API
     (/metrics, /healthz, /readyz, POST /api/v1/observations). Stops cleanly on SIGTERM."""
     from warden import logs
-    from warden.daemon import serve
+    from warden.daemon import Warden, serve
 
     settings = ctx.settings()
     logs.setup(settings.log_format)
-    from warden.daemon import Warden
-
     sys.exit(serve(Warden(settings)))
 
 
@@ -121,12 +119,12 @@ def run(ctx: Context) -> None:
 def check(ctx: Context) -> None:
     """Check the config, the catalog and the plugins; list every problem (exit 2)."""
     from warden.daemon import assemble
-    from warden.errors import ConfigError
+    from warden.errors import ProblemsError
 
     settings = ctx.settings()
     parts = assemble(settings)
     if parts.problems or parts.catalog is None:
-        raise ConfigError(parts.problems)
+        raise ProblemsError(parts.problems)
     click.echo(
         f"ok: {len(parts.catalog.thresholds)} thresholds in {len(parts.catalog.files)} catalog "
         f"files, {len(parts.feeds)} feeds, {len(parts.sinks)} sinks"
@@ -144,6 +142,7 @@ def check(ctx: Context) -> None:
 @click.option(
     "--feed", default="cli", show_default=True, help="Feed id to record the observations under."
 )
+@config_option
 @pass_ctx
 @user_errors
 def ingest(ctx: Context, paths: tuple[str, ...], connector: str, feed: str) -> None:

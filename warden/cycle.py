@@ -10,9 +10,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from warden.catalog import Catalog, Threshold
+from warden.catalog import Catalog, Scope, Threshold
 from warden.clock import Clock
-from warden.evaluate import depth, evaluate
+from warden.evaluate import FRONTIER, depth, evaluate
 from warden.model import NOTIFY_STATES, AlertState, Evaluation, Transition, Verdict
 from warden.state import advance
 from warden.store import Store
@@ -125,6 +125,8 @@ def _evaluate_one(
         log.exception("threshold %s: evaluation failed", threshold.id)
         result.failed.append(threshold.id)
         reason = f"evaluation failed: {type(exc).__name__}: {exc}"
-        return [
-            Evaluation(threshold.id, s, Verdict.ERROR, reason=reason) for s in subjects or ["*"]
-        ]
+        if not subjects and threshold.scope is Scope.FRONTIER:
+            subjects = [FRONTIER]
+        # A per-model threshold with no alert states yet has no subject to mark: the failure is
+        # logged and counted in warden_evaluation_failures_total.
+        return [Evaluation(threshold.id, s, Verdict.ERROR, reason=reason) for s in subjects]

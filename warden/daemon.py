@@ -4,6 +4,7 @@ the HTTP app from the settings, and runs them in one process."""
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from warden.clock import Clock, system_clock
 from warden.connector import Connector, Cursor
 from warden.cycle import CycleResult, run_cycle
 from warden.dispatch import Dispatcher
-from warden.errors import ConfigError, PluginError, Problem, ProblemsError, WardenError
+from warden.errors import PluginError, Problem, ProblemsError, WardenError
 from warden.ingest import IngestResult, handle, run_feed
 from warden.metrics import Metrics
 from warden.model import Payload
@@ -102,7 +103,7 @@ class Warden:
     ) -> None:
         parts = assemble(settings)
         if parts.problems or parts.catalog is None:
-            raise ConfigError(parts.problems)
+            raise ProblemsError(parts.problems)
         self.settings = settings
         self.clock = clock
         self.catalog = parts.catalog
@@ -160,6 +161,7 @@ def serve(warden: Warden) -> int:
         schedules.every(f"feed:{feed.id}", feed.every, partial(warden.run_feed, feed.id))
     schedules.every("evaluate", settings.evaluate_every, warden.evaluate, start_now=False)
     app = create_app(warden)
+    sock = _bind(settings.http.host, settings.http.port)
     config = uvicorn.Config(
         app,
         host=settings.http.host,
@@ -183,15 +185,25 @@ def serve(warden: Warden) -> int:
         len(warden.sinks),
     )
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
         log.info("warden stopping: waiting for running jobs and deliveries")
         schedules.shutdown()
         warden.dispatcher.stop()
         warden.close()
-    if not server.started:
-        raise WardenError(
-            f"HTTP server could not start on {settings.http.host}:{settings.http.port}"
-        )
     log.info("warden stopped")
     return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind the HTTP port before anything starts, so a taken port fails cleanly and early."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise WardenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock

@@ -73,6 +73,7 @@ class StoredObservation:
     observed_at: datetime
     source: str
     content_hash: str
+    key: str = ""  # content identity: the same measurement read by two feeds has one key
 
 
 class Verdict(StrEnum):

@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from warden.errors import ConfigError, Problem
 from warden.yamlfile import LocatedYaml, YamlError, problems_from
@@ -139,6 +144,16 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_locate(exc, doc)) from exc
+    except SettingsError as exc:  # an environment value that is not valid JSON for a list/map
+        raise ConfigError([Problem("environment", str(exc))]) from exc
+
+
+def _env_source(loc: tuple[str | int, ...]) -> str:
+    """The environment variable a bad value came from, if any."""
+    names = [
+        ENV_PREFIX + "__".join(str(p) for p in loc[:i]).upper() for i in range(len(loc), 0, -1)
+    ]
+    return next((f"environment {n}" for n in names if n in os.environ), "")
 
 
 def _locate(exc: ValidationError, doc: LocatedYaml | None) -> list[Problem]:
@@ -147,9 +162,10 @@ def _locate(exc: ValidationError, doc: LocatedYaml | None) -> list[Problem]:
     problems = []
     for problem, error in zip(problems_from(exc, None), exc.errors(), strict=True):
         loc = error["loc"]
+        env = _env_source(loc)
         in_file = (
-            doc is not None and bool(loc) and isinstance(doc.data, dict) and loc[0] in doc.data
+            doc is not None and isinstance(doc.data, dict) and bool(loc) and loc[0] in doc.data
         )
-        where = doc.where(loc) if doc is not None and in_file else ""
+        where = env or (doc.where(loc) if doc is not None and in_file else "")
         problems.append(Problem(where, problem.message))
     return problems

@@ -6,8 +6,8 @@
   alert stays firing);
 - warning: `warning` (an early warning, or a firing alert fallen back below the trigger);
 - ok: `resolved` from firing, warning, nodata or error; `inactive` from pending;
-- unknown: `nodata` from pending, warning or firing; otherwise unchanged. Missing evidence never
-  reads as ok or resolved;
+- unknown: `nodata` from pending, warning, firing or error; otherwise unchanged. Missing evidence
+  never reads as ok or resolved;
 - error (evaluation failed): `error`.
 """
 
@@ -25,7 +25,7 @@ _OK_TO = {
     State.ERROR: State.RESOLVED,
     State.PENDING: State.INACTIVE,
 }
-_HAD_EVIDENCE = {State.PENDING, State.WARNING, State.FIRING}
+_HAD_EVIDENCE = {State.PENDING, State.WARNING, State.FIRING, State.ERROR}
 
 
 def target(prev: State, ev: Evaluation, required: int) -> State:

@@ -75,8 +75,10 @@ def describe(error: dict[str, Any]) -> str:
     msg = error["msg"]
     if error["type"] == "extra_forbidden":
         msg = "unknown key"
-    elif "input" in error and error["type"] != "missing" and not SECRET_WORDS & set(
-        loc.lower().replace(".", "_").split("_")
+    elif (
+        "input" in error
+        and error["type"] != "missing"
+        and not SECRET_WORDS & set(loc.lower().replace(".", "_").split("_"))
     ):
         value = error["input"]
         if not isinstance(value, dict | list):

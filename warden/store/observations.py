@@ -76,30 +76,33 @@ def insert_reject(conn: Connection, feed: str, r: Rejection, now: datetime) -> b
 
 
 def series(conn: Connection, pairs: Iterable[tuple[str, str]], depth: int) -> Series:
-    """For each (benchmark, metric) pair, each subject's `depth` newest observations, newest
-    first."""
+    """For each (benchmark, metric) pair, each subject's `depth` newest distinct observations,
+    newest first. The same measurement stored by two feeds (same content key) counts once."""
     wanted = sorted(set(pairs))
     out: Series = defaultdict(lambda: defaultdict(list))
     if not wanted:
         return out
     o = observations
+    # dense_rank gives copies of one measurement (same key, same time) the same rank.
     rank = (
-        func.row_number()
+        func.dense_rank()
         .over(
             partition_by=(o.c.benchmark, o.c.metric, o.c.subject),
-            order_by=(o.c.observed_at.desc(), o.c.id.desc()),
+            order_by=(o.c.observed_at.desc(), o.c.key),
         )
         .label("rank")
     )
     cols = [o.c.id, o.c.feed, o.c.subject, o.c.benchmark, o.c.metric, o.c.value, o.c.stderr]
-    cols += [o.c.n, o.c.observed_at, o.c.source, o.c.content_hash]
+    cols += [o.c.n, o.c.observed_at, o.c.source, o.c.content_hash, o.c.key]
     for chunk in _chunks(wanted, 200):
         inner = select(*cols, rank).where(tuple_(o.c.benchmark, o.c.metric).in_(chunk)).subquery()
         q = select(*[inner.c[c.name] for c in cols]).where(inner.c.rank <= depth)
-        q = q.order_by(inner.c.benchmark, inner.c.metric, inner.c.subject, inner.c.rank)
+        q = q.order_by(inner.c.benchmark, inner.c.metric, inner.c.subject, inner.c.rank, inner.c.id)
         for row in conn.execute(q):
             stored = StoredObservation(*row)
-            out[(stored.benchmark, stored.metric)][stored.subject].append(stored)
+            listed = out[(stored.benchmark, stored.metric)][stored.subject]
+            if not listed or listed[-1].key != stored.key:
+                listed.append(stored)
     return out
 
 

@@ -1,0 +1,180 @@
+"""The HTTP API under uvicorn on loopback, with a loopback webhook receiver."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.receiver import Receiver, receiver
+from tests.server import serving
+from warden.daemon import Warden
+from warden.settings import Settings
+
+CATALOG = """
+benchmarks: [{id: lab_eval, title: Lab eval}]
+thresholds:
+  - id: lab.eval.high
+    title: Lab eval crossed
+    domain: cyber
+    level: high
+    sources: [{title: F, url: "https://example.org/"}]
+    when: {benchmark: lab_eval, metric: accuracy, op: ">=", value: 0.5}
+    warn_at: 0.3
+    then: {severity: critical, mitigations: [Pause.]}
+"""
+TOKEN = "t0ken"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def make_warden(db_url: str, tmp_path: Path, hook_url: str, token: str | None = TOKEN) -> Warden:
+    cat = tmp_path / "catalog.yaml"
+    cat.write_text(CATALOG)
+    settings = Settings(
+        database_url=db_url,
+        catalog=[str(cat)],
+        api_token=token,
+        sinks=[{"id": "hook", "type": "webhook", "options": {"url": hook_url}}],
+    )
+    return Warden(settings)
+
+
+@pytest.fixture
+def hook() -> Iterator[Receiver]:
+    with receiver() as r:
+        yield r
+
+
+@pytest.fixture
+def api(db_url: str, tmp_path: Path, hook: Receiver) -> Iterator[str]:
+    with serving(make_warden(db_url, tmp_path, hook.url)) as url:
+        yield url
+
+
+def point(model: str = "lab/model-1", value: object = 0.72, **kw: object) -> dict[str, object]:
+    return {
+        "model": model,
+        "benchmark": "lab_eval",
+        "metric": "accuracy",
+        "value": value,
+        "stderr": 0.03,
+        "n": 200,
+        "observed_at": "2026-11-01T12:00:00+02:00",
+        **kw,
+    }
+
+
+def metrics(url: str) -> str:
+    return requests.get(f"{url}/metrics", timeout=10).text
+
+
+def test_push_fires_an_alert_at_the_webhook(api: str, hook: Receiver) -> None:
+    r = requests.post(f"{api}/api/v1/observations", json=[point()], headers=AUTH, timeout=10)
+    assert r.status_code == 200 and r.json() == {"ingested": 1, "duplicates": 0}
+    (req,) = hook.wait_for(1)
+    body = req.json()
+    assert body["status"] == "firing" and body["trigger"]["subject"] == "lab/model-1"
+    assert body["trigger"]["evidence"][0]["observed_at"] == "2026-11-01T10:00:00+00:00"
+    again = requests.post(f"{api}/api/v1/observations", json=[point()], headers=AUTH, timeout=10)
+    assert again.json() == {"ingested": 0, "duplicates": 1}
+    text = metrics(api)
+    assert (
+        'warden_threshold_state{state="firing",subject="lab/model-1",threshold="lab.eval.high"} 1.0'
+    ) in text
+    assert 'warden_observations_ingested_total{feed="api"} 1.0' in text
+    assert (
+        'warden_observation_value{benchmark="lab_eval",metric="accuracy",model="lab/model-1"} 0.72'
+    ) in text
+    assert 'warden_triggers_total{state="firing",threshold="lab.eval.high"} 1.0' in text
+    hook.wait_for(1)
+    assert 'warden_deliveries_total{outcome="delivered",sink="hook"} 1.0' in metrics(api)
+
+
+def test_token_is_required(api: str) -> None:
+    url = f"{api}/api/v1/observations"
+    assert requests.post(url, json=[point()], timeout=10).status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert requests.post(url, json=[point()], headers=wrong, timeout=10).status_code == 401
+
+
+def test_without_a_token_the_write_api_is_off(db_url: str, tmp_path: Path, hook: Receiver) -> None:
+    with serving(make_warden(db_url, tmp_path, hook.url, token=None)) as url:
+        r = requests.post(
+            f"{url}/api/v1/observations",
+            json=[point()],
+            headers={"Authorization": "Bearer None"},
+            timeout=10,
+        )
+        assert r.status_code == 403 and "off" in r.json()["detail"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field", "reason"),
+    [
+        (b"[{not json", 400, None, "malformed"),
+        (json.dumps([point(), point(value="0.5")]).encode(), 422, "value", "invalid_value"),
+        (
+            b'[{"model": "m", "benchmark": "lab_eval", "metric": "accuracy", "value": NaN,'
+            b' "observed_at": "2026-01-01T00:00:00Z"}]',
+            422,
+            "value",
+            "invalid_value",
+        ),
+        (
+            json.dumps([point(observed_at="2026-11-01T12:00:00")]).encode(),
+            422,
+            "observed_at",
+            "invalid_value",
+        ),
+        (
+            json.dumps([{k: v for k, v in point().items() if k != "model"}]).encode(),
+            422,
+            "model",
+            "missing_field",
+        ),
+        (json.dumps([point(colour="red")]).encode(), 422, "colour", "invalid_value"),
+        (json.dumps({"model": "m"}).encode(), 422, None, "invalid_value"),
+    ],
+)
+def test_bad_pushes_name_the_field_are_counted_and_change_nothing(
+    api: str, body: bytes, status: int, field: str | None, reason: str
+) -> None:
+    r = requests.post(
+        f"{api}/api/v1/observations",
+        data=body,
+        headers={**AUTH, "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert r.status_code == status, r.text
+    detail = r.json()["detail"]
+    assert detail["reason"] == reason
+    assert detail.get("field") == field
+    if field is not None and body.startswith(b"[{") and b"NaN" not in body:
+        assert detail["record"] in ("0", "1")
+    text = metrics(api)
+    assert f'warden_observations_rejected_total{{feed="api",reason="{reason}"}} 1.0' in text
+    assert 'warden_observations_ingested_total{feed="api"} 0.0' in text
+    assert "warden_threshold_state{" not in text
+
+
+def test_health_and_readiness(api: str) -> None:
+    assert requests.get(f"{api}/healthz", timeout=10).json() == {"status": "ok"}
+    r = requests.get(f"{api}/readyz", timeout=10)
+    assert r.status_code == 200 and r.json()["status"] == "ready"
+    assert "warden_build_info{" in metrics(api)
+
+
+def test_oversized_body_is_refused(api: str) -> None:
+    from warden.api import MAX_BODY_BYTES
+
+    body = b"[" + b" " * MAX_BODY_BYTES + b"]"
+    r = requests.post(
+        f"{api}/api/v1/observations",
+        data=body,
+        headers={**AUTH, "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert r.status_code == 413 and "limit" in r.json()["detail"]["message"]

@@ -1,0 +1,156 @@
+"""The `warden` command, in-process through click's runner, on real SQLite files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import update
+
+from warden.cli import main
+from warden.store import Store
+from warden.store.schema import triggers
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY = """
+benchmarks: [{id: tiny, title: Tiny test task}]
+thresholds:
+  - id: test.tiny.match.high
+    title: Tiny task mostly right
+    domain: test
+    level: high
+    sources: [{title: F, url: "https://example.org/"}]
+    when: {benchmark: tiny, metric: match/accuracy, op: ">=", value: 0.5}
+    then: {severity: critical}
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    cfg = tmp_path / "warden.yaml"
+    cfg.write_text(
+        f"database_url: sqlite:///{tmp_path / 'w.db'}\n"
+        f"catalog: [bundled, {tmp_path / 'tiny.yaml'}]\n"
+    )
+    return cfg
+
+
+def warden(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_help_explains_commands_and_exit_codes() -> None:
+    r = warden("--help")
+    assert r.exit_code == 0
+    for command in ("run", "check", "ingest", "evaluate", "status", "log", "db"):
+        assert command in r.output
+    assert "Exit codes" in r.output
+    assert "SIGTERM" in warden("run", "--help").output
+
+
+def test_check_passes_on_the_demo_config() -> None:
+    r = warden("check", "--config", REPO / "deploy/demo/warden.yaml")
+    assert r.exit_code == 0 and "ok:" in r.output and "1 feeds, 1 sinks" in r.output
+
+
+def test_check_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY.replace("level: high", "level: huge").replace(">=", "=="))
+    cfg = tmp_path / "warden.yaml"
+    cfg.write_text(f"""
+catalog: [{bad}]
+feeds:
+  - {{id: a, connector: nosuch}}
+  - {{id: b, connector: inspect_logs, options: {{pth: x}}}}
+sinks:
+  - {{id: s, type: webhook, options: {{url: "not a url"}}}}
+  - {{id: t, type: pager}}
+""")
+    r = warden("check", "--config", cfg)
+    assert r.exit_code == 2
+    text = r.output
+    assert "level" in text and "when.op" in text and f"{bad}:" in text
+    assert "'nosuch': unknown; available: inspect_logs, observations_json" in text
+    assert "options.pth: unknown key" in text and "options.path" in text
+    assert "options.url" in text
+    assert "'pager': unknown" in text
+    assert "Traceback" not in text
+
+
+def test_config_errors_are_one_clean_message(tmp_path: Path) -> None:
+    r = warden("status", "--config", tmp_path / "missing.yaml")
+    assert r.exit_code == 2 and "config file not found" in r.output
+
+
+def test_ingest_evaluate_status_and_the_trigger_log(
+    config: Path, tmp_path: Path, inspect_logs: dict[str, Path]
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copy(inspect_logs["eval"], logs)
+    r = warden("ingest", "--config", config, logs)
+    assert r.exit_code == 0, r.output
+    assert "2 new, 0 already known, 0 rejected" in r.output and "1 triggers" in r.output
+    assert "0 new, 2 already known" in warden("ingest", "--config", config, logs).output
+
+    r = warden("log", "--config", config)
+    assert "test.tiny.match.high" in r.output and "inactive -> firing" in r.output
+    lines = warden("log", "--json", "--config", config).output.splitlines()
+    entry = json.loads(lines[0])
+    assert entry["to"] == "firing" and entry["subject"] == "mockllm/model"
+    assert entry["evidence"][0]["source"].endswith(".eval")
+    rows = list(csv.DictReader(io.StringIO(warden("log", "--csv", "--config", config).output)))
+    assert rows[0]["threshold"] == "test.tiny.match.high" and rows[0]["to"] == "firing"
+
+    status = json.loads(warden("status", "--json", "--config", config).output)
+    assert {
+        "threshold": "test.tiny.match.high",
+        "subject": "mockllm/model",
+        "state": "firing",
+    }.items() <= status["states"][0].items()
+    assert "cyber.cybench.unguided.high" in status["thresholds_without_evidence"]
+    assert status["outbox"] == {}  # no sinks configured
+
+    ev = json.loads(warden("evaluate", "--json", "--config", config).output)
+    verdicts = {(e["threshold"], e["subject"]): e["verdict"] for e in ev["evaluations"]}
+    assert verdicts[("test.tiny.match.high", "mockllm/model")] == "breached"
+    assert verdicts[("autonomy.metr_time_horizon.p50.high", "frontier")] == "unknown"
+    assert ev["triggers"] == []
+
+
+def test_log_verify_finds_the_first_bad_entry(
+    config: Path, tmp_path: Path, inspect_logs: dict[str, Path]
+) -> None:
+    warden("ingest", "--config", config, inspect_logs["eval"])
+    r = warden("log", "verify", "--config", config)
+    assert r.exit_code == 0 and "ok: 1 entries verified" in r.output
+    store = Store(f"sqlite:///{tmp_path / 'w.db'}")
+    with store.write() as conn:
+        conn.execute(update(triggers).values(subject="someone/else"))
+    r = warden("log", "verify", "--config", config)
+    assert r.exit_code == 1 and "trigger 1:" in r.output and "subject" in r.output
+
+
+def test_ingest_reports_rejections_and_exits_1(config: Path, inspect_logs: dict[str, Path]) -> None:
+    r = warden("ingest", "--config", config, inspect_logs["error"])
+    assert r.exit_code == 1
+    assert "1 rejected" in r.output and "run_error" in r.output
+    assert "the sandbox fell over" in r.output
+
+
+def test_unknown_connector_is_a_usage_error(config: Path, tmp_path: Path) -> None:
+    r = warden("ingest", "--config", config, "--connector", "nosuch", tmp_path)
+    assert r.exit_code == 2 and "unknown; available" in r.output
+
+
+def test_db_upgrade_is_idempotent(config: Path) -> None:
+    assert warden("db", "upgrade", "--config", config).exit_code == 0
+    r = warden("db", "upgrade", "--config", config)
+    assert r.exit_code == 0 and "latest schema" in r.output
