@@ -4,6 +4,7 @@ the HTTP app from the settings, and runs them in one process."""
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 from collections.abc import Callable, Iterable
@@ -184,6 +185,11 @@ def serve(warden: Warden) -> int:
         len(warden.feeds),
         len(warden.sinks),
     )
+    # uvicorn handles SIGTERM/SIGINT while it serves, then re-raises the signal to the handler
+    # that was installed before it. Ours notes it, so the drain below runs and we exit 0.
+    stop_signals: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: stop_signals.append(signum))
     try:
         server.run(sockets=[sock])
     finally:
