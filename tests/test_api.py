@@ -178,3 +178,13 @@ def test_oversized_body_is_refused(api: str) -> None:
         timeout=30,
     )
     assert r.status_code == 413 and "limit" in r.json()["detail"]["message"]
+
+
+def test_only_catalog_benchmark_metrics_become_value_series(api: str) -> None:
+    pushed = [point(), point(benchmark="unlisted_eval"), point(metric="other_metric")]
+    r = requests.post(f"{api}/api/v1/observations", json=pushed, headers=AUTH, timeout=10)
+    assert r.json() == {"ingested": 3, "duplicates": 0}  # kept, never dropped
+    text = metrics(api)
+    assert 'warden_observations_ingested_total{feed="api"} 3.0' in text
+    assert 'benchmark="lab_eval",metric="accuracy"' in text
+    assert "unlisted_eval" not in text and "other_metric" not in text

@@ -113,7 +113,8 @@ class Warden:
         self.store = Store(settings.database_url)
         if migrate:
             self.store.upgrade()
-        self.metrics = Metrics(self.store, [*self.feeds, PUSH_FEED], list(self.sinks))
+        pairs = {(t.when.benchmark, t.when.metric) for t in self.catalog.thresholds}
+        self.metrics = Metrics(self.store, pairs, [*self.feeds, PUSH_FEED])
         self.dispatcher = Dispatcher(self.store, self.sinks, settings.dispatch, clock)
         self._push_lock = threading.Lock()
 

@@ -25,10 +25,12 @@ log = logging.getLogger(__name__)
 
 
 class StoreCollector(Collector):
-    def __init__(self, store: Store, feeds: list[str], sinks: list[str], errors: Counter) -> None:
+    def __init__(
+        self, store: Store, pairs: set[tuple[str, str]], feeds: list[str], errors: Counter
+    ) -> None:
         self.store = store
+        self.pairs = pairs  # the (benchmark, metric) pairs the catalog's thresholds read
         self.feeds = feeds
-        self.sinks = sinks
         self.errors = errors
 
     def collect(self) -> Iterator[Metric]:
@@ -49,11 +51,13 @@ class StoreCollector(Collector):
     def _from_store(self, conn: Connection) -> Iterator[Metric]:
         value = GaugeMetricFamily(
             "warden_observation_value",
-            "Newest observed value per model, benchmark and metric (in the source's unit).",
+            "Newest observed value per model, for the benchmark metrics the catalog's thresholds "
+            "read (in the source's unit).",
             labels=["model", "benchmark", "metric"],
         )
-        for model, benchmark, metric, v in obs_rows.latest_values(conn):
-            value.add_metric([model, benchmark, metric], v)
+        for (benchmark, metric), by_model in sorted(obs_rows.series(conn, self.pairs, 1).items()):
+            for model, newest in sorted(by_model.items()):
+                value.add_metric([model, benchmark, metric], newest[0].value)
         yield value
 
         state = GaugeMetricFamily(
@@ -123,7 +127,7 @@ class StoreCollector(Collector):
 class Metrics:
     """A registry per daemon: the store collector plus process-local figures."""
 
-    def __init__(self, store: Store, feeds: list[str], sinks: list[str]) -> None:
+    def __init__(self, store: Store, pairs: set[tuple[str, str]], feeds: list[str]) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)
         self.scrape_errors = Counter(
@@ -143,4 +147,4 @@ class Metrics:
             ["threshold"],
             registry=self.registry,
         )
-        self.registry.register(StoreCollector(store, feeds, sinks, self.scrape_errors))
+        self.registry.register(StoreCollector(store, pairs, feeds, self.scrape_errors))

@@ -106,24 +106,6 @@ def series(conn: Connection, pairs: Iterable[tuple[str, str]], depth: int) -> Se
     return out
 
 
-def latest_values(conn: Connection) -> list[tuple[str, str, str, float]]:
-    """(model, benchmark, metric, value) of the newest observation of each series."""
-    o = observations
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=(o.c.benchmark, o.c.metric, o.c.subject),
-            order_by=(o.c.observed_at.desc(), o.c.id.desc()),
-        )
-        .label("rank")
-    )
-    inner = select(o.c.subject, o.c.benchmark, o.c.metric, o.c.value, rank).subquery()
-    q = select(inner.c.subject, inner.c.benchmark, inner.c.metric, inner.c.value).where(
-        inner.c.rank == 1
-    )
-    return [(r[0], r[1], r[2], float(r[3])) for r in conn.execute(q)]
-
-
 def _chunks(items: list[tuple[str, str]], size: int) -> Iterable[list[tuple[str, str]]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
