@@ -8,6 +8,7 @@ checking the CRC so truncation or corruption is caught.
 
 from __future__ import annotations
 
+import io
 import struct
 import zipfile
 import zlib
@@ -20,6 +21,7 @@ from warden.errors import ParseError
 STORED, DEFLATED, ZSTD = 0, 8, 93
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
 _LOCAL_MAGIC = b"PK\x03\x04"
+_ENCRYPTED = 0x1
 
 
 def looks_like_zip(head: bytes) -> bool:
@@ -33,7 +35,9 @@ def member_names(fp: BinaryIO, source: str) -> dict[str, zipfile.ZipInfo]:
     try:
         with zipfile.ZipFile(fp) as archive:
             return {info.filename: info for info in archive.infolist()}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except NotImplementedError as exc:  # e.g. "zip file version 6.4"
+        raise ParseError("malformed", f"unsupported zip ({exc})", source=source) from exc
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
         reason = "truncated" if looks_like_zip(head) else "malformed"
         what = "truncated or damaged zip" if reason == "truncated" else "not a zip archive"
         raise ParseError(reason, f"{what} ({exc})", source=source) from exc
@@ -42,19 +46,29 @@ def member_names(fp: BinaryIO, source: str) -> dict[str, zipfile.ZipInfo]:
 def read_member(fp: BinaryIO, info: zipfile.ZipInfo, limit: int, source: str) -> bytes:
     """The expanded bytes of `info`, at most `limit` of them."""
     where = f"{source}!{info.filename}"
-    if info.file_size > limit:
+    if info.flag_bits & _ENCRYPTED:
+        raise ParseError("malformed", "member is encrypted", source=where)
+    # The directory's sizes may lie; `_expand` enforces the limit on the bytes themselves.
+    declared = max(info.file_size, info.compress_size if info.compress_type == STORED else 0)
+    if declared > limit:
         raise ParseError(
             "too_large",
-            f"member expands to {info.file_size} bytes, over the {limit}-byte limit",
+            f"member expands to {declared} bytes, over the {limit}-byte limit",
             source=where,
         )
+    size = fp.seek(0, io.SEEK_END)
+    if info.header_offset + _LOCAL_HEADER.size > size:  # zip64 offsets can be anything
+        raise ParseError("truncated", "member starts past the end of the file", source=where)
     fp.seek(info.header_offset)
     header = fp.read(_LOCAL_HEADER.size)
     if len(header) != _LOCAL_HEADER.size or not header.startswith(_LOCAL_MAGIC):
         raise ParseError("truncated", "local file header missing or damaged", source=where)
     fields = _LOCAL_HEADER.unpack(header)
     name_len, extra_len = fields[-2], fields[-1]
-    fp.seek(info.header_offset + _LOCAL_HEADER.size + name_len + extra_len)
+    start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+    if start + info.compress_size > size:
+        raise ParseError("truncated", "member data cut short", source=where)
+    fp.seek(start)
     raw = fp.read(info.compress_size)
     if len(raw) != info.compress_size:
         raise ParseError("truncated", "member data cut short", source=where)
@@ -72,7 +86,7 @@ def _expand(method: int, raw: bytes, limit: int, where: str) -> bytes:
             inflater = zlib.decompressobj(-15)
             data = inflater.decompress(raw, limit + 1)
         elif method == ZSTD:
-            reader = zstandard.ZstdDecompressor().stream_reader(raw)
+            reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
             data = reader.read(limit + 1)
         else:
             raise ParseError(

@@ -28,13 +28,26 @@ def read_all(limit: int) -> Reader:
 
 
 def walk(
-    root: Path, suffixes: tuple[str, ...], cursor: Cursor, reader: Reader, what: str
+    root: Path,
+    suffixes: tuple[str, ...],
+    cursor: Cursor,
+    reader: Reader,
+    what: str,
+    ignored_dirs: tuple[str, ...] = (),
 ) -> Iterator[Payload | Rejection | Pending]:
-    """Payloads from `root` (a file, or a folder searched recursively for `suffixes`)."""
+    """Payloads from `root` (a file, or a folder searched recursively for `suffixes`).
+
+    Hidden files and folders (names starting with a dot, such as editors' temporary files and
+    Inspect's `.buffer`) are skipped, as are folders whose names end with one of
+    `ignored_dirs`."""
     if root.is_file():
         files = [root]
     elif root.is_dir():
-        files = sorted(p for p in root.rglob("*") if p.suffix in suffixes and p.is_file())
+        files = sorted(
+            p
+            for p in root.rglob("*")
+            if p.suffix in suffixes and _wanted(p.relative_to(root), ignored_dirs) and p.is_file()
+        )
         if not files:
             pattern = ", ".join(f"*{s}" for s in suffixes)
             yield Rejection(str(root), "malformed", f"no {what} ({pattern}) found in the folder")
@@ -44,12 +57,20 @@ def walk(
     for path in files:
         try:
             stat = path.stat()
+        except FileNotFoundError:
+            continue  # removed since the folder was listed: nothing left to read
         except OSError as exc:
             yield Rejection(str(path), "unreadable", f"cannot stat: {exc}")
             continue
         version = f"{stat.st_size}:{stat.st_mtime_ns}"
         if not cursor.unchanged(str(path), version):
             yield read_one(path, version, reader)
+
+
+def _wanted(relative: Path, ignored_dirs: tuple[str, ...]) -> bool:
+    if any(part.startswith(".") for part in relative.parts):
+        return False
+    return not any(folder.endswith(ignored_dirs) for folder in relative.parts[:-1])
 
 
 def read_one(path: Path, version: str, reader: Reader) -> Payload | Rejection | Pending:
@@ -64,7 +85,8 @@ def read_one(path: Path, version: str, reader: Reader) -> Payload | Rejection | 
     except NotReady as exc:
         return Pending(source, exc.why)
     except OSError as exc:
-        return Rejection(source, "unreadable", f"cannot read: {exc}", stamp, version=version)
+        # No version: a read error may pass (permissions fixed, disk back), so try again next run.
+        return Rejection(source, "unreadable", f"cannot read: {exc}", stamp)
     if f"{after.st_size}:{after.st_mtime_ns}" != version:
         return Rejection(source, "file_changed", "the file changed while being read", stamp)
     return Payload(source, content, sha256(content), member=member, version=version)

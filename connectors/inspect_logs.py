@@ -1,17 +1,22 @@
 """Inspect AI logs: a folder of `.eval` (zip) and `.json` logs.
 
 One observation per (scorer, score name, reducer, metric) in `results.scores`, with the stderr
-from the sibling `stderr` metric when present. From `.eval` files only `header.json` is read,
-never the samples. Logs still running are skipped until they finish; `error` and `cancelled`
-logs are rejected with their reason. Field facts: shared/samples/FORMATS.md section 1.
+from the sibling `stderr` metric when present. The metric id is `scorer[/name][/reducer]/metric`;
+a lone `mean` reducer is left out of it, because it is Inspect's default and some versions name it
+while others do not (0.3.200 writes `includes/mean/accuracy` for a one-epoch run, 0.3.285
+`includes/accuracy`). From `.eval` files only `header.json` is read, never the samples. Logs still
+running are skipped until they finish; `error` and `cancelled` logs are rejected with their
+reason. Field facts: shared/samples/FORMATS.md section 1.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
@@ -27,6 +32,10 @@ HEADER = "header.json"
 JOURNAL_START = "_journal/start.json"
 STDERR_METRICS = ("stderr", "bootstrap_stderr")
 SUFFIXES = (".eval", ".json")
+# Inspect keeps checkpoints next to the logs in `<log>.checkpoints/`; they are not logs.
+IGNORED_DIRS = (".checkpoints",)
+MAX_ID = 200  # the store's width for subject, benchmark and metric ids
+MAX_COUNT = 2**31 - 1  # the store's sample count is a 32-bit integer
 
 
 class Options(BaseModel):
@@ -45,7 +54,7 @@ class InspectLogs:
 
     # -- fetch: I/O ---------------------------------------------------------------------------
     def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
-        return walk(self.options.path, SUFFIXES, cursor, self._read, "Inspect logs")
+        return walk(self.options.path, SUFFIXES, cursor, self._read, "Inspect logs", IGNORED_DIRS)
 
     def _read(self, fp: BinaryIO, source: str) -> tuple[bytes, str | None]:
         if not source.endswith(".eval"):
@@ -54,7 +63,9 @@ class InspectLogs:
         if HEADER not in members:
             if JOURNAL_START in members:
                 raise NotReady(source, "run in progress (no header.json yet)")
-            raise ParseError("malformed", "zip has no header.json: not an Inspect log")
+            raise ParseError(
+                "malformed", "zip has no header.json: not an Inspect log", source=source
+            )
         return read_member(fp, members[HEADER], self.options.max_header_bytes, source), HEADER
 
     # -- parse: pure --------------------------------------------------------------------------
@@ -66,56 +77,97 @@ def _constant(name: str) -> float:
     return float(name)  # NaN and Infinity become floats, checked field by field below
 
 
+def load_json(payload: Payload) -> Any:
+    """The JSON document in `payload`; NaN and Infinity literals are read as floats."""
+    try:
+        return json.loads(payload.content, parse_constant=_constant)
+    except RecursionError as exc:
+        raise ParseError(
+            "malformed", "invalid JSON: nested too deeply", source=payload.source
+        ) from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, over-long integers
+        raise ParseError("malformed", f"invalid JSON: {exc}", source=payload.source) from exc
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every observation of one log shares."""
+
+    payload: Payload
+    model: str
+    task: str
+    observed_at: datetime
+    eval_id: str
+    samples: int | None  # samples scored, for logs whose scores do not say
+    headline: dict[str, Any] | None
+    attributes: dict[str, Any]
+
+
 def parse_log(payload: Payload) -> list[Observation]:
     """Observations from one Inspect log document (a `header.json` or a `.json` log)."""
     src = payload.source
-    try:
-        doc = json.loads(payload.content, parse_constant=_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ParseError("malformed", f"invalid JSON: {exc}", source=src) from exc
+    doc = load_json(payload)
     if not isinstance(doc, dict):
         raise ParseError("malformed", "top level is not a JSON object", source=src)
     status = _get(doc, src, "status", str)
     if status == "started":
         raise NotReady(src, "run in progress (status 'started')")
     if status == "error":
-        err = doc.get("error") if isinstance(doc.get("error"), dict) else {}
-        message = str((err or {}).get("message", "no message")).splitlines()[0][:300]
+        message = _first_line(_obj(doc, "error").get("message")) or "no message"
         raise ParseError(
             "run_error", f"the run ended in error: {message}", source=src, field="status"
         )
     if status == "cancelled":
         raise ParseError("run_cancelled", "the run was cancelled", source=src, field="status")
     if status != "success":
-        raise ParseError("invalid_value", f"unknown status {status!r}", source=src, field="status")
+        raise ParseError(
+            "invalid_value", f"unknown status {status!r:.80}", source=src, field="status"
+        )
     if doc.get("invalidated") is True:
         raise ParseError(
             "invalidated", "the log is marked invalidated", source=src, field="invalidated"
         )
     ev = _get(doc, src, "eval", dict)
     eval_id = _get(ev, src, "eval.eval_id", str, "eval_id")
-    model = _get(ev, src, "eval.model", str, "model")
-    task = _get(ev, src, "eval.task", str, "task")
-    stats = doc.get("stats") if isinstance(doc.get("stats"), dict) else {}
-    when_text = (stats or {}).get("completed_at") or _get(ev, src, "eval.created", str, "created")
-    observed_at = _time(when_text, src)
+    model = _ident(_get(ev, src, "eval.model", str, "model"), src, "eval.model")
+    task = _ident(_get(ev, src, "eval.task", str, "task"), src, "eval.task")
+    completed_at = _obj(doc, "stats").get("completed_at")
+    if completed_at:
+        observed_at = _time(completed_at, src, "stats.completed_at")
+    else:
+        observed_at = _time(_get(ev, src, "eval.created", str, "created"), src, "eval.created")
     results = _get(doc, src, "results", dict)
     scores = _get(results, src, "results.scores", list, "scores")
     headline = results.get("headline") if isinstance(results.get("headline"), dict) else None
-    config = ev.get("config") if isinstance(ev.get("config"), dict) else {}
-    common = {
-        "eval_id": eval_id,
-        "run_id": ev.get("run_id"),
-        "task_version": ev.get("task_version"),
-        "inspect_version": (ev.get("packages") or {}).get("inspect_ai"),
-        "epochs": (config or {}).get("epochs"),
-        "partial": (config or {}).get("limit") is not None,
-        "total_samples": results.get("total_samples"),
-        "completed_samples": results.get("completed_samples"),
-    }
+    config = _obj(ev, "config")
+    run = _Run(
+        payload=payload,
+        model=model,
+        task=task,
+        observed_at=observed_at,
+        eval_id=eval_id,
+        samples=_samples(results.get("completed_samples"), config.get("epochs")),
+        headline=headline,
+        attributes={
+            "eval_id": eval_id,
+            "run_id": _scalar(ev.get("run_id")),
+            "task_version": _scalar(ev.get("task_version")),
+            "inspect_version": _scalar(_obj(ev, "packages").get("inspect_ai")),
+            "epochs": _count(config.get("epochs")),
+            "partial": config.get("limit") is not None,
+            "total_samples": _count(results.get("total_samples")),
+            "completed_samples": _count(results.get("completed_samples")),
+        },
+    )
+    named = [_names(score, i, src) for i, score in enumerate(scores)]
+    entries = Counter((scorer, name) for scorer, name, _ in named)
     out: list[Observation] = []
-    for i, score in enumerate(scores):
-        out.extend(_score(score, i, payload, model, task, observed_at, results, headline, common))
+    for i, (score, (scorer, name, reducer)) in enumerate(zip(scores, named, strict=True)):
+        shown = reducer
+        if reducer == "mean" and entries[(scorer, name)] == 1:
+            shown = None  # the default reducer: same series whether a version names it or not
+        record = "/".join(p for p in (scorer, name if name != scorer else None, shown) if p)
+        out.extend(_score(score, i, run, scorer, name, reducer, record))
     if not out:
         raise ParseError(
             "missing_field", "results hold no metric", source=src, field="results.scores"
@@ -123,35 +175,38 @@ def parse_log(payload: Payload) -> list[Observation]:
     return out
 
 
-def _score(
-    score: Any,
-    i: int,
-    payload: Payload,
-    model: str,
-    task: str,
-    observed_at: datetime,
-    results: dict[str, Any],
-    headline: dict[str, Any] | None,
-    common: dict[str, Any],
-) -> list[Observation]:
-    src = payload.source
+def _names(score: Any, i: int, src: str) -> tuple[str, str, str | None]:
+    """(scorer, score name, reducer) of `results.scores[i]`."""
     path = f"results.scores[{i}]"
     if not isinstance(score, dict):
         raise ParseError("malformed", "score is not an object", source=src, field=path)
-    name = _get(score, src, f"{path}.name", str, "name")
-    scorer = score.get("scorer") if isinstance(score.get("scorer"), str) else name
-    reducer = score.get("reducer") if isinstance(score.get("reducer"), str) else None
-    record = "/".join(p for p in (scorer, name if name != scorer else None, reducer) if p)
+    name = _ident(_get(score, src, f"{path}.name", str, "name"), src, f"{path}.name")
+    scorer = score.get("scorer")
+    scorer = _ident(scorer, src, f"{path}.scorer") if isinstance(scorer, str) else name
+    reducer = score.get("reducer")
+    reducer = _ident(reducer, src, f"{path}.reducer") if isinstance(reducer, str) else None
+    return scorer, name, reducer
+
+
+def _score(
+    score: dict[str, Any],
+    i: int,
+    run: _Run,
+    scorer: str,
+    name: str,
+    reducer: str | None,
+    record: str,
+) -> list[Observation]:
+    src = run.payload.source
+    path = f"results.scores[{i}]"
     metrics = _get(score, src, f"{path}.metrics", dict, "metrics")
-    n = score.get("scored_samples", results.get("completed_samples"))
-    n = n if isinstance(n, int) and not isinstance(n, bool) else None
+    n = _count(score["scored_samples"]) if "scored_samples" in score else run.samples
     stderr = None
     for sname in STDERR_METRICS:
         if sname in metrics:
-            stderr = _number(metrics[sname], src, record, f"{path}.metrics.{sname}.value")
-            if stderr is not None and (math.isnan(stderr) or stderr < 0):
-                stderr = None  # inspect writes NaN for one sample: no uncertainty known
+            stderr = _stderr(metrics[sname], src, record, f"{path}.metrics.{sname}.value")
             break
+    headline = run.headline
     is_headline = (
         headline is not None
         and headline.get("score", headline.get("scorer")) == name
@@ -161,9 +216,10 @@ def _score(
     for metric_name, metric in metrics.items():
         if metric_name in STDERR_METRICS:
             continue
+        _ident(metric_name, src, f"{path}.metrics", record)
         field = f"{path}.metrics.{metric_name}.value"
         value = _number(metric, src, record, field)
-        if value is None or not math.isfinite(value):
+        if not math.isfinite(value):
             raise ParseError(
                 "invalid_value",
                 f"value {value!r} is not a finite number",
@@ -171,21 +227,21 @@ def _score(
                 record=record,
                 field=field,
             )
-        metric_id = f"{record}/{metric_name}"
+        metric_id = _ident(f"{record}/{metric_name}", src, field, record)
         out.append(
             Observation(
-                subject=model,
-                benchmark=task,
+                subject=run.model,
+                benchmark=run.task,
                 metric=metric_id,
                 value=value,
-                observed_at=observed_at,
-                key=content_key(common["eval_id"], scorer, name, reducer, metric_name),
-                source=payload.source,
-                content_hash=payload.content_hash,
+                observed_at=run.observed_at,
+                key=content_key(run.eval_id, scorer, name, reducer, metric_name),
+                source=src,
+                content_hash=run.payload.content_hash,
                 stderr=stderr,
                 n=n,
                 attributes={
-                    **common,
+                    **run.attributes,
                     "scorer": scorer,
                     "score": name,
                     "reducer": reducer,
@@ -198,17 +254,41 @@ def _score(
     return out
 
 
-def _number(metric: Any, src: str, record: str, field: str) -> float | None:
+def _number(metric: Any, src: str, record: str, field: str) -> float:
     value = metric.get("value") if isinstance(metric, dict) else metric
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ParseError(
             "invalid_value",
-            f"value {value!r} is not a number",
+            f"value {value!r:.80} is not a number",
             source=src,
             record=record,
             field=field,
         )
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError as exc:  # an integer too large for a float
+        raise ParseError(
+            "invalid_value", "value is out of range", source=src, record=record, field=field
+        ) from exc
+
+
+def _stderr(metric: Any, src: str, record: str, field: str) -> float | None:
+    """The standard error, or None when Inspect could not compute one (NaN, or null as
+    pydantic writes NaN)."""
+    if isinstance(metric, dict) and metric.get("value") is None:
+        return None
+    stderr = _number(metric, src, record, field)
+    if math.isnan(stderr):
+        return None
+    if math.isinf(stderr) or stderr < 0:
+        raise ParseError(
+            "invalid_value",
+            f"stderr {stderr!r} is not a finite non-negative number",
+            source=src,
+            record=record,
+            field=field,
+        )
+    return stderr
 
 
 def _get(obj: dict[str, Any], src: str, field: str, kind: type, key: str | None = None) -> Any:
@@ -223,21 +303,73 @@ def _get(obj: dict[str, Any], src: str, field: str, kind: type, key: str | None 
     return value
 
 
-def _time(text: str, src: str) -> datetime:
+def _obj(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    """An optional object-valued field; anything else counts as absent."""
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _ident(text: str, src: str, field: str, record: str | None = None) -> str:
+    """An id the store keeps: 1 to MAX_ID printable characters."""
+    if not text or len(text) > MAX_ID or not text.isprintable():
+        raise ParseError(
+            "invalid_value",
+            f"{text!r:.80} is not an id (1 to {MAX_ID} printable characters)",
+            source=src,
+            record=record,
+            field=field,
+        )
+    return text
+
+
+def _count(value: Any) -> int | None:
+    """A sample or epoch count, or None when absent or not a plausible count."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
+        return value
+    return None
+
+
+def _samples(completed: Any, epochs: Any) -> int | None:
+    """Samples behind a score from `results.completed_samples`, which counts every epoch of every
+    sample (what older versions give instead of `scored_samples`)."""
+    count, times = _count(completed), _count(epochs)
+    if count is None or times is None or times <= 1:
+        return count
+    return count // times  # rounded down when some sample-epochs did not complete
+
+
+def _scalar(value: Any) -> str | int | None:
+    """A short string or an integer for the attributes; anything else is dropped."""
+    if isinstance(value, str) and len(value) <= MAX_ID and value.isprintable():
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_COUNT:
+        return value
+    return None
+
+
+def _first_line(value: Any) -> str:
+    """The first line of an error message, printable and at most 300 characters."""
+    text = value if isinstance(value, str) else "" if value is None else repr(value)
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return "".join(c if c.isprintable() else "?" for c in line[:300])
+
+
+def _time(text: Any, src: str, field: str) -> datetime:
+    """An aware UTC time from an ISO 8601 string with an offset (older Inspect versions write
+    the local offset)."""
     try:
         when = datetime.fromisoformat(text)
     except (TypeError, ValueError) as exc:
         raise ParseError(
-            "invalid_value",
-            f"not an ISO 8601 time: {text!r}",
-            source=src,
-            field="stats.completed_at",
+            "invalid_value", f"not an ISO 8601 time: {text!r:.80}", source=src, field=field
         ) from exc
-    if when.tzinfo is None:
+    if when.tzinfo is None or when.utcoffset() is None:
         raise ParseError(
-            "invalid_value",
-            f"time {text!r} has no UTC offset",
-            source=src,
-            field="stats.completed_at",
+            "invalid_value", f"time {text!r} has no UTC offset", source=src, field=field
         )
-    return when
+    try:
+        return when.astimezone(UTC)
+    except OverflowError as exc:  # year 1 or 9999 pushed past the range by the offset
+        raise ParseError(
+            "invalid_value", f"time {text!r} is out of range", source=src, field=field
+        ) from exc

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
     TypeAdapter,
     ValidationError,
+    field_validator,
 )
 
 from connectors.files import read_all, walk
@@ -27,8 +31,24 @@ from warden.errors import ParseError
 from warden.model import Observation, Payload, Pending, Rejection
 from warden.yamlfile import describe
 
+
+def _text_only(value: Any) -> Any:
+    """Times arrive as RFC 3339 text; a bare number is not accepted as a Unix time."""
+    if not isinstance(value, str):
+        raise ValueError("expected an RFC 3339 string with an offset")
+    return value
+
+
+def _printable_id(value: str) -> str:
+    if not value.isprintable():
+        raise ValueError("ids hold printable characters only")
+    return value
+
+
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
-Id = Annotated[str, Field(min_length=1, max_length=200)]
+# 1 to 200 printable characters (the store's width).
+Id = Annotated[str, Strict(), Field(min_length=1, max_length=200), AfterValidator(_printable_id)]
+Time = Annotated[AwareDatetime, BeforeValidator(_text_only)]
 
 
 class ObservationIn(BaseModel):
@@ -41,8 +61,16 @@ class ObservationIn(BaseModel):
     metric: Id
     value: Number
     stderr: Annotated[float | None, Strict(), Field(None, ge=0, allow_inf_nan=False)] = None
-    n: Annotated[int | None, Strict(), Field(None, ge=0)] = None
-    observed_at: AwareDatetime
+    n: Annotated[int | None, Strict(), Field(None, ge=0, le=2**31 - 1)] = None
+    observed_at: Time
+
+    @field_validator("observed_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:  # year 1 or 9999 pushed out of range by the offset
+            raise ValueError("time is out of range in UTC") from exc
 
     def to_observation(self, source: str, content_hash: str) -> Observation:
         return Observation(
@@ -68,6 +96,12 @@ class ObservationIn(BaseModel):
 
 
 Batch = TypeAdapter(list[ObservationIn])
+MAX_MESSAGE = 500
+
+
+def _printable(text: str) -> str:
+    """`text` with control characters (a key may hold any) shown as `?`."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 class Options(BaseModel):
@@ -94,7 +128,11 @@ class ObservationsJson:
 def parse_batch(payload: Payload) -> list[Observation]:
     try:
         raw = json.loads(payload.content)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except RecursionError as exc:
+        raise ParseError(
+            "malformed", "invalid JSON: nested too deeply", source=payload.source
+        ) from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, over-long integers
         raise ParseError("malformed", f"invalid JSON: {exc}", source=payload.source) from exc
     try:
         items = Batch.validate_python(raw)
@@ -102,10 +140,13 @@ def parse_batch(payload: Payload) -> list[Observation]:
         first = exc.errors()[0]
         loc = first["loc"]
         record = str(loc[0]) if loc and isinstance(loc[0], int) else None
-        field = ".".join(str(p) for p in loc[1:]) if record is not None else None
+        field = _printable(".".join(str(p) for p in loc[1:])) or None
         reason = "missing_field" if first["type"] == "missing" else "invalid_value"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        message = _printable(describe(dict(first)))
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 3] + "..."
         raise ParseError(
-            reason, describe(dict(first)) + more, source=payload.source, record=record, field=field
+            reason, message + more, source=payload.source, record=record, field=field
         ) from exc
     return [item.to_observation(payload.source, payload.content_hash) for item in items]

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.factories import T0, obs, series, threshold
-from warden.evaluate import FRONTIER, evaluate
+from warden.evaluate import FRONTIER, evaluate, explain
 from warden.model import Verdict
 
 NOW = T0 + timedelta(days=1)
@@ -20,6 +20,8 @@ def test_breached_warning_and_ok_per_model() -> None:
     t = threshold()
     got = verdicts(t, series(obs("a", 0.7), obs("b", 0.45), obs("c", 0.1)))
     assert got["a"].verdict is Verdict.BREACHED and got["a"].value == 0.7
+    assert explain(t, got["a"]) == "0.7 >= 0.5"
+    assert explain(t, got["c"]) == "0.1 not >= 0.5"
     assert got["b"].verdict is Verdict.WARNING
     assert got["c"].verdict is Verdict.OK
 
@@ -37,7 +39,7 @@ def test_lower_is_more_capable_when_op_is_less_than() -> None:
     t = threshold(when={"op": "<=", "value": 10}, warn_at=20, scope="frontier")
     (e,) = evaluate(t, series(obs("a", 30), obs("b", 15), obs("c", 25)), NOW)
     assert e.subject == FRONTIER and e.value == 15 and e.verdict is Verdict.WARNING
-    assert "best model: b" in e.reason
+    assert explain(t, e) == "best model: b; 15 <= warn_at 20"
 
 
 def test_frontier_picks_the_best_model() -> None:

@@ -13,6 +13,7 @@ import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,8 +66,13 @@ class Condition(_Strict):
     op: Literal[">=", ">", "<=", "<"]
     value: float = Field(allow_inf_nan=False)
 
+    @cached_property
+    def compare(self) -> Callable[[float, float], bool]:
+        """The comparison `op` as a function (value, limit) -> bool."""
+        return OPS[self.op]
+
     def holds(self, value: float, against: float | None = None) -> bool:
-        return OPS[self.op](value, self.value if against is None else against)
+        return self.compare(value, self.value if against is None else against)
 
     @property
     def higher_is_more(self) -> bool:
@@ -129,11 +135,12 @@ class Catalog:
     benchmarks: dict[str, Benchmark]
     files: tuple[Path, ...]
 
+    @cached_property
+    def _index(self) -> dict[str, Threshold]:
+        return {t.id: t for t in self.thresholds}
+
     def by_id(self, threshold_id: str) -> Threshold:
-        for t in self.thresholds:
-            if t.id == threshold_id:
-                return t
-        raise KeyError(threshold_id)
+        return self._index[threshold_id]
 
     def touching(self, pairs: Iterable[tuple[str, str]]) -> list[Threshold]:
         """Thresholds whose condition reads one of the (benchmark, metric) pairs."""

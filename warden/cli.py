@@ -194,7 +194,7 @@ def evaluate(ctx: Context, as_json: bool) -> None:
 
     w = ctx.warden()
     result = w.evaluate()
-    views.evaluations(result, as_json)
+    views.evaluations(result, w.catalog, as_json)
 
 
 @main.command()

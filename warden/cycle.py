@@ -12,14 +12,14 @@ from datetime import datetime
 
 from warden.catalog import Catalog, Scope, Threshold
 from warden.clock import Clock
-from warden.evaluate import FRONTIER, depth, evaluate
-from warden.model import NOTIFY_STATES, AlertState, Evaluation, Transition, Verdict
+from warden.evaluate import FRONTIER, depth, evaluate, explain
+from warden.model import NOTIFY_STATES, Evaluation, State, Transition, Verdict
 from warden.state import advance
 from warden.store import Store
 from warden.store import alerts as alert_rows
 from warden.store import observations as obs_rows
 from warden.store import outbox as outbox_rows
-from warden.triggerlog import content_of
+from warden.triggerlog import chain
 
 log = logging.getLogger(__name__)
 
@@ -63,39 +63,40 @@ def run_cycle(
         known: dict[str, list[str]] = {}
         for tid, subject in states:
             known.setdefault(tid, []).append(subject)
-        changes: list[tuple[AlertState, bool, Transition | None, Threshold]] = []
+        new_rows: list[dict[str, object]] = []
+        changed: list[tuple[Transition, Threshold]] = []
         for threshold in chosen:
             evaluations = _evaluate_one(threshold, evidence, known, now, result)
             for ev in evaluations:
                 prev = states.get((threshold.id, ev.subject))
-                new, transition = advance(prev, ev, threshold, now)
-                if new is not prev:
-                    changes.append((new, prev is not None, transition, threshold))
+                transition = advance(prev, ev, threshold)
+                if transition is not None:
+                    changed.append((transition, threshold))
+                elif prev is None:  # first sight of this subject: remember it, quietly
+                    new_rows.append(_state_row(threshold, ev.subject, State.INACTIVE, now))
             result.evaluations.extend(evaluations)
-        seq, prev_hash = alert_rows.chain_head(conn)
-        for new, exists, transition, threshold in changes:
-            alert_rows.save_state(conn, new, now, exists=exists)
-            if transition is None:
-                continue
-            seq += 1
-            content = content_of(seq, now, transition, threshold)
-            prev_hash = alert_rows.append_trigger(
-                conn,
-                seq=seq,
-                at=now,
-                threshold=threshold.id,
-                threshold_version=threshold.version,
-                subject=transition.subject,
-                from_state=transition.from_state,
-                to_state=transition.to_state,
-                content=content,
-                prev_hash=prev_hash,
-            )
-            if transition.to_state in NOTIFY_STATES:
-                for sink in sinks:
-                    outbox_rows.enqueue(conn, seq, sink, idempotency_key(prev_hash, sink), now)
-            result.transitions.append((seq, transition))
+        updated: list[dict[str, object]] = []
+        for transition, threshold in changed:
+            row = _state_row(threshold, transition.subject, transition.to_state, now)
+            exists = (threshold.id, transition.subject) in states
+            (updated if exists else new_rows).append(row)
+        entries = chain(alert_rows.chain_head(conn), [(now, t, th) for t, th in changed])
+        alert_rows.insert_states(conn, new_rows)
+        alert_rows.update_states(conn, updated)
+        alert_rows.append_triggers(conn, entries)
+        outbox_rows.enqueue(
+            conn,
+            [
+                (e.seq, sink, idempotency_key(e.hash, sink))
+                for e, (t, _) in zip(entries, changed, strict=True)
+                if t.to_state in NOTIFY_STATES
+                for sink in sinks
+            ],
+            now,
+        )
+        result.transitions = [(e.seq, t) for e, (t, _) in zip(entries, changed, strict=True)]
     result.duration_seconds = time.perf_counter() - started
+    by_id = {t.id: t for t in chosen}
     for seq, t in result.transitions:
         log.info(
             "trigger %d: %s %s: %s -> %s (%s)",
@@ -104,10 +105,23 @@ def run_cycle(
             t.subject,
             t.from_state.value,
             t.to_state.value,
-            t.evaluation.reason,
+            explain(by_id[t.threshold], t.evaluation),
             extra={"trigger": seq, "threshold": t.threshold, "to_state": t.to_state.value},
         )
     return result
+
+
+def _state_row(
+    threshold: Threshold, subject: str, state: State, now: datetime
+) -> dict[str, object]:
+    return {
+        "threshold": threshold.id,
+        "subject": subject,
+        "state": state.value,
+        "since": now,
+        "threshold_version": threshold.version,
+        "updated_at": now,
+    }
 
 
 def _evaluate_one(

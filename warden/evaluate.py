@@ -62,37 +62,41 @@ def _frontier(threshold: Threshold, fresh: SubjectSeries, series: SubjectSeries)
         return Evaluation(threshold.id, FRONTIER, Verdict.UNKNOWN, reason=reason)
     sign = 1.0 if threshold.when.higher_is_more else -1.0
     best = max(sorted(fresh), key=lambda s: sign * fresh[s][0].value)
-    judged = _judge(threshold, FRONTIER, fresh[best])
-    return Evaluation(
-        judged.threshold,
-        FRONTIER,
-        judged.verdict,
-        judged.value,
-        judged.confirmations,
-        judged.evidence,
-        f"best model: {best}; {judged.reason}",
-    )
+    return _judge(threshold, FRONTIER, fresh[best])
 
 
 def _judge(threshold: Threshold, subject: str, obs: Sequence[StoredObservation]) -> Evaluation:
-    newest = obs[0]
-    when = threshold.when
+    meets, limit, warn_at = threshold.when.compare, threshold.when.value, threshold.warn_at
     confirmations = 0
     for o in obs:
-        if not when.holds(o.value):
+        if not meets(o.value, limit):
             break
         confirmations += 1
-    if when.holds(newest.value):
+    value = obs[0].value
+    if confirmations:
         verdict = Verdict.BREACHED
-        reason = f"{newest.value:g} {when.op} {when.value:g}"
-    elif threshold.warn_at is not None and when.holds(newest.value, threshold.warn_at):
+    elif warn_at is not None and meets(value, warn_at):
         verdict = Verdict.WARNING
-        reason = f"{newest.value:g} {when.op} warn_at {threshold.warn_at:g}"
     else:
         verdict = Verdict.OK
-        reason = f"{newest.value:g} not {when.op} {when.value:g}"
     evidence = tuple(obs[: max(confirmations, 1)])
-    return Evaluation(threshold.id, subject, verdict, newest.value, confirmations, evidence, reason)
+    return Evaluation(threshold.id, subject, verdict, value, confirmations, evidence)
+
+
+def explain(threshold: Threshold, ev: Evaluation) -> str:
+    """Why `ev` came out as it did, for logs, the CLI and the trigger log."""
+    if ev.reason or ev.value is None:
+        return ev.reason
+    when = threshold.when
+    if ev.verdict is Verdict.BREACHED:
+        text = f"{ev.value:g} {when.op} {when.value:g}"
+    elif ev.verdict is Verdict.WARNING:
+        text = f"{ev.value:g} {when.op} warn_at {threshold.warn_at:g}"
+    else:
+        text = f"{ev.value:g} not {when.op} {when.value:g}"
+    if ev.subject == FRONTIER and ev.evidence:
+        text = f"best model: {ev.evidence[0].subject}; {text}"
+    return text
 
 
 def depth(thresholds: Iterable[Threshold]) -> int:

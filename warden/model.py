@@ -108,17 +108,7 @@ class Evaluation:
     value: float | None = None
     confirmations: int = 0
     evidence: tuple[StoredObservation, ...] = ()
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class AlertState:
-    threshold: str
-    subject: str
-    state: State
-    since: datetime
-    threshold_version: str
-    evidence_id: int | None = None
+    reason: str = ""  # set for unknown and error; comparisons are explained on demand
 
 
 @dataclass(frozen=True)

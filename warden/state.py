@@ -13,10 +13,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from warden.catalog import Threshold
-from warden.model import AlertState, Evaluation, State, Transition, Verdict
+from warden.model import Evaluation, State, Transition, Verdict
 
 _OK_TO = {
     State.FIRING: State.RESOLVED,
@@ -42,20 +40,10 @@ def target(prev: State, ev: Evaluation, required: int) -> State:
     return State.ERROR
 
 
-def advance(
-    prev: AlertState | None, ev: Evaluation, threshold: Threshold, now: datetime
-) -> tuple[AlertState, Transition | None]:
-    """The next alert state, and the transition when the state changes."""
-    before = prev.state if prev is not None else State.INACTIVE
+def advance(prev: State | None, ev: Evaluation, threshold: Threshold) -> Transition | None:
+    """The transition `ev` causes from `prev` (None: no alert state yet), if any."""
+    before = prev or State.INACTIVE
     after = target(before, ev, threshold.for_)
-    evidence_id = ev.evidence[0].id if ev.evidence else None
-    if prev is not None and after is before:
-        if prev.evidence_id == evidence_id or evidence_id is None:
-            return prev, None
-        return AlertState(
-            ev.threshold, ev.subject, after, prev.since, prev.threshold_version, evidence_id
-        ), None
-    state = AlertState(ev.threshold, ev.subject, after, now, threshold.version, evidence_id)
     if after is before:
-        return state, None
-    return state, Transition(threshold.id, threshold.version, ev.subject, before, after, ev)
+        return None
+    return Transition(threshold.id, threshold.version, ev.subject, before, after, ev)

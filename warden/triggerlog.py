@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from warden.catalog import Threshold
+from warden.evaluate import explain
 from warden.model import Transition
 
 GENESIS = "0" * 64
@@ -71,7 +72,7 @@ def content_of(seq: int, at: datetime, transition: Transition, threshold: Thresh
             "verdict": ev.verdict.value,
             "value": ev.value,
             "confirmations": ev.confirmations,
-            "reason": ev.reason,
+            "reason": explain(threshold, ev),
             "evidence": [
                 {
                     "observation": o.id,
@@ -90,6 +91,34 @@ def content_of(seq: int, at: datetime, transition: Transition, threshold: Thresh
             ],
         }
     )
+
+
+def chain(
+    head: tuple[int, str], items: Iterable[tuple[datetime, Transition, Threshold]]
+) -> list[Entry]:
+    """New entries after `head` (last seq, last hash), each hashed onto the one before."""
+    seq, prev = head
+    out = []
+    for at, transition, threshold in items:
+        seq += 1
+        content = content_of(seq, at, transition, threshold)
+        digest = chain_hash(prev, content)
+        out.append(
+            Entry(
+                seq,
+                at,
+                threshold.id,
+                threshold.version,
+                transition.subject,
+                transition.from_state.value,
+                transition.to_state.value,
+                content,
+                prev,
+                digest,
+            )
+        )
+        prev = digest
+    return out
 
 
 @dataclass(frozen=True)

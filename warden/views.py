@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from warden.evaluate import explain
 from warden.store import alerts, stats
 
 if TYPE_CHECKING:
+    from warden.catalog import Catalog
     from warden.cycle import CycleResult
     from warden.daemon import Warden
 
@@ -27,7 +29,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def evaluations(result: CycleResult, as_json: bool) -> None:
+def evaluations(result: CycleResult, catalog: Catalog, as_json: bool) -> None:
     rows = [
         {
             "threshold": e.threshold,
@@ -35,7 +37,7 @@ def evaluations(result: CycleResult, as_json: bool) -> None:
             "verdict": e.verdict.value,
             "value": e.value,
             "confirmations": e.confirmations,
-            "reason": e.reason,
+            "reason": explain(catalog.by_id(e.threshold), e),
         }
         for e in result.evaluations
     ]

@@ -23,7 +23,7 @@ ANSWERS = {
 }
 
 
-def _reply(input, tools, tool_choice, config):  # noqa: A002 - mockllm's signature
+def _reply(input, tools, tool_choice, config):
     question = input[-1].text
     out = ModelOutput.from_content(model="mockllm", content=ANSWERS.get(question, "?"))
     words = len(question.split())

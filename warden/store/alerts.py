@@ -1,55 +1,18 @@
-"""Alert states and the trigger log rows."""
+"""Alert states and the trigger log rows. Writes are batched: one executemany per kind of row."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, text, update
 
-from warden.model import AlertState, State
+from warden.model import State
 from warden.store.schema import alert_states, triggers
-from warden.triggerlog import GENESIS, Entry, chain_hash
+from warden.triggerlog import GENESIS, Entry
 
 # Any constant: PostgreSQL writers take this lock so the chain has one appender at a time.
 _CHAIN_LOCK = 0x77617264
-
-
-def load_states(
-    conn: Connection, threshold_ids: Iterable[str]
-) -> dict[tuple[str, str], AlertState]:
-    ids = list(threshold_ids)
-    s = alert_states
-    q = select(
-        s.c.threshold, s.c.subject, s.c.state, s.c.since, s.c.threshold_version, s.c.evidence_id
-    )
-    if ids:
-        q = q.where(s.c.threshold.in_(ids))
-    out = {}
-    for row in conn.execute(q):
-        st = AlertState(row[0], row[1], State(row[2]), row[3], row[4], row[5])
-        out[(st.threshold, st.subject)] = st
-    return out
-
-
-def save_state(conn: Connection, st: AlertState, now: datetime, *, exists: bool) -> None:
-    values = {
-        "state": st.state.value,
-        "since": st.since,
-        "threshold_version": st.threshold_version,
-        "evidence_id": st.evidence_id,
-        "updated_at": now,
-    }
-    if exists:
-        conn.execute(
-            update(alert_states)
-            .where(alert_states.c.threshold == st.threshold, alert_states.c.subject == st.subject)
-            .values(**values)
-        )
-    else:
-        conn.execute(
-            insert(alert_states).values(threshold=st.threshold, subject=st.subject, **values)
-        )
 
 
 def lock(conn: Connection) -> None:
@@ -57,6 +20,43 @@ def lock(conn: Connection) -> None:
     transactions (BEGIN IMMEDIATE) already are; PostgreSQL takes an advisory lock."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+
+
+def load_states(conn: Connection, threshold_ids: Iterable[str]) -> dict[tuple[str, str], State]:
+    """The current state of each threshold x subject."""
+    s = alert_states
+    q = select(s.c.threshold, s.c.subject, s.c.state).where(s.c.threshold.in_(list(threshold_ids)))
+    states = {s.value: s for s in State}
+    return {(t, subject): states[state] for t, subject, state in conn.execute(q).all()}
+
+
+def insert_states(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """New alert states: dicts with threshold, subject, state, since, threshold_version,
+    updated_at."""
+    if rows:
+        conn.execute(insert(alert_states), list(rows))
+
+
+def update_states(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Changed alert states: the same keys as `insert_states`."""
+    if not rows:
+        return
+    s = alert_states
+    stmt = (
+        update(s)
+        .where(
+            and_(s.c.threshold == bindparam("b_threshold"), s.c.subject == bindparam("b_subject"))
+        )
+        .values(
+            state=bindparam("state"),
+            since=bindparam("since"),
+            threshold_version=bindparam("threshold_version"),
+            updated_at=bindparam("updated_at"),
+        )
+    )
+    conn.execute(
+        stmt, [{**r, "b_threshold": r["threshold"], "b_subject": r["subject"]} for r in rows]
+    )
 
 
 def chain_head(conn: Connection) -> tuple[int, str]:
@@ -67,35 +67,28 @@ def chain_head(conn: Connection) -> tuple[int, str]:
     return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
 
 
-def append_trigger(
-    conn: Connection,
-    *,
-    seq: int,
-    at: datetime,
-    threshold: str,
-    threshold_version: str,
-    subject: str,
-    from_state: State,
-    to_state: State,
-    content: str,
-    prev_hash: str,
-) -> str:
-    digest = chain_hash(prev_hash, content)
+def append_triggers(conn: Connection, entries: Sequence[Entry]) -> None:
+    """Append entries whose hashes were chained by the caller (warden.triggerlog)."""
+    if not entries:
+        return
     conn.execute(
-        insert(triggers).values(
-            seq=seq,
-            at=at,
-            threshold=threshold,
-            threshold_version=threshold_version,
-            subject=subject,
-            from_state=from_state.value,
-            to_state=to_state.value,
-            content=content,
-            prev_hash=prev_hash,
-            hash=digest,
-        )
+        insert(triggers),
+        [
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "threshold": e.threshold,
+                "threshold_version": e.threshold_version,
+                "subject": e.subject,
+                "from_state": e.from_state,
+                "to_state": e.to_state,
+                "content": e.content,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+            }
+            for e in entries
+        ],
     )
-    return digest
 
 
 def entries(

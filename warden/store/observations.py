@@ -98,7 +98,7 @@ def series(conn: Connection, pairs: Iterable[tuple[str, str]], depth: int) -> Se
         inner = select(*cols, rank).where(tuple_(o.c.benchmark, o.c.metric).in_(chunk)).subquery()
         q = select(*[inner.c[c.name] for c in cols]).where(inner.c.rank <= depth)
         q = q.order_by(inner.c.benchmark, inner.c.metric, inner.c.subject, inner.c.rank, inner.c.id)
-        for row in conn.execute(q):
+        for row in conn.execute(q).all():
             stored = StoredObservation(*row)
             listed = out[(stored.benchmark, stored.metric)][stored.subject]
             if not listed or listed[-1].key != stored.key:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,20 +24,23 @@ class Claimed:
     hash: str
 
 
-def enqueue(
-    conn: Connection, trigger_seq: int, sink: str, idempotency_key: str, now: datetime
-) -> None:
-    conn.execute(
-        insert(outbox).values(
-            trigger_seq=trigger_seq,
-            sink=sink,
-            idempotency_key=idempotency_key,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
+def enqueue(conn: Connection, items: Sequence[tuple[int, str, str]], now: datetime) -> None:
+    """Queue (trigger seq, sink, idempotency key) notifications, due now."""
+    if not items:
+        return
+    rows = [
+        {
+            "trigger_seq": seq,
+            "sink": sink,
+            "idempotency_key": key,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for seq, sink, key in items
+    ]
+    conn.execute(insert(outbox), rows)
 
 
 def _due(now: datetime) -> ColumnElement[bool]:

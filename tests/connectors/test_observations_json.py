@@ -1,0 +1,204 @@
+"""Warden's own observation schema: a JSON list of observations."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from connectors.observations_json import ObservationsJson, parse_batch
+from tests.connectors.conftest import clock
+from warden.connector import Cursor, sha256
+from warden.errors import ParseError
+from warden.ingest import run_feed
+from warden.model import Payload
+from warden.store import Store
+from warden.store.schema import observations, rejects
+
+GOOD = {
+    "model": "acme/model-1",
+    "benchmark": "gpqa_diamond",
+    "metric": "accuracy",
+    "value": 0.62,
+    "stderr": 0.03,
+    "n": 198,
+    "observed_at": "2026-03-01T12:00:00+00:00",
+}
+
+
+def payload(body: Any, source: str = "push.json") -> Payload:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return Payload(source, content, sha256(content))
+
+
+def error(body: Any) -> ParseError:
+    with pytest.raises(ParseError) as caught:
+        parse_batch(payload(body))
+    return caught.value
+
+
+def test_valid_list_gives_observations() -> None:
+    second = {**GOOD, "model": "acme/model-2", "value": 1, "stderr": None}
+    del second["n"]
+    first, other = parse_batch(payload([GOOD, second]))
+    assert (first.subject, first.benchmark, first.metric) == (
+        "acme/model-1",
+        "gpqa_diamond",
+        "accuracy",
+    )
+    assert (first.value, first.stderr, first.n) == (0.62, 0.03, 198)
+    assert first.observed_at == datetime(2026, 3, 1, 12, tzinfo=UTC)
+    assert (
+        first.source == "push.json" and first.content_hash == payload([GOOD, second]).content_hash
+    )
+    assert (other.value, other.stderr, other.n) == (1.0, None, None)
+    assert isinstance(other.value, float)
+    assert first.key != other.key
+
+
+def test_empty_list_gives_nothing() -> None:
+    assert parse_batch(payload([])) == []
+
+
+def test_keys_depend_on_content_not_on_the_batch() -> None:
+    (alone,) = parse_batch(payload([GOOD]))
+    again = parse_batch(payload([{**GOOD, "model": "other"}, GOOD], source="elsewhere.json"))
+    assert again[1].key == alone.key
+    changed = parse_batch(payload([{**GOOD, "value": 0.63}]))
+    assert changed[0].key != alone.key
+
+
+def test_offsets_become_utc_and_the_same_instant_is_the_same_observation() -> None:
+    (utc,) = parse_batch(payload([GOOD]))
+    (local,) = parse_batch(payload([{**GOOD, "observed_at": "2026-03-01T14:00:00+02:00"}]))
+    (zulu,) = parse_batch(payload([{**GOOD, "observed_at": "2026-03-01T12:00:00Z"}]))
+    assert local.observed_at.utcoffset() == timedelta(0)
+    assert utc.observed_at == local.observed_at == zulu.observed_at
+    assert utc.key == local.key == zulu.key
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("value", "0.5"),
+        ("value", True),
+        ("value", None),
+        ("value", [0.5]),
+        ("stderr", "0.1"),
+        ("stderr", -0.1),
+        ("n", 1.5),
+        ("n", -1),
+        ("n", True),
+        ("n", 2**31),
+        ("model", ""),
+        ("model", 7),
+        ("model", "x" * 201),
+        ("model", "bad\x00id"),
+        ("metric", "tab\there"),
+        ("observed_at", "yesterday"),
+        ("observed_at", 1767225600),
+        ("observed_at", "2026-03-01T12:00:00"),
+        ("observed_at", "0001-01-01T00:00:00+05:00"),
+    ],
+)
+def test_wrong_value_names_record_and_field(field: str, value: Any) -> None:
+    body = [GOOD, {**GOOD, field: value}]
+    exc = error(body)
+    assert (exc.reason, exc.record, exc.field) == ("invalid_value", "1", field)
+    assert exc.source == "push.json"
+    assert exc.detail.isprintable()
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("field", ["value", "stderr"])
+def test_nan_and_infinity_are_invalid(literal: str, field: str) -> None:
+    # Python's json module reads these non-standard literals as floats.
+    text = json.dumps([{**GOOD, field: "@"}]).replace('"@"', literal)
+    exc = error(text.encode())
+    assert (exc.reason, exc.record, exc.field) == ("invalid_value", "0", field)
+
+
+@pytest.mark.parametrize("field", ["model", "benchmark", "metric", "value", "observed_at"])
+def test_missing_required_field_is_missing_field(field: str) -> None:
+    item = dict(GOOD)
+    del item[field]
+    exc = error([item])
+    assert (exc.reason, exc.record, exc.field) == ("missing_field", "0", field)
+
+
+def test_naive_time_is_rejected_naming_the_offset() -> None:
+    exc = error([{**GOOD, "observed_at": "2026-03-01T12:00:00"}])
+    assert (exc.record, exc.field) == ("0", "observed_at")
+    assert "timezone" in exc.detail
+
+
+def test_extra_key_is_rejected() -> None:
+    exc = error([{**GOOD, "colour": "red"}])
+    assert (exc.reason, exc.record, exc.field) == ("invalid_value", "0", "colour")
+    assert "unknown key" in exc.detail
+
+
+def test_extra_key_with_control_characters_is_shown_printable() -> None:
+    exc = error([{**GOOD, "a\x00b": 1}])
+    assert exc.field is not None and exc.field.isprintable()
+    assert exc.detail.isprintable()
+
+
+@pytest.mark.parametrize("body", [{"model": "m"}, "text", 1, None])
+def test_not_a_list_is_rejected_without_a_record(body: Any) -> None:
+    exc = error(body)
+    assert (exc.reason, exc.record, exc.field) == ("invalid_value", None, None)
+
+
+def test_item_that_is_not_an_object_names_its_record() -> None:
+    exc = error([GOOD, 5])
+    assert (exc.reason, exc.record, exc.field) == ("invalid_value", "1", None)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"[", b"\xff\xfe\x00", b"[" * 100_000, b"1" * 5000],
+    ids=["empty", "unclosed", "bad-utf", "deep", "long-int"],
+)
+def test_unreadable_json_is_malformed(content: bytes) -> None:
+    exc = error(content)
+    assert exc.reason == "malformed"
+
+
+def test_several_errors_are_counted_in_the_message() -> None:
+    exc = error([{**GOOD, "value": "x", "n": "y"}])
+    assert "(and 1 more)" in exc.detail
+
+
+def test_long_values_are_not_echoed_in_full() -> None:
+    exc = error([{**GOOD, "model": "x" * 100_000}])
+    assert len(exc.detail) <= 600
+
+
+def test_folder_of_batches_ingests_and_rejects(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(json.dumps([GOOD]))
+    (tmp_path / "b.json").write_text(json.dumps([GOOD, {**GOOD, "value": "high"}]))
+    (tmp_path / "c.json").write_text(json.dumps([{**GOOD, "model": "acme/model-2"}]))
+    connector = ObservationsJson({"path": tmp_path})
+    result = run_feed(store, "push", connector, Cursor(), clock)
+    assert (result.ingested, result.rejected, result.error) == (2, 1, None)
+    with store.read() as conn:
+        sources = conn.execute(select(observations.c.source)).scalars().all()
+        rej = conn.execute(select(rejects.c.source, rejects.c.record, rejects.c.field)).all()
+    assert sorted(sources) == [str(tmp_path / "a.json"), str(tmp_path / "c.json")]
+    assert [tuple(r) for r in rej] == [(str(tmp_path / "b.json"), "1", "value")]
+    again = run_feed(store, "push", connector, Cursor(), clock)
+    assert (again.ingested, again.duplicates, again.rejected) == (0, 2, 1)
+
+
+def test_file_over_the_size_limit_is_too_large(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "big.json").write_text(json.dumps([GOOD] * 50))
+    connector = ObservationsJson({"path": tmp_path, "max_bytes": 1000})
+    result = run_feed(store, "push", connector, Cursor(), clock)
+    assert [(r.source, r.reason) for r in result.rejections] == [
+        (str(tmp_path / "big.json"), "too_large")
+    ]
