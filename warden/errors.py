@@ -69,6 +69,8 @@ class ParseError(WardenError):
         "invalidated",
         "file_changed",
         "unreadable",
+        "unstorable",
+        "internal_error",
     )
 
     def __init__(

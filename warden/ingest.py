@@ -1,4 +1,4 @@
-"""Ingest: a connector's payloads into the store, idempotent and transactional per payload.
+"""Ingest: a connector's payloads into the store, idempotent; a bad payload changes nothing.
 
 A bad payload becomes a reject row (with its reason, record and field) and changes nothing else.
 One summary line is logged per feed run.
@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import DBAPIError
+
 from warden.clock import Clock
 from warden.connector import Connector, Cursor
 from warden.errors import NotReady, ParseError
-from warden.model import Payload, Pending, Rejection
+from warden.model import Observation, Payload, Pending, Rejection
 from warden.store import Store
 from warden.store import feeds as feed_rows
 from warden.store import observations as obs_rows
@@ -36,23 +38,42 @@ class IngestResult:
         return feed_rows.RunCounts(self.ingested, self.duplicates, self.rejected, self.skipped)
 
 
+BATCH_OBSERVATIONS = 1000
+
+
 def run_feed(
-    store: Store, feed: str, connector: Connector, cursor: Cursor, clock: Clock
+    store: Store,
+    feed: str,
+    connector: Connector,
+    cursor: Cursor,
+    clock: Clock,
+    batch: int = BATCH_OBSERVATIONS,
 ) -> IngestResult:
     """One run of a feed: fetch, parse and store everything new. Never raises for bad input or
-    a failing source: the run is recorded as failed with its error."""
+    a failing source: the run is recorded as failed with its error.
+
+    Payloads are parsed one by one (a bad one is rejected alone) and stored together, about
+    `batch` observations to a transaction."""
     result = IngestResult(feed)
     with store.write() as conn:
         run_id = feed_rows.start_run(conn, feed, connector.name, clock())
+    staged: list[tuple[Payload, list[Observation]]] = []
     try:
         for item in connector.fetch(cursor):
-            handle(store, feed, connector, item, result, clock, cursor)
+            observations = stage(store, feed, connector, item, result, clock, cursor)
+            if observations is None or not isinstance(item, Payload):
+                continue
+            staged.append((item, observations))
+            if sum(len(o) for _, o in staged) >= batch:
+                save(store, feed, staged, result, clock, cursor)
+                staged = []
     except OSError as exc:
         result.error = f"{type(exc).__name__}: {exc}"
         log.error("feed %s: source failed: %s", feed, result.error)
-    except Exception as exc:
+    except Exception as exc:  # job boundary: record, count, carry on
         result.error = f"{type(exc).__name__}: {exc}"
         log.exception("feed %s: run failed", feed)
+    save(store, feed, staged, result, clock, cursor)
     with store.write() as conn:
         feed_rows.finish_run(conn, run_id, feed, clock(), result.counts, result.error)
     log.info(
@@ -75,50 +96,107 @@ def handle(
     item: Payload | Rejection | Pending,
     result: IngestResult,
     clock: Clock,
-    cursor: Cursor | None = None,
 ) -> None:
-    """Store one fetched item: its observations, or its rejection."""
+    """Store one item on its own (a push)."""
+    observations = stage(store, feed, connector, item, result, clock, None)
+    if observations is not None and isinstance(item, Payload):
+        save(store, feed, [(item, observations)], result, clock, None)
+
+
+def stage(
+    store: Store,
+    feed: str,
+    connector: Connector,
+    item: Payload | Rejection | Pending,
+    result: IngestResult,
+    clock: Clock,
+    cursor: Cursor | None,
+) -> list[Observation] | None:
+    """Parse one fetched item. Returns its observations, to be saved; rejections are recorded
+    at once."""
     if isinstance(item, Pending):
         result.skipped += 1
         log.info("feed %s: %s: skipped for now: %s", feed, item.source, item.why)
-        return
+        return None
     if isinstance(item, Rejection):
-        reject(store, feed, item, result, clock)
-    else:
-        try:
-            observations = connector.parse(item)
-        except NotReady as exc:
-            result.skipped += 1
-            log.info("feed %s: %s: skipped for now: %s", feed, item.source, exc.why)
+        reject(store, feed, item, result, clock, cursor)
+        return None
+    try:
+        return connector.parse(item)
+    except NotReady as exc:
+        result.skipped += 1
+        log.info("feed %s: %s: skipped for now: %s", feed, item.source, exc.why)
+    except ParseError as exc:
+        rejection = Rejection(
+            item.source,
+            exc.reason,
+            exc.detail,
+            item.content_hash,
+            exc.record,
+            exc.field,
+            item.version,
+        )
+        reject(store, feed, rejection, result, clock, cursor)
+    except Exception as exc:  # a connector bug must not stop the feed
+        log.exception("feed %s: %s: the connector failed on this payload", feed, item.source)
+        message = f"connector error: {type(exc).__name__}: {exc}"
+        # No version: the payload is tried again next run (the bug may be fixed by then).
+        rejection = Rejection(item.source, "internal_error", message, item.content_hash)
+        reject(store, feed, rejection, result, clock, cursor)
+    return None
+
+
+def save(
+    store: Store,
+    feed: str,
+    staged: list[tuple[Payload, list[Observation]]],
+    result: IngestResult,
+    clock: Clock,
+    cursor: Cursor | None,
+) -> None:
+    """Store staged payloads in one transaction. If the database refuses it, store them one by
+    one so only the payload at fault is rejected."""
+    if not staged:
+        return
+    rows = [o for _, observations in staged for o in observations]
+    try:
+        with store.write() as conn:
+            new = obs_rows.insert_observations(conn, feed, rows, clock())
+    except DBAPIError as exc:
+        if len(staged) > 1:
+            for one in staged:
+                save(store, feed, [one], result, clock, cursor)
             return
-        except ParseError as exc:
-            rejection = Rejection(
-                item.source,
-                exc.reason,
-                exc.detail,
-                item.content_hash,
-                exc.record,
-                exc.field,
-                item.version,
-            )
-            reject(store, feed, rejection, result, clock)
-        else:
-            with store.write() as conn:
-                new = obs_rows.insert_observations(conn, feed, observations, clock())
-            result.ingested += new
-            result.duplicates += len(observations) - new
-            if new:
-                result.touched.update((o.benchmark, o.metric) for o in observations)
-    version = item.version if isinstance(item, Payload | Rejection) else None
-    if cursor is not None and version is not None:
-        cursor.versions[item.source] = version
+        payload = staged[0][0]
+        log.exception("feed %s: %s: the store refused its observations", feed, payload.source)
+        message = f"the store refused it: {type(exc.orig).__name__}: {exc.orig}"
+        rejection = Rejection(payload.source, "unstorable", message, payload.content_hash)
+        reject(store, feed, rejection, result, clock, cursor)
+        return
+    result.ingested += new
+    result.duplicates += len(rows) - new
+    if new:
+        result.touched.update((o.benchmark, o.metric) for o in rows)
+    if cursor is not None:
+        for payload, _ in staged:
+            if payload.version is not None:
+                cursor.versions[payload.source] = payload.version
 
 
-def reject(store: Store, feed: str, item: Rejection, result: IngestResult, clock: Clock) -> None:
+def reject(
+    store: Store,
+    feed: str,
+    item: Rejection,
+    result: IngestResult,
+    clock: Clock,
+    cursor: Cursor | None = None,
+) -> None:
     with store.write() as conn:
         new = obs_rows.insert_reject(conn, feed, item, clock())
     result.rejected += 1
     result.rejections.append(item)
+    if cursor is not None and item.version is not None:
+        cursor.versions[item.source] = item.version
     where = ", ".join(
         p
         for p in (item.record and f"record {item.record}", item.field and f"field {item.field}")

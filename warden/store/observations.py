@@ -62,17 +62,22 @@ def insert_reject(conn: Connection, feed: str, r: Rejection, now: datetime) -> b
         _insert_ignoring(conn, rejects),
         {
             "feed": feed,
-            "source": r.source,
+            "source": _text(r.source),
             "content_hash": r.content_hash,
             "reason": r.reason,
-            "message": r.message,
-            "record": r.record,
-            "field": r.field,
+            "message": _text(r.message),
+            "record": r.record and _text(r.record),
+            "field": r.field and _text(r.field),
             "created_at": now,
             "identity": identity,
         },
     )
     return bool(result.rowcount)
+
+
+def _text(value: str) -> str:
+    """PostgreSQL refuses NUL in text; whatever a connector reports must still be recorded."""
+    return value.replace("\x00", "\\x00")
 
 
 def series(conn: Connection, pairs: Iterable[tuple[str, str]], depth: int) -> Series:

@@ -1,0 +1,126 @@
+"""Ingest through real stores with small connectors of our own: batching, connector bugs and
+payloads the database refuses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import ClassVar
+
+import pytest
+from sqlalchemy import func, select
+
+from warden.connector import Cursor, sha256
+from warden.ingest import run_feed
+from warden.model import Observation, Payload, Pending, Rejection
+from warden.store import Store
+from warden.store.schema import observations, rejects
+
+T = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Numbers:
+    """A connector over in-memory payloads: each payload's content is a model id; payloads whose
+    content starts with 'bug' make parse raise, like a connector bug would."""
+
+    name: ClassVar[str] = "numbers"
+
+    def __init__(self, contents: list[str]) -> None:
+        self.contents = contents
+
+    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
+        for i, text in enumerate(self.contents):
+            data = text.encode()
+            if not cursor.unchanged(f"p{i}", text):
+                yield Payload(f"p{i}", data, sha256(data), version=text)
+
+    def parse(self, payload: Payload) -> list[Observation]:
+        model = payload.content.decode()
+        if model.startswith("bug"):
+            raise RuntimeError("connector bug")
+        return [
+            Observation(
+                model,
+                "bench",
+                f"m{j}",
+                0.5,
+                T,
+                f"{model}-{j}",
+                payload.source,
+                payload.content_hash,
+            )
+            for j in range(3)
+        ]
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store(db_url)
+    s.upgrade()
+    yield s
+    s.dispose()
+
+
+def counted(store: Store) -> tuple[int, dict[str, int]]:
+    with store.read() as conn:
+        n = conn.execute(select(func.count()).select_from(observations)).scalar_one()
+        by_reason: Mapping[str, int] = dict(
+            conn.execute(select(rejects.c.reason, func.count()).group_by(rejects.c.reason)).all()
+        )
+    return n, dict(by_reason)
+
+
+def test_many_payloads_are_stored_in_batches_and_the_cursor_skips_them_next_time(
+    store: Store,
+) -> None:
+    connector = Numbers([f"model-{i}" for i in range(25)])
+    cursor = Cursor()
+    r = run_feed(store, "f", connector, cursor, lambda: T, batch=10)
+    assert (r.ingested, r.duplicates, r.rejected, r.error) == (75, 0, 0, None)
+    assert counted(store) == (75, {})
+    assert r.touched == {("bench", "m0"), ("bench", "m1"), ("bench", "m2")}
+    again = run_feed(store, "f", connector, cursor, lambda: T, batch=10)
+    assert (again.ingested, again.duplicates) == (0, 0)  # nothing re-read
+    fresh = run_feed(store, "f", connector, Cursor(), lambda: T, batch=10)
+    assert (fresh.ingested, fresh.duplicates) == (0, 75)  # re-read, nothing added
+
+
+def test_a_connector_bug_rejects_that_payload_and_the_run_goes_on(store: Store) -> None:
+    cursor = Cursor()
+    r = run_feed(store, "f", Numbers(["a", "bug-1", "b"]), cursor, lambda: T)
+    assert (r.ingested, r.rejected, r.error) == (6, 1, None)
+    (bad,) = r.rejections
+    assert bad.reason == "internal_error" and "RuntimeError: connector bug" in bad.message
+    assert counted(store) == (6, {"internal_error": 1})
+    assert "p1" not in cursor.versions  # tried again next run
+
+
+def test_a_payload_the_database_refuses_is_rejected_alone(store: Store) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite stores any text; PostgreSQL enforces the id width")
+    too_long = "m" * 300
+    r = run_feed(store, "f", Numbers(["a", too_long, "b"]), Cursor(), lambda: T)
+    assert (r.ingested, r.rejected) == (6, 1)
+    assert r.rejections[0].reason == "unstorable" and r.rejections[0].source == "p1"
+    assert counted(store) == (6, {"unstorable": 1})
+
+
+def test_reject_text_with_nul_is_recorded(store: Store) -> None:
+    from warden.store.observations import insert_reject
+
+    with store.write() as conn:
+        assert insert_reject(conn, "f", Rejection("a\x00b", "malformed", "bad \x00 byte"), T)
+    with store.read() as conn:
+        source, message = conn.execute(select(rejects.c.source, rejects.c.message)).one()
+    assert "\x00" not in source + message and "bad" in message
+
+
+def test_a_source_that_fails_mid_run_keeps_what_was_read(store: Store) -> None:
+    class Failing(Numbers):
+        def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
+            yield from super().fetch(cursor)
+            raise OSError("connection reset")
+
+    r = run_feed(store, "f", Failing(["a", "b"]), Cursor(), lambda: T)
+    assert r.error == "OSError: connection reset" and r.ingested == 6
+    assert counted(store) == (6, {})
