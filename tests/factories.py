@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from warden.catalog import Threshold
-from warden.model import StoredObservation
+from warden.model import Point
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -33,25 +33,17 @@ def threshold(**overrides: Any) -> Threshold:
 _ids = iter(range(1, 10**9))
 
 
-def obs(subject: str, value: float, minutes: float = 0, **kw: Any) -> StoredObservation:
-    return StoredObservation(
-        id=kw.get("id", next(_ids)),
-        feed=kw.get("feed", "f"),
-        subject=subject,
-        benchmark=kw.get("benchmark", "bench"),
-        metric=kw.get("metric", "acc"),
-        value=value,
-        stderr=kw.get("stderr"),
-        n=kw.get("n"),
-        observed_at=T0 + timedelta(minutes=minutes),
-        source=kw.get("source", "test"),
-        content_hash="0" * 64,
+def obs(subject: str, value: float, minutes: float = 0, **kw: Any) -> Point:
+    """An evaluation point; each gets its own id and content key unless given."""
+    point_id = kw.get("id", next(_ids))
+    return Point(
+        point_id, subject, value, T0 + timedelta(minutes=minutes), kw.get("key", f"key-{point_id}")
     )
 
 
-def series(*items: StoredObservation) -> dict[str, list[StoredObservation]]:
-    """Group observations by subject, newest first (as the store returns them)."""
-    out: dict[str, list[StoredObservation]] = {}
+def series(*items: Point) -> dict[str, list[Point]]:
+    """Group points by subject, newest first (as the store returns them)."""
+    out: dict[str, list[Point]] = {}
     for o in sorted(items, key=lambda o: (o.observed_at, o.id), reverse=True):
         out.setdefault(o.subject, []).append(o)
     return out

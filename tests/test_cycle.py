@@ -68,9 +68,10 @@ def test_observations_are_idempotent(store: Store) -> None:
         assert obs_rows.insert_observations(conn, "other-feed", [o], clock()) == 1
     with store.read() as conn:
         s = obs_rows.series(conn, [("bench", "acc")], 5)
-    (stored,) = s[("bench", "acc")]["m"][:1]
-    assert stored.observed_at == T0 and stored.observed_at.tzinfo is not None
-    assert (stored.stderr, stored.n) == (0.1, 10)
+        (point,) = s[("bench", "acc")]["m"]  # the copy from the other feed counts once
+        stored = obs_rows.evidence(conn, [point.id])[point.id]
+    assert point.observed_at == T0 and point.observed_at.tzinfo is not None
+    assert (stored.feed, stored.stderr, stored.n, stored.source) == ("f", 0.1, 10, "src")
 
 
 def test_firing_then_resolved_with_chain_and_outbox(store: Store) -> None:

@@ -80,7 +80,8 @@ def run_cycle(
             row = _state_row(threshold, transition.subject, transition.to_state, now)
             exists = (threshold.id, transition.subject) in states
             (updated if exists else new_rows).append(row)
-        entries = chain(alert_rows.chain_head(conn), [(now, t, th) for t, th in changed])
+        details = obs_rows.evidence(conn, (p.id for t, _ in changed for p in t.evaluation.evidence))
+        entries = chain(alert_rows.chain_head(conn), [(now, t, th) for t, th in changed], details)
         alert_rows.insert_states(conn, new_rows)
         alert_rows.update_states(conn, updated)
         alert_rows.append_triggers(conn, entries)

@@ -14,11 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from warden.catalog import Scope, Threshold
-from warden.model import Evaluation, StoredObservation, Verdict
+from warden.model import Evaluation, Point, Verdict
 
 FRONTIER = "frontier"
 
-SubjectSeries = Mapping[str, Sequence[StoredObservation]]
+SubjectSeries = Mapping[str, Sequence[Point]]
 
 
 def evaluate(
@@ -30,26 +30,24 @@ def evaluate(
     """Evaluate one threshold. `series` maps each subject to its observations of the threshold's
     benchmark metric, newest first. `known_subjects` (those with an alert state) that have no
     evidence any more are reported `unknown`, never `ok`."""
-    fresh = {s: _fresh(threshold, obs, now) for s, obs in series.items()}
-    fresh = {s: obs for s, obs in fresh.items() if obs}
+    fresh = _fresh(threshold, series, now)
     if threshold.scope is Scope.FRONTIER:
         return [_frontier(threshold, fresh, series)]
     out = [_judge(threshold, subject, obs) for subject, obs in sorted(fresh.items())]
     for subject in sorted(set(series) - set(fresh)):
         out.append(Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason=_stale(threshold)))
-    seen = {e.subject for e in out}
-    for subject in sorted(set(known_subjects) - seen):
+    for subject in sorted(set(known_subjects) - set(series)):
         out.append(Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason="no evidence"))
     return out
 
 
-def _fresh(
-    threshold: Threshold, obs: Sequence[StoredObservation], now: datetime
-) -> list[StoredObservation]:
+def _fresh(threshold: Threshold, series: SubjectSeries, now: datetime) -> SubjectSeries:
+    """The series without evidence older than `stale_after`, and without emptied subjects."""
     if threshold.stale_after is None:
-        return list(obs)
+        return {s: obs for s, obs in series.items() if obs}
     oldest = now - timedelta(seconds=threshold.stale_after)
-    return [o for o in obs if o.observed_at >= oldest]
+    fresh = {s: [o for o in obs if o.observed_at >= oldest] for s, obs in series.items()}
+    return {s: obs for s, obs in fresh.items() if obs}
 
 
 def _stale(threshold: Threshold) -> str:
@@ -65,7 +63,7 @@ def _frontier(threshold: Threshold, fresh: SubjectSeries, series: SubjectSeries)
     return _judge(threshold, FRONTIER, fresh[best])
 
 
-def _judge(threshold: Threshold, subject: str, obs: Sequence[StoredObservation]) -> Evaluation:
+def _judge(threshold: Threshold, subject: str, obs: Sequence[Point]) -> Evaluation:
     meets, limit, warn_at = threshold.when.compare, threshold.when.value, threshold.warn_at
     confirmations = 0
     for o in obs:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from warden.catalog import Threshold
 from warden.evaluate import explain
-from warden.model import Transition
+from warden.model import StoredObservation, Transition
 
 GENESIS = "0" * 64
 
@@ -48,7 +48,13 @@ def chain_hash(prev_hash: str, content: str) -> str:
     return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
 
 
-def content_of(seq: int, at: datetime, transition: Transition, threshold: Threshold) -> str:
+def content_of(
+    seq: int,
+    at: datetime,
+    transition: Transition,
+    threshold: Threshold,
+    details: Mapping[int, StoredObservation],
+) -> str:
     """The canonical content of one trigger: what fired, on what evidence, under which rule."""
     ev = transition.evaluation
     return canonical(
@@ -87,21 +93,24 @@ def content_of(seq: int, at: datetime, transition: Transition, threshold: Thresh
                     "source": o.source,
                     "content_hash": o.content_hash,
                 }
-                for o in ev.evidence
+                for o in (details[p.id] for p in ev.evidence)
             ],
         }
     )
 
 
 def chain(
-    head: tuple[int, str], items: Iterable[tuple[datetime, Transition, Threshold]]
+    head: tuple[int, str],
+    items: Iterable[tuple[datetime, Transition, Threshold]],
+    details: Mapping[int, StoredObservation],
 ) -> list[Entry]:
-    """New entries after `head` (last seq, last hash), each hashed onto the one before."""
+    """New entries after `head` (last seq, last hash), each hashed onto the one before.
+    `details` holds the whole stored observation behind each evidence point."""
     seq, prev = head
     out = []
     for at, transition, threshold in items:
         seq += 1
-        content = content_of(seq, at, transition, threshold)
+        content = content_of(seq, at, transition, threshold, details)
         digest = chain_hash(prev, content)
         out.append(
             Entry(

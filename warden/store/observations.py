@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import Connection, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from warden.model import Observation, Rejection, StoredObservation
+from warden.model import Observation, Point, Rejection, StoredObservation
 from warden.store.schema import observations, rejects
 
-Series = dict[tuple[str, str], dict[str, list[StoredObservation]]]
+Series = dict[tuple[str, str], dict[str, list[Point]]]
 
 
 def _insert_ignoring(conn: Connection, table: Any) -> Any:
@@ -82,32 +82,63 @@ def _text(value: str) -> str:
 
 def series(conn: Connection, pairs: Iterable[tuple[str, str]], depth: int) -> Series:
     """For each (benchmark, metric) pair, each subject's `depth` newest distinct observations,
-    newest first. The same measurement stored by two feeds (same content key) counts once."""
+    newest first. The same measurement stored by two feeds (same content key) counts once.
+
+    Reads only the columns evaluation needs, all of them in `ix_observations_series`, so the
+    query never touches the table; `evidence` fetches whole rows for the few that matter."""
     wanted = sorted(set(pairs))
     out: Series = defaultdict(lambda: defaultdict(list))
     if not wanted:
         return out
     o = observations
-    # dense_rank gives copies of one measurement (same key, same time) the same rank.
+    # Copies of one measurement share a time, so they share a rank; they are dropped below.
     rank = (
         func.dense_rank()
         .over(
-            partition_by=(o.c.benchmark, o.c.metric, o.c.subject),
-            order_by=(o.c.observed_at.desc(), o.c.key),
+            partition_by=(o.c.benchmark, o.c.metric, o.c.subject), order_by=o.c.observed_at.desc()
         )
         .label("rank")
     )
-    cols = [o.c.id, o.c.feed, o.c.subject, o.c.benchmark, o.c.metric, o.c.value, o.c.stderr]
-    cols += [o.c.n, o.c.observed_at, o.c.source, o.c.content_hash, o.c.key]
+    cols = [o.c.benchmark, o.c.metric, o.c.id, o.c.subject, o.c.value, o.c.observed_at, o.c.key]
     for chunk in _chunks(wanted, 200):
         inner = select(*cols, rank).where(tuple_(o.c.benchmark, o.c.metric).in_(chunk)).subquery()
         q = select(*[inner.c[c.name] for c in cols]).where(inner.c.rank <= depth)
-        q = q.order_by(inner.c.benchmark, inner.c.metric, inner.c.subject, inner.c.rank, inner.c.id)
-        for row in conn.execute(q).all():
-            stored = StoredObservation(*row)
-            listed = out[(stored.benchmark, stored.metric)][stored.subject]
-            if not listed or listed[-1].key != stored.key:
-                listed.append(stored)
+        q = q.order_by(
+            inner.c.benchmark,
+            inner.c.metric,
+            inner.c.subject,
+            inner.c.observed_at.desc(),
+            inner.c.id,
+        )
+        for benchmark, metric, *rest in conn.execute(q).all():
+            point = Point(*rest)
+            listed = out[(benchmark, metric)][point.subject]
+            if len(listed) < depth and not any(p.key == point.key for p in listed):
+                listed.append(point)
+    return out
+
+
+def evidence(conn: Connection, ids: Iterable[int]) -> dict[int, StoredObservation]:
+    """Whole stored observations by id."""
+    o = observations
+    cols = [
+        o.c.id,
+        o.c.feed,
+        o.c.subject,
+        o.c.benchmark,
+        o.c.metric,
+        o.c.value,
+        o.c.stderr,
+        o.c.n,
+        o.c.observed_at,
+        o.c.source,
+        o.c.content_hash,
+    ]
+    wanted = sorted(set(ids))
+    out = {}
+    for i in range(0, len(wanted), 500):
+        for row in conn.execute(select(*cols).where(o.c.id.in_(wanted[i : i + 500]))):
+            out[row[0]] = StoredObservation(*row)
     return out
 
 

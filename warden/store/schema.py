@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 
 
@@ -104,7 +105,17 @@ observations = Table(
     Column("content_hash", String(64), nullable=False),
     Column("attributes", JSON, nullable=False),
     UniqueConstraint("feed", "key", name="uq_observations_feed_key"),
-    Index("ix_observations_series", "benchmark", "metric", "subject", "observed_at"),
+    # Covers the evaluator's read (store/observations.py, series): newest first per series.
+    Index(
+        "ix_observations_series",
+        "benchmark",
+        "metric",
+        "subject",
+        text("observed_at DESC"),
+        "key",
+        "value",
+        "id",
+    ),
 )
 
 rejects = Table(

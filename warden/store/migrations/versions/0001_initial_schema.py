@@ -86,7 +86,7 @@ def upgrade() -> None:
     with op.batch_alter_table("observations", schema=None) as batch_op:
         batch_op.create_index(
             "ix_observations_series",
-            ["benchmark", "metric", "subject", "observed_at"],
+            ["benchmark", "metric", "subject", sa.text("observed_at DESC"), "key", "value", "id"],
             unique=False,
         )
 
