@@ -1,0 +1,141 @@
+"""The parts of the performance script that run warden: a catalog on the perf data, the daemon
+as a subprocess on loopback, and a webhook receiver that notes when each alert arrives."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+WARDEN = Path(sys.executable).with_name("warden")
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+TOKEN = "perf-token"
+
+
+def say(message: str) -> None:
+    print(f"perf: {message}", file=sys.stderr, flush=True)
+
+
+def threshold_doc(tid: str, benchmark: str, value: float, warn_at: float) -> dict[str, Any]:
+    return {
+        "id": tid, "title": f"perf threshold {tid}", "domain": "perf", "level": "high",
+        "sources": [{"title": "warden perf", "url": "https://example.org/perf"}],
+        "when": {"benchmark": benchmark, "metric": "accuracy", "op": ">=", "value": value},
+        "warn_at": warn_at, "then": {"severity": "critical"},
+    }  # fmt: skip
+
+
+def grid_thresholds(benchmarks: int) -> list[dict[str, Any]]:
+    """Two per-model thresholds (high and critical) on each of the first `benchmarks`."""
+    return [
+        threshold_doc(f"perf.bench{b:02d}.{level}", f"bench-{b:02d}", value, warn)
+        for b in range(benchmarks)
+        for level, value, warn in (("high", 0.9, 0.8), ("critical", 0.95, 0.9))
+    ]
+
+
+class Receiver(ThreadingHTTPServer):
+    """A loopback webhook receiver noting when each subject's first alert arrives."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Hook)
+        self.arrivals: dict[str, float] = {}
+        self.changed = threading.Condition()
+
+    def wait_for(self, subject: str, timeout: float) -> float:
+        with self.changed:
+            if not self.changed.wait_for(lambda: subject in self.arrivals, timeout):
+                raise TimeoutError(f"no alert for {subject!r} within {timeout} s")
+            return self.arrivals[subject]
+
+
+class Hook(BaseHTTPRequestHandler):
+    server: Receiver
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        arrived = time.perf_counter()
+        self.send_response(204)
+        self.end_headers()
+        if self.path == "/hook":
+            with self.server.changed:
+                self.server.arrivals.setdefault(json.loads(body)["trigger"]["subject"], arrived)
+                self.server.changed.notify_all()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def memory_mb(status: str) -> dict[str, float]:
+    """VmRSS and VmHWM (peak RSS), in MB, from a /proc/PID/status text."""
+    fields = dict(line.split(":", 1) for line in status.splitlines())
+    return {k: round(int(fields[k].split()[0]) / 1024, 1) for k in ("VmRSS", "VmHWM")}
+
+
+def write_config(tmp: Path, port: int, hook: str) -> Path:
+    """A catalog (a threshold for the latency trials, ten on the bulk data) and a config."""
+    benchmarks = [
+        {"id": b, "title": "perf"} for b in ["latency", *(f"bench-{b:02d}" for b in range(50))]
+    ]
+    thresholds = [threshold_doc("perf.latency.high", "latency", 0.5, 0.3), *grid_thresholds(5)]
+    (tmp / "catalog.yaml").write_text(
+        yaml.safe_dump({"benchmarks": benchmarks, "thresholds": thresholds})
+    )
+    config = {
+        "database_url": f"sqlite:///{tmp / 'daemon.db'}", "catalog": [str(tmp / "catalog.yaml")],
+        "http": {"host": "127.0.0.1", "port": port}, "api_token": TOKEN, "evaluate_every": 3600,
+        "log_format": "json", "sinks": [{"id": "h", "type": "webhook", "options": {"url": hook}}],
+    }  # fmt: skip
+    (tmp / "warden.yaml").write_text(yaml.safe_dump(config))
+    return tmp / "warden.yaml"
+
+
+@contextlib.contextmanager
+def daemon(tmp: Path, receiver: Receiver) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`warden run` on SQLite with a webhook sink at `receiver`; yields (process, base URL)."""
+    port, hook = free_port(), f"http://127.0.0.1:{receiver.server_port}/hook"
+    cmd = [str(WARDEN), "run", "--config", str(write_config(tmp, port, hook))]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARDEN_")}
+    base, log = f"http://127.0.0.1:{port}", tmp / "daemon.log"
+
+    def ready() -> bool:
+        with contextlib.suppress(requests.ConnectionError):
+            return requests.get(f"{base}/readyz", timeout=1).status_code == 200
+        return False
+
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"warden run did not become ready:\n{log.read_text()[-2000:]}")
+            time.sleep(0.05)
+        yield proc, base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            say(f"daemon stopped with exit code {proc.wait(30)}")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            say(f"daemon did not stop within 30 s of SIGTERM; killed ({proc.wait()})")
