@@ -11,7 +11,6 @@ reason. Field facts: shared/samples/FORMATS.md section 1.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -24,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.archive import member_names, read_member
 from connectors.files import read_all, walk
-from warden.connector import Cursor, content_key, options
+from warden.connector import Cursor, content_key, load_json, options
 from warden.errors import NotReady, ParseError
 from warden.model import Observation, Payload, Pending, Rejection
 
@@ -71,22 +70,6 @@ class InspectLogs:
     # -- parse: pure --------------------------------------------------------------------------
     def parse(self, payload: Payload) -> list[Observation]:
         return parse_log(payload)
-
-
-def _constant(name: str) -> float:
-    return float(name)  # NaN and Infinity become floats, checked field by field below
-
-
-def load_json(payload: Payload) -> Any:
-    """The JSON document in `payload`; NaN and Infinity literals are read as floats."""
-    try:
-        return json.loads(payload.content, parse_constant=_constant)
-    except RecursionError as exc:
-        raise ParseError(
-            "malformed", "invalid JSON: nested too deeply", source=payload.source
-        ) from exc
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, over-long integers
-        raise ParseError("malformed", f"invalid JSON: {exc}", source=payload.source) from exc
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ The same schema is the body of `POST /api/v1/observations`; this connector reads
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +25,7 @@ from pydantic import (
 )
 
 from connectors.files import read_all, walk
-from warden.connector import Cursor, content_key, options
+from warden.connector import Cursor, content_key, load_json, options
 from warden.errors import ParseError
 from warden.model import Observation, Payload, Pending, Rejection
 from warden.yamlfile import describe
@@ -126,14 +125,7 @@ class ObservationsJson:
 
 
 def parse_batch(payload: Payload) -> list[Observation]:
-    try:
-        raw = json.loads(payload.content)
-    except RecursionError as exc:
-        raise ParseError(
-            "malformed", "invalid JSON: nested too deeply", source=payload.source
-        ) from exc
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, over-long integers
-        raise ParseError("malformed", f"invalid JSON: {exc}", source=payload.source) from exc
+    raw = load_json(payload)
     try:
         items = Batch.validate_python(raw)
     except ValidationError as exc:

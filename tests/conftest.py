@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from warden.store import Store
+
 PG_URL = os.environ.get("WARDEN_TEST_DATABASE_URL")
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 REPO = Path(__file__).resolve().parents[1]
@@ -55,6 +57,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if not PG_URL:
         pytest.skip("WARDEN_TEST_DATABASE_URL is not set")
     yield from _pg_schema_url(PG_URL)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A migrated store on `db_url`."""
+    s = Store(db_url)
+    s.upgrade()
+    yield s
+    s.dispose()
 
 
 @pytest.fixture

@@ -10,6 +10,19 @@ from warden.model import Point
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
+# A catalog with one threshold that fires on the logs tests/inspect_tasks.py `tiny` makes.
+TINY_CATALOG = """
+benchmarks: [{id: tiny, title: Tiny test task}]
+thresholds:
+  - id: test.tiny.match.high
+    title: Tiny task mostly right
+    domain: test
+    level: high
+    sources: [{title: F, url: "https://example.org/"}]
+    when: {benchmark: tiny, metric: match/accuracy, op: ">=", value: 0.5}
+    then: {severity: critical, mitigations: [Pause.]}
+"""
+
 
 def threshold(**overrides: Any) -> Threshold:
     data: dict[str, Any] = {

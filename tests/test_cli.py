@@ -12,23 +12,12 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import update
 
+from tests.factories import TINY_CATALOG as TINY
 from warden.cli import main
 from warden.store import Store
 from warden.store.schema import triggers
 
 REPO = Path(__file__).resolve().parents[1]
-
-TINY = """
-benchmarks: [{id: tiny, title: Tiny test task}]
-thresholds:
-  - id: test.tiny.match.high
-    title: Tiny task mostly right
-    domain: test
-    level: high
-    sources: [{title: F, url: "https://example.org/"}]
-    when: {benchmark: tiny, metric: match/accuracy, op: ">=", value: 0.5}
-    then: {severity: critical}
-"""
 
 
 @pytest.fixture

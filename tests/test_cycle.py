@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -27,14 +26,6 @@ class Clock:
 
     def tick(self, minutes: float = 1) -> None:
         self.now += timedelta(minutes=minutes)
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store(db_url)
-    s.upgrade()
-    yield s
-    s.dispose()
 
 
 def catalog(*thresholds):  # type: ignore[no-untyped-def]

@@ -20,23 +20,12 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from tests.factories import TINY_CATALOG as TINY
 from tests.receiver import receiver
 from warden.store import Store
 from warden.store.schema import deliveries, outbox, triggers
 
 WARDEN = Path(sys.executable).with_name("warden")
-
-TINY = """
-benchmarks: [{id: tiny, title: Tiny test task}]
-thresholds:
-  - id: test.tiny.match.high
-    title: Tiny task mostly right
-    domain: test
-    level: high
-    sources: [{title: F, url: "https://example.org/"}]
-    when: {benchmark: tiny, metric: match/accuracy, op: ">=", value: 0.5}
-    then: {severity: critical, mitigations: [Pause.]}
-"""
 
 
 def free_port() -> int:

@@ -38,14 +38,6 @@ class Clock:
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store(db_url)
-    s.upgrade()
-    yield s
-    s.dispose()
-
-
-@pytest.fixture
 def hook() -> Iterator[Receiver]:
     with receiver() as r:
         yield r

@@ -53,14 +53,6 @@ class Numbers:
         ]
 
 
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store(db_url)
-    s.upgrade()
-    yield s
-    s.dispose()
-
-
 def counted(store: Store) -> tuple[int, dict[str, int]]:
     with store.read() as conn:
         n = conn.execute(select(func.count()).select_from(observations)).scalar_one()
