@@ -196,3 +196,32 @@ def test_one_measurement_read_by_two_feeds_confirms_once(store: Store) -> None:
     put(store, clock, "m", 0.8, "second-run")
     r = run_cycle(store, cat, [], clock)
     assert [tr.to_state for _, tr in r.transitions] == [State.FIRING]
+
+
+def test_a_state_that_returned_to_inactive_can_change_again(store: Store) -> None:
+    clock = Clock()
+    cat = catalog(threshold(**{"for": 2}))
+    moves = []
+    for i, value in enumerate([0.9, 0.1, 0.9]):
+        put(store, clock, "m", value, f"k{i}")
+        moves += [
+            (t.from_state, t.to_state) for _, t in run_cycle(store, cat, [], clock).transitions
+        ]
+        clock.tick()
+    assert moves == [
+        (State.INACTIVE, State.PENDING),
+        (State.PENDING, State.INACTIVE),
+        (State.INACTIVE, State.PENDING),
+    ]
+    with store.read() as conn:
+        assert [s[2] for s in stats.states(conn)] == ["pending"]
+
+
+def test_subjects_that_never_crossed_anything_have_no_state_row(store: Store) -> None:
+    clock = Clock()
+    for i in range(5):
+        put(store, clock, f"model-{i}", 0.1, f"k{i}")
+    r = run_cycle(store, catalog(threshold()), [], clock)
+    assert len(r.evaluations) == 5 and r.transitions == []
+    with store.read() as conn:
+        assert stats.states(conn) == []

@@ -63,27 +63,18 @@ def run_cycle(
         known: dict[str, list[str]] = {}
         for tid, subject in states:
             known.setdefault(tid, []).append(subject)
-        new_rows: list[dict[str, object]] = []
         changed: list[tuple[Transition, Threshold]] = []
         for threshold in chosen:
             evaluations = _evaluate_one(threshold, evidence, known, now, result)
             for ev in evaluations:
-                prev = states.get((threshold.id, ev.subject))
-                transition = advance(prev, ev, threshold)
+                transition = advance(states.get((threshold.id, ev.subject)), ev, threshold)
                 if transition is not None:
                     changed.append((transition, threshold))
-                elif prev is None:  # first sight of this subject: remember it, quietly
-                    new_rows.append(_state_row(threshold, ev.subject, State.INACTIVE, now))
             result.evaluations.extend(evaluations)
-        updated: list[dict[str, object]] = []
-        for transition, threshold in changed:
-            row = _state_row(threshold, transition.subject, transition.to_state, now)
-            exists = (threshold.id, transition.subject) in states
-            (updated if exists else new_rows).append(row)
+        rows = [_state_row(th, t.subject, t.to_state, now) for t, th in changed]
         details = obs_rows.evidence(conn, (p.id for t, _ in changed for p in t.evaluation.evidence))
         entries = chain(alert_rows.chain_head(conn), [(now, t, th) for t, th in changed], details)
-        alert_rows.insert_states(conn, new_rows)
-        alert_rows.update_states(conn, updated)
+        alert_rows.save_states(conn, rows)
         alert_rows.append_triggers(conn, entries)
         outbox_rows.enqueue(
             conn,

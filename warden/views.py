@@ -12,6 +12,7 @@ import click
 
 from warden.evaluate import explain
 from warden.store import alerts, stats
+from warden.store import observations as obs_rows
 
 if TYPE_CHECKING:
     from warden.catalog import Catalog
@@ -74,14 +75,15 @@ def status(w: Warden, as_json: bool) -> None:
         states = stats.states(conn)
         feeds = stats.feed_times(conn)
         outbox = stats.outbox_counts(conn)
-    evaluated = {t for t, *_ in states}
+    with w.store.read() as conn:
+        seen = obs_rows.pairs_with_evidence(conn)
     data: dict[str, Any] = {
         "states": [
             {"threshold": t, "subject": s, "state": st, "since": since.isoformat()}
             for t, s, st, since in states
         ],
         "thresholds_without_evidence": [
-            t.id for t in w.catalog.thresholds if t.id not in evaluated
+            t.id for t in w.catalog.thresholds if (t.when.benchmark, t.when.metric) not in seen
         ],
         "feeds": [
             {

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, text, update
+from sqlalchemy import Connection, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 
 from warden.model import State
 from warden.store.schema import alert_states, triggers
@@ -23,40 +24,29 @@ def lock(conn: Connection) -> None:
 
 
 def load_states(conn: Connection, threshold_ids: Iterable[str]) -> dict[tuple[str, str], State]:
-    """The current state of each threshold x subject."""
+    """The state of each threshold x subject that has one other than `inactive`. A subject
+    without a row is inactive: rows are written only by transitions, so the many subjects that
+    never crossed anything cost nothing to load."""
     s = alert_states
-    q = select(s.c.threshold, s.c.subject, s.c.state).where(s.c.threshold.in_(list(threshold_ids)))
+    q = select(s.c.threshold, s.c.subject, s.c.state).where(
+        s.c.threshold.in_(list(threshold_ids)), s.c.state != State.INACTIVE.value
+    )
     states = {s.value: s for s in State}
     return {(t, subject): states[state] for t, subject, state in conn.execute(q).all()}
 
 
-def insert_states(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """New alert states: dicts with threshold, subject, state, since, threshold_version,
-    updated_at."""
-    if rows:
-        conn.execute(insert(alert_states), list(rows))
-
-
-def update_states(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Changed alert states: the same keys as `insert_states`."""
+def save_states(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Write alert states (dicts with threshold, subject, state, since, threshold_version,
+    updated_at), inserting or replacing each threshold x subject's row."""
     if not rows:
         return
-    s = alert_states
-    stmt = (
-        update(s)
-        .where(
-            and_(s.c.threshold == bindparam("b_threshold"), s.c.subject == bindparam("b_subject"))
-        )
-        .values(
-            state=bindparam("state"),
-            since=bindparam("since"),
-            threshold_version=bindparam("threshold_version"),
-            updated_at=bindparam("updated_at"),
-        )
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(alert_states)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[alert_states.c.threshold, alert_states.c.subject],
+        set_={c: stmt.excluded[c] for c in ("state", "since", "threshold_version", "updated_at")},
     )
-    conn.execute(
-        stmt, [{**r, "b_threshold": r["threshold"], "b_subject": r["subject"]} for r in rows]
-    )
+    conn.execute(stmt, list(rows))
 
 
 def chain_head(conn: Connection) -> tuple[int, str]:

@@ -118,6 +118,12 @@ def series(conn: Connection, pairs: Iterable[tuple[str, str]], depth: int) -> Se
     return out
 
 
+def pairs_with_evidence(conn: Connection) -> set[tuple[str, str]]:
+    """The (benchmark, metric) pairs that have at least one observation."""
+    o = observations
+    return {(b, m) for b, m in conn.execute(select(o.c.benchmark, o.c.metric).distinct())}
+
+
 def evidence(conn: Connection, ids: Iterable[int]) -> dict[int, StoredObservation]:
     """Whole stored observations by id."""
     o = observations
