@@ -7,7 +7,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thresholds import bundled_catalog
+from thresholds import bundled_catalog, bundled_registry
 from warden.catalog import Level, Scope, load_catalog
 from warden.errors import CatalogError
 
@@ -38,7 +38,7 @@ def write(tmp_path: Path, text: str, name: str = "cat.yaml") -> Path:
 
 
 def test_bundled_catalog_loads_with_real_sources() -> None:
-    catalog = load_catalog([bundled_catalog()])
+    catalog = load_catalog([bundled_catalog()], [bundled_registry()])
     assert len(catalog.thresholds) >= 4
     for t in catalog.thresholds:
         assert t.sources and all(str(s.url).startswith("https://") for s in t.sources)
@@ -46,7 +46,9 @@ def test_bundled_catalog_loads_with_real_sources() -> None:
 
 
 def test_demo_catalog_loads_beside_the_bundled_one() -> None:
-    catalog = load_catalog([bundled_catalog(), REPO / "deploy/demo/thresholds.yaml"])
+    catalog = load_catalog(
+        [bundled_catalog(), REPO / "deploy/demo/thresholds.yaml"], [bundled_registry()]
+    )
     demo = catalog.by_id("demo.capability.match_accuracy.high")
     assert demo.when.metric == "match/accuracy"
 
@@ -109,7 +111,7 @@ def test_unknown_benchmark_and_duplicate_ids(tmp_path: Path) -> None:
 def test_unknown_keys_missing_paths_and_bad_yaml(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match=r"then\.severty: unknown key"):
         load_catalog([write(tmp_path, GOOD.replace("severity:", "severty: x, severity:"))])
-    with pytest.raises(CatalogError, match="catalog path not found"):
+    with pytest.raises(CatalogError, match="no such file or folder"):
         load_catalog([tmp_path / "missing.yaml"])
     with pytest.raises(CatalogError, match="invalid YAML"):
         load_catalog([write(tmp_path, "thresholds: [\n", "broken.yaml")])
@@ -147,3 +149,41 @@ def test_arbitrary_yaml_gives_thresholds_or_catalog_error(
         assert exc.problems and all(p.message for p in exc.problems)
     else:
         assert all(t.id and t.version for t in catalog.thresholds)
+
+
+def test_grey_zone_is_rule_out_and_rule_in(tmp_path: Path) -> None:
+    grey = GOOD.replace('op: ">=", value: 0.5}', "rule_out: 0.2, rule_in: 0.6}").replace(
+        "    warn_at: 0.4\n", ""
+    )
+    (t,) = load_catalog([write(tmp_path, grey)]).thresholds
+    assert (t.when.op, t.when.value, t.warn_at) == (">=", 0.6, 0.2)
+    lower = grey.replace("rule_out: 0.2, rule_in: 0.6", "rule_out: 30, rule_in: 10")
+    (t,) = load_catalog([write(tmp_path, lower, "lower.yaml")]).thresholds
+    assert (t.when.op, t.when.value, t.warn_at) == ("<=", 10, 30)
+    both = grey.replace("rule_out: 0.2", 'op: ">=", rule_out: 0.2')
+    with pytest.raises(CatalogError, match=r"either op and value, or rule_out and rule_in"):
+        load_catalog([write(tmp_path, both, "both.yaml")])
+    same = grey.replace("rule_out: 0.2, rule_in: 0.6", "rule_out: 0.6, rule_in: 0.6")
+    with pytest.raises(CatalogError, match=r"no grey zone.*'lab\.eval\.high'"):
+        load_catalog([write(tmp_path, same, "same.yaml")])
+
+
+def test_warn_at_as_a_margin_below_the_trigger(tmp_path: Path) -> None:
+    (t,) = load_catalog(
+        [write(tmp_path, GOOD.replace("warn_at: 0.4", "warn_at: {margin: 0.15}"))]
+    ).thresholds
+    assert t.warn_at == pytest.approx(0.35)
+    bad = GOOD.replace("warn_at: 0.4", "warn_at: {margin: -1}")
+    with pytest.raises(CatalogError, match=r"warn_at: a number, or \{margin"):
+        load_catalog([write(tmp_path, bad, "bad.yaml")])
+
+
+def test_then_carries_safeguards_runbook_and_annotations(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "then: {severity: critical,",
+        'then: {safeguards: [ASL-3], runbook: "https://example.org/rb", '
+        "annotations: {summary: Lab eval high}, severity: critical,",
+    )
+    (t,) = load_catalog([write(tmp_path, text)]).thresholds
+    assert t.then.safeguards == ["ASL-3"] and str(t.then.runbook) == "https://example.org/rb"
+    assert t.then.annotations == {"summary": "Lab eval high"}

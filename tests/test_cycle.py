@@ -62,7 +62,8 @@ def test_observations_are_idempotent(store: Store) -> None:
         (point,) = s[("bench", "acc")]["m"]  # the copy from the other feed counts once
         stored = obs_rows.evidence(conn, [point.id])[point.id]
     assert point.observed_at == T0 and point.observed_at.tzinfo is not None
-    assert (stored.feed, stored.stderr, stored.n, stored.source) == ("f", 0.1, 10, "src")
+    # the copy ingested last stands for the measurement
+    assert (stored.feed, stored.stderr, stored.n, stored.source) == ("other-feed", 0.1, 10, "src")
 
 
 def test_firing_then_resolved_with_chain_and_outbox(store: Store) -> None:

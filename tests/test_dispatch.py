@@ -194,3 +194,28 @@ def test_a_redirect_is_a_permanent_failure(store: Store, hook: Receiver) -> None
         store, {"hook": WebhookSink("hook", {"url": hook.url})}, settings(), clock
     ).run_once()
     assert attempts(store) == [("hook", 1, "failed")]
+
+
+def test_the_payload_carries_what_the_threshold_demands(store: Store, hook: Receiver) -> None:
+    clock = Clock()
+    rows = [Observation("m", "bench", "acc", 0.9, clock(), "k", "src", "0" * 64)]
+    with store.write() as conn:
+        obs_rows.insert_observations(conn, "f", rows, clock())
+    t = threshold(
+        then={
+            "severity": "critical",
+            "mitigations": ["Pause."],
+            "safeguards": ["ASL-3"],
+            "runbook": "https://example.org/runbook",
+            "annotations": {"owner": "red"},
+        }
+    )
+    run_cycle(store, Catalog((t,), {}, ()), ["hook"], clock)
+    Dispatcher(
+        store, {"hook": WebhookSink("hook", {"url": hook.url})}, settings(), clock
+    ).run_once()
+    trigger = hook.wait_for(1)[0].json()["trigger"]
+    assert (
+        trigger["safeguards"] == ["ASL-3"] and trigger["runbook"] == "https://example.org/runbook"
+    )
+    assert trigger["annotations"] == {"owner": "red"} and trigger["mitigations"] == ["Pause."]

@@ -1,7 +1,8 @@
 """The catalog: if-then thresholds read from YAML, with errors located at `file:line`.
 
-A catalog file holds a top-level `thresholds:` list and optionally a `benchmarks:` list declaring
-in-house benchmarks. Every problem in a file is reported at once.
+A catalog file holds a top-level `thresholds:` list and optionally `benchmarks:` and `models:`
+lists adding in-house entries to the registry (warden/registry.py). Every problem in a file is
+reported at once.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import math
 import operator
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -28,7 +29,8 @@ from pydantic import (
 )
 
 from warden.errors import CatalogError, Problem
-from warden.yamlfile import LocatedYaml, YamlError, problems_from
+from warden.registry import BenchmarkSpec, ModelSpec, Registry, add_file
+from warden.yamlfile import LocatedYaml, YamlError, problems_from, yaml_files
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$"
 
@@ -82,7 +84,10 @@ class Condition(_Strict):
 class Then(_Strict):
     severity: Literal["info", "warning", "critical"]
     mitigations: list[str] = Field(default_factory=list)
-    labels: dict[str, str] = Field(default_factory=dict)
+    safeguards: list[str] = Field(default_factory=list)  # labels, e.g. ASL-3, SL-3
+    runbook: HttpUrl | None = None
+    labels: dict[str, str] = Field(default_factory=dict)  # for routing
+    annotations: dict[str, str] = Field(default_factory=dict)  # free text shown with the alert
 
 
 class Threshold(_Strict):
@@ -97,6 +102,38 @@ class Threshold(_Strict):
     for_: int = Field(1, alias="for", ge=1)
     stale_after: float | None = Field(None, gt=0, description="seconds; older evidence is unknown")
     then: Then
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthands(cls, data: Any) -> Any:
+        """Grey zone and margins, rewritten to the one form evaluation reads:
+        `when: {rule_out: a, rule_in: b}` is `op: ">="` (or `"<="` when b < a), `value: b` and
+        `warn_at: a`; `warn_at: {margin: m}` is the trigger value less m (plus m for `<`)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        when = data.get("when")
+        if isinstance(when, dict) and ("rule_in" in when or "rule_out" in when):
+            when = dict(when)
+            if "op" in when or "value" in when:
+                raise ValueError("when: give either op and value, or rule_out and rule_in")
+            if "warn_at" in data:
+                raise ValueError("warn_at: a grey zone's rule_out is its early warning already")
+            rule_in, rule_out = when.pop("rule_in", None), when.pop("rule_out", None)
+            if not all(isinstance(v, int | float) for v in (rule_in, rule_out)):
+                raise ValueError("when: rule_out and rule_in must both be numbers")
+            if rule_in == rule_out:
+                raise ValueError(f"when: rule_out and rule_in are both {rule_in!r}: no grey zone")
+            when.update(op=">=" if rule_in > rule_out else "<=", value=rule_in)
+            data.update(when=when, warn_at=rule_out)
+        warn_at = data.get("warn_at")
+        if isinstance(warn_at, dict) and isinstance(when, dict):
+            margin, value, op = warn_at.get("margin"), when.get("value"), when.get("op")
+            if set(warn_at) != {"margin"} or not isinstance(margin, int | float) or margin <= 0:
+                raise ValueError("warn_at: a number, or {margin: a positive number}")
+            if isinstance(value, int | float) and op in OPS:
+                data["warn_at"] = value - margin if op in (">=", ">") else value + margin
+        return data
 
     @model_validator(mode="after")
     def _warn_below_trigger(self) -> Threshold:
@@ -114,13 +151,12 @@ class Threshold(_Strict):
         return hashlib.sha256(body.encode()).hexdigest()
 
 
-class Benchmark(_Strict):
-    id: str = Field(min_length=1)
-    title: str = Field(min_length=1)
+Benchmark = BenchmarkSpec  # a catalog's `benchmarks:` entries are registry entries
 
 
 class CatalogFile(_Strict):
-    benchmarks: list[Benchmark] = Field(default_factory=list)
+    benchmarks: list[BenchmarkSpec] = Field(default_factory=list)
+    models: list[ModelSpec] = Field(default_factory=list)
     thresholds: list[dict[str, Any]] = Field(default_factory=list)
 
     @field_validator("thresholds", mode="before")
@@ -132,8 +168,9 @@ class CatalogFile(_Strict):
 @dataclass(frozen=True)
 class Catalog:
     thresholds: tuple[Threshold, ...]
-    benchmarks: dict[str, Benchmark]
+    benchmarks: dict[str, BenchmarkSpec]
     files: tuple[Path, ...]
+    registry: Registry = field(default_factory=Registry)
 
     @cached_property
     def _index(self) -> dict[str, Threshold]:
@@ -148,39 +185,25 @@ class Catalog:
         return [t for t in self.thresholds if (t.when.benchmark, t.when.metric) in wanted]
 
 
-def catalog_files(paths: Iterable[Path]) -> list[Path]:
-    """Expand folders to their `*.yaml`/`*.yml` files (sorted, not recursive)."""
-    files: list[Path] = []
+def load_catalog(paths: Iterable[Path], registry_paths: Iterable[Path] = ()) -> Catalog:
+    """Load every threshold from `paths` (files or folders), on top of the registry read from
+    `registry_paths`. Raises CatalogError with every problem of every file, each at `file:line`
+    and naming the threshold id."""
+    files = yaml_files(paths)
     problems: list[Problem] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
-            if not found:
-                problems.append(Problem(str(path), "catalog folder holds no *.yaml file"))
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            problems.append(Problem(str(path), "catalog path not found"))
-    if problems:
-        raise CatalogError(problems)
-    return files
-
-
-def load_catalog(paths: Iterable[Path]) -> Catalog:
-    """Load every threshold from `paths` (files or folders). Raises CatalogError with every
-    problem of every file, each at `file:line` and naming the threshold id."""
-    files = catalog_files(paths)
-    problems: list[Problem] = []
+    registry = Registry()
+    for file in yaml_files(registry_paths):
+        add_file(registry, file, problems)
     thresholds: list[Threshold] = []
-    benchmarks: dict[str, Benchmark] = {}
     where_defined: dict[str, str] = {}
     for file in files:
         doc, parsed = _read_file(file, problems)
         if doc is None or parsed is None:
             continue
-        for b in parsed.benchmarks:
-            benchmarks[b.id] = b
+        for i, b in enumerate(parsed.benchmarks):
+            registry.add_benchmark(b, doc.where(["benchmarks", i]), problems)
+        for i, m in enumerate(parsed.models):
+            registry.add_model(m, doc.where(["models", i]), problems)
         for index, raw in enumerate(parsed.thresholds):
             loc: list[str | int] = ["thresholds", index]
             tid = raw.get("id") if isinstance(raw, dict) else None
@@ -203,17 +226,20 @@ def load_catalog(paths: Iterable[Path]) -> Catalog:
             where_defined[threshold.id] = doc.where(loc)
             thresholds.append(threshold)
     for t in thresholds:
-        if t.when.benchmark not in benchmarks:
-            problems.append(
-                Problem(
-                    where_defined[t.id],
-                    f"unknown benchmark {t.when.benchmark!r}; declare it under `benchmarks:`",
-                    t.id,
-                )
+        canonical = registry.benchmark_id(t.when.benchmark)
+        if canonical is None:
+            why = (
+                f"unknown benchmark {t.when.benchmark!r}: in no registry file; declare it "
+                "under `benchmarks:`"
             )
+        elif canonical != t.when.benchmark:
+            why = f"benchmark {t.when.benchmark!r} is an alias: use the canonical id {canonical!r}"
+        else:
+            continue
+        problems.append(Problem(where_defined[t.id], why, t.id))
     if problems:
         raise CatalogError(problems)
-    return Catalog(tuple(thresholds), benchmarks, tuple(files))
+    return Catalog(tuple(thresholds), dict(registry.benchmarks), tuple(files), registry)
 
 
 def _read_file(file: Path, problems: list[Problem]) -> tuple[LocatedYaml | None, Any]:

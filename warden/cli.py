@@ -161,7 +161,7 @@ def ingest(ctx: Context, paths: tuple[str, ...], connector: str, feed: str) -> N
     failed = False
     for path in paths:
         conn = build_connector(connector, {"path": path}, f"--connector {connector}")
-        result = run_feed(w.store, feed, conn, Cursor(), w.clock)
+        result = run_feed(w.store, feed, conn, Cursor(), w.clock, w.catalog.registry)
         cycle = w.evaluate_touched(result.touched)
         triggers = len(cycle.transitions) if cycle else 0
         click.echo(
@@ -263,6 +263,94 @@ def upgrade(ctx: Context) -> None:
     store = Store(ctx.settings().database_url)
     store.upgrade()
     click.echo(f"ok: {store.describe()} is at the latest schema")
+
+
+@main.group()
+def registry() -> None:
+    """The registry of canonical benchmark and model ids."""
+
+
+@registry.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@config_option
+@pass_ctx
+@user_errors
+def unmapped(ctx: Context, as_json: bool) -> None:
+    """Benchmark and model ids that observations carried but the registry does not know.
+
+    Such observations are kept under their raw ids (never dropped); add the ids, or aliases for
+    them, to a registry file or a catalog's `benchmarks:` / `models:` to map future ones.
+    """
+    from warden import views
+
+    views.unmapped(ctx.warden(), as_json)
+
+
+@main.group()
+def thresholds() -> None:
+    """The threshold catalog: list it, and run threshold tests."""
+
+
+@thresholds.command("test")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@config_option
+@pass_ctx
+@user_errors
+def thresholds_test(ctx: Context, files: tuple[str, ...]) -> None:
+    """Run threshold test FILES (YAML: observations in, verdicts, states and triggers expected;
+    format in thresholds/README.md). Each test runs on a fresh SQLite file.
+
+    Files without `catalog:` test the config's catalog. Exit 0 all passed, 1 a test failed,
+    2 a file could not run (bad input or catalog)."""
+    from pathlib import Path
+
+    from warden import thresholdtest
+
+    def defaults() -> tuple[list[Path], list[Path]]:
+        settings = ctx.settings()
+        return settings.catalog_paths(), settings.registry_paths()
+
+    results = thresholdtest.run_files([Path(f) for f in files], defaults)
+    for line in thresholdtest.render(results):
+        click.echo(line)
+    sys.exit(thresholdtest.exit_code(results))
+
+
+@thresholds.command("list")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_ctx
+@user_errors
+def thresholds_list(ctx: Context, as_json: bool) -> None:
+    """Every threshold of the configured catalog: id, level, domain, scope and sources."""
+    import json
+
+    from warden import views
+    from warden.catalog import load_catalog
+
+    settings = ctx.settings()
+    catalog = load_catalog(settings.catalog_paths(), settings.registry_paths())
+    rows = [
+        {
+            "id": t.id,
+            "title": t.title,
+            "level": t.level.value,
+            "domain": t.domain,
+            "scope": t.scope.value,
+            "sources": [{"title": s.title, "url": str(s.url)} for s in t.sources],
+        }
+        for t in catalog.thresholds
+    ]
+    if as_json:
+        click.echo(json.dumps({"thresholds": rows}, indent=2))
+        return
+    table = [
+        [*((t.id, t.level.value, t.domain, t.scope.value) if n == 0 else ("",) * 4), source]
+        for t in catalog.thresholds
+        for n, source in enumerate(f"{s.title} <{s.url}>" for s in t.sources)
+    ]
+    click.echo(views.table(["id", "level", "domain", "scope", "sources"], table))
+    click.echo(f"\n{len(rows)} thresholds in {len(catalog.files)} catalog files")
 
 
 if __name__ == "__main__":

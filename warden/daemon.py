@@ -67,7 +67,7 @@ def assemble(settings: Settings) -> Parts:
     the first (`warden check` prints them all)."""
     parts = Parts()
     try:
-        parts.catalog = load_catalog(settings.catalog_paths())
+        parts.catalog = load_catalog(settings.catalog_paths(), settings.registry_paths())
     except ProblemsError as exc:
         parts.problems.extend(exc.problems)
     for f in settings.feeds:
@@ -118,14 +118,16 @@ class Warden:
     def run_feed(self, feed_id: str) -> IngestResult:
         # The schedule never overlaps a feed's runs (max_instances=1), so its cursor has one user.
         feed = self.feeds[feed_id]
-        result = run_feed(self.store, feed.id, feed.connector, feed.cursor, self.clock)
+        result = run_feed(
+            self.store, feed.id, feed.connector, feed.cursor, self.clock, self.catalog.registry
+        )
         self.evaluate_touched(result.touched)
         return result
 
     def ingest_payload(self, feed: str, connector: Connector, payload: Payload) -> IngestResult:
         """One payload (a push), through the same path as a feed run."""
         result = IngestResult(feed)
-        handle(self.store, feed, connector, payload, result, self.clock)
+        handle(self.store, feed, connector, payload, result, self.clock, self.catalog.registry)
         self.evaluate_touched(result.touched)
         return result
 

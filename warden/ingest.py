@@ -15,6 +15,7 @@ from warden.clock import Clock
 from warden.connector import Connector, Cursor
 from warden.errors import NotReady, ParseError
 from warden.model import Observation, Payload, Pending, Rejection
+from warden.registry import Registry
 from warden.store import Store
 from warden.store import feeds as feed_rows
 from warden.store import observations as obs_rows
@@ -47,10 +48,12 @@ def run_feed(
     connector: Connector,
     cursor: Cursor,
     clock: Clock,
+    registry: Registry | None = None,
     batch: int = BATCH_OBSERVATIONS,
 ) -> IngestResult:
     """One run of a feed: fetch, parse and store everything new. Never raises for bad input or
-    a failing source: the run is recorded as failed with its error.
+    a failing source: the run is recorded as failed with its error. With a `registry`, ids are
+    normalised to canonical ones (unknown ones are kept raw and flagged).
 
     Payloads are parsed one by one (a bad one is rejected alone) and stored together, about
     `batch` observations to a transaction."""
@@ -63,6 +66,8 @@ def run_feed(
             observations = stage(store, feed, connector, item, result, clock, cursor)
             if observations is None or not isinstance(item, Payload):
                 continue
+            if registry is not None:
+                observations = [registry.normalise(o) for o in observations]
             staged.append((item, observations))
             if sum(len(o) for _, o in staged) >= batch:
                 save(store, feed, staged, result, clock, cursor)
@@ -96,10 +101,13 @@ def handle(
     item: Payload | Rejection | Pending,
     result: IngestResult,
     clock: Clock,
+    registry: Registry | None = None,
 ) -> None:
     """Store one item on its own (a push)."""
     observations = stage(store, feed, connector, item, result, clock, None)
     if observations is not None and isinstance(item, Payload):
+        if registry is not None:
+            observations = [registry.normalise(o) for o in observations]
         save(store, feed, [(item, observations)], result, clock, None)
 
 

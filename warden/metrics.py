@@ -105,6 +105,16 @@ class StoreCollector(Collector):
             ingested.add_metric([feed], counts.get(feed, 0))
         yield ingested
 
+        unmapped = CounterMetricFamily(
+            "warden_unmapped_observations",
+            "Observations kept with a benchmark or model id the registry does not know, by feed "
+            "and kind (benchmark, model); `warden registry unmapped` lists the ids.",
+            labels=["feed", "kind"],
+        )
+        for feed, kind, count in stats.unmapped_counts(conn):
+            unmapped.add_metric([feed, kind], count)
+        yield unmapped
+
         rejected = CounterMetricFamily(
             "warden_observations_rejected",
             "Distinct bad inputs rejected, by feed and reason.",

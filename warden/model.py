@@ -23,6 +23,9 @@ class Observation:
     stderr: float | None = None
     n: int | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    # Set by the registry at ingest: False when the id was kept raw because it is not known.
+    benchmark_known: bool | None = None
+    model_known: bool | None = None
 
 
 @dataclass(frozen=True)

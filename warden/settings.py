@@ -66,6 +66,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///var/warden.db"
     catalog: list[str] = Field(default_factory=lambda: [BUNDLED])
+    registry: list[str] = Field(default_factory=lambda: [BUNDLED])
     http: HttpSettings = Field(default_factory=HttpSettings)
     api_token: SecretStr | None = None
     evaluate_every: float = Field(60.0, gt=0)
@@ -100,6 +101,11 @@ class Settings(BaseSettings):
         from thresholds import bundled_catalog
 
         return [bundled_catalog() if c == BUNDLED else Path(c) for c in self.catalog]
+
+    def registry_paths(self) -> list[Path]:
+        from thresholds import bundled_registry
+
+        return [bundled_registry() if r == BUNDLED else Path(r) for r in self.registry]
 
 
 def config_path(explicit: str | os.PathLike[str] | None) -> Path | None:

@@ -184,3 +184,33 @@ def trigger_log(w: Warden, fmt: str, threshold: str | None) -> None:
             ],
         )
     )
+
+
+def unmapped(w: Warden, as_json: bool) -> None:
+    with w.store.read() as conn:
+        rows = obs_rows.unmapped(conn)
+    data = [
+        {
+            "kind": kind,
+            "id": raw,
+            "feed": feed,
+            "observations": n,
+            "first_ingested_at": first.isoformat(),
+            "last_ingested_at": last.isoformat(),
+        }
+        for kind, raw, feed, n, first, last in rows
+    ]
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    elif not data:
+        click.echo("every benchmark and model id is in the registry")
+    else:
+        click.echo(
+            table(
+                ["kind", "id", "feed", "observations", "last ingested"],
+                [
+                    [d["kind"], d["id"], d["feed"], d["observations"], d["last_ingested_at"]]
+                    for d in data
+                ],
+            )
+        )

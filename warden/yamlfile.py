@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from warden.errors import Problem
+from warden.errors import CatalogError, Problem
 
 
 class LocatedYaml:
@@ -97,3 +97,22 @@ def problems_from(
         shown = dict(error, loc=loc)
         out.append(Problem(where, describe(shown)))
     return out
+
+
+def yaml_files(paths: Iterable[Path]) -> list[Path]:
+    """Expand folders to their `*.yaml`/`*.yml` files (sorted, not recursive)."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+            if not found:
+                problems.append(Problem(str(path), "folder holds no *.yaml file"))
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(Problem(str(path), "no such file or folder"))
+    if problems:
+        raise CatalogError(problems)
+    return files

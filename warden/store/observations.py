@@ -44,6 +44,8 @@ def insert_observations(
             "source": o.source,
             "content_hash": o.content_hash,
             "attributes": o.attributes,
+            "benchmark_known": o.benchmark_known,
+            "model_known": o.model_known,
         }
         for o in items
     ]
@@ -103,18 +105,39 @@ def series(conn: Connection, pairs: Iterable[tuple[str, str]], depth: int) -> Se
     for chunk in _chunks(wanted, 200):
         inner = select(*cols, rank).where(tuple_(o.c.benchmark, o.c.metric).in_(chunk)).subquery()
         q = select(*[inner.c[c.name] for c in cols]).where(inner.c.rank <= depth)
+        # Of two measurements at the same time, the one ingested last counts as the newest.
         q = q.order_by(
             inner.c.benchmark,
             inner.c.metric,
             inner.c.subject,
             inner.c.observed_at.desc(),
-            inner.c.id,
+            inner.c.id.desc(),
         )
         for benchmark, metric, *rest in conn.execute(q).all():
             point = Point(*rest)
             listed = out[(benchmark, metric)][point.subject]
             if len(listed) < depth and not any(p.key == point.key for p in listed):
                 listed.append(point)
+    return out
+
+
+def unmapped(conn: Connection) -> list[tuple[str, str, str, int, datetime, datetime]]:
+    """Ids the registry did not know: (kind, raw id, feed, observations, first, last ingest)."""
+    o = observations
+    out = []
+    for kind, known, column in (
+        ("benchmark", o.c.benchmark_known, o.c.benchmark),
+        ("model", o.c.model_known, o.c.subject),
+    ):
+        q = (
+            select(
+                column, o.c.feed, func.count(), func.min(o.c.ingested_at), func.max(o.c.ingested_at)
+            )
+            .where(known.is_(False))
+            .group_by(column, o.c.feed)
+            .order_by(column, o.c.feed)
+        )
+        out += [(kind, r[0], r[1], int(r[2]), r[3], r[4]) for r in conn.execute(q)]
     return out
 
 

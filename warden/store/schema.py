@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -104,6 +105,9 @@ observations = Table(
     Column("source", Text, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("attributes", JSON, nullable=False),
+    # False when the registry did not know the id and it was kept raw (NULL: not normalised).
+    Column("benchmark_known", Boolean),
+    Column("model_known", Boolean),
     UniqueConstraint("feed", "key", name="uq_observations_feed_key"),
     # Covers the evaluator's read (store/observations.py, series): newest first per series.
     Index(

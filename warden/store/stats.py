@@ -33,6 +33,16 @@ def ingested_counts(conn: Connection) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in conn.execute(q)}
 
 
+def unmapped_counts(conn: Connection) -> list[tuple[str, str, int]]:
+    """(feed, kind, observations) kept with an id the registry does not know."""
+    o = observations
+    out = []
+    for kind, known in (("benchmark", o.c.benchmark_known), ("model", o.c.model_known)):
+        q = select(o.c.feed, func.count()).where(known.is_(False)).group_by(o.c.feed)
+        out += [(feed, kind, int(n)) for feed, n in conn.execute(q)]
+    return out
+
+
 def rejected_counts(conn: Connection) -> list[tuple[str, str, int]]:
     q = select(rejects.c.feed, rejects.c.reason, func.count()).group_by(
         rejects.c.feed, rejects.c.reason

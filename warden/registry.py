@@ -1,0 +1,187 @@
+"""The registry: one name per benchmark and per model.
+
+Canonical benchmark ids with the aliases each source spells them with, per metric its direction,
+scale and human baselines; canonical model ids with aliases, organisation, open-weights flag and
+release date. Read from YAML (`thresholds/registry/` and any registry files in the config) and
+extended by catalog files (`benchmarks:` and `models:`). Observations are normalised through it at
+ingest; ids it does not know are kept raw and counted, never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+
+from warden.errors import Problem
+from warden.model import Observation
+from warden.yamlfile import LocatedYaml, YamlError, problems_from
+
+Scale = Literal["fraction", "percent", "minutes", "hours", "seconds", "points", "flop", "elo"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BaselineSource(_Strict):
+    title: str = Field(min_length=1)
+    url: HttpUrl
+
+
+class Baseline(_Strict):
+    name: str = Field(min_length=1)
+    value: float = Field(allow_inf_nan=False)
+    source: BaselineSource
+
+
+class MetricSpec(_Strict):
+    aliases: list[str] = Field(default_factory=list)
+    direction: Literal["higher", "lower"] = "higher"
+    scale: Scale = "fraction"
+    baselines: list[Baseline] = Field(default_factory=list)
+
+
+class BenchmarkSpec(_Strict):
+    id: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1)
+    # Source spellings (Inspect task names, lm-eval tasks, Epoch/METR names); case-insensitive.
+    aliases: list[str] = Field(default_factory=list)
+    metrics: dict[str, MetricSpec] = Field(default_factory=dict)
+
+
+class ModelSpec(_Strict):
+    id: str = Field(min_length=1, max_length=200)
+    aliases: list[str] = Field(default_factory=list)
+    organisation: str | None = None
+    open_weights: bool | None = None
+    release_date: date | None = None
+
+
+class RegistryFile(_Strict):
+    benchmarks: list[BenchmarkSpec] = Field(default_factory=list)
+    models: list[ModelSpec] = Field(default_factory=list)
+
+
+@dataclass
+class Registry:
+    benchmarks: dict[str, BenchmarkSpec] = field(default_factory=dict)
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    _benchmark_alias: dict[str, str] = field(default_factory=dict)
+    _model_alias: dict[str, str] = field(default_factory=dict)
+    _where: dict[str, str] = field(default_factory=dict)
+
+    def add_benchmark(self, spec: BenchmarkSpec, where: str, problems: list[Problem]) -> None:
+        known = self.benchmarks.get(spec.id)
+        if known is not None:
+            # A catalog may declare a benchmark the registry already knows: the richer one wins.
+            if spec.metrics or spec.aliases:
+                if known.metrics or known.aliases:
+                    problems.append(
+                        Problem(
+                            where,
+                            f"benchmark {spec.id!r} is already defined at {self._where[spec.id]}",
+                        )
+                    )
+                    return
+            else:
+                return
+        self.benchmarks[spec.id] = spec
+        self._where[spec.id] = where
+        for name in (spec.id, *spec.aliases):
+            other = self._benchmark_alias.get(_fold(name))
+            if other is not None and other != spec.id:
+                problems.append(
+                    Problem(
+                        where, f"alias {name!r} of benchmark {spec.id!r} already names {other!r}"
+                    )
+                )
+            self._benchmark_alias[_fold(name)] = spec.id
+
+    def add_model(self, spec: ModelSpec, where: str, problems: list[Problem]) -> None:
+        if spec.id in self.models:
+            problems.append(Problem(where, f"model {spec.id!r} is already defined"))
+            return
+        self.models[spec.id] = spec
+        for name in (spec.id, *spec.aliases):
+            other = self._model_alias.get(_fold(name))
+            if other is not None and other != spec.id:
+                problems.append(
+                    Problem(where, f"alias {name!r} of model {spec.id!r} already names {other!r}")
+                )
+            self._model_alias[_fold(name)] = spec.id
+
+    def benchmark_id(self, raw: str) -> str | None:
+        return self._benchmark_alias.get(_fold(raw))
+
+    def model(self, raw: str) -> ModelSpec | None:
+        canonical = self._model_alias.get(_fold(raw))
+        return None if canonical is None else self.models[canonical]
+
+    def metric(self, benchmark: str, raw: str) -> tuple[str, MetricSpec | None]:
+        """The canonical metric name for `raw` on a canonical `benchmark`, and its spec."""
+        spec = self.benchmarks.get(benchmark)
+        if spec is None:
+            return raw, None
+        for name, metric in spec.metrics.items():
+            if raw == name or _fold(raw) in {_fold(a) for a in metric.aliases}:
+                return name, metric
+        return raw, None
+
+    def normalise(self, o: Observation) -> Observation:
+        """`o` with canonical ids where the registry knows them (the raw ids move to its
+        attributes), the model's organisation, open-weights status and release date added, and
+        `benchmark_known` / `model_known` saying what was not found."""
+        benchmark = self.benchmark_id(o.benchmark)
+        metric = self.metric(benchmark, o.metric)[0] if benchmark else o.metric
+        model = self.model(o.subject)
+        attributes = dict(o.attributes)
+        for key, raw, new in (
+            ("raw_benchmark", o.benchmark, benchmark),
+            ("raw_metric", o.metric, metric),
+            ("raw_model", o.subject, model.id if model else None),
+        ):
+            if new is not None and new != raw:
+                attributes[key] = raw
+        if model is not None:
+            attributes.update(
+                organisation=model.organisation,
+                open_weights=model.open_weights,
+                release_date=model.release_date and model.release_date.isoformat(),
+            )
+        return replace(
+            o,
+            benchmark=benchmark or o.benchmark,
+            metric=metric,
+            subject=model.id if model else o.subject,
+            attributes=attributes,
+            benchmark_known=benchmark is not None,
+            model_known=model is not None,
+        )
+
+
+def _fold(name: str) -> str:
+    return name.strip().casefold()
+
+
+def add_file(registry: Registry, file: Path, problems: list[Problem]) -> None:
+    """Add the `benchmarks:` and `models:` of one registry file."""
+    try:
+        doc = LocatedYaml.read(file)
+    except YamlError as exc:
+        problems.extend(exc.problems)
+        return
+    if doc.data is None:
+        return
+    try:
+        parsed = RegistryFile.model_validate(doc.data)
+    except ValidationError as exc:
+        problems.extend(problems_from(exc, doc))
+        return
+    for i, b in enumerate(parsed.benchmarks):
+        registry.add_benchmark(b, doc.where(["benchmarks", i]), problems)
+    for i, m in enumerate(parsed.models):
+        registry.add_model(m, doc.where(["models", i]), problems)
