@@ -187,3 +187,12 @@ def test_then_carries_safeguards_runbook_and_annotations(tmp_path: Path) -> None
     (t,) = load_catalog([write(tmp_path, text)]).thresholds
     assert t.then.safeguards == ["ASL-3"] and str(t.then.runbook) == "https://example.org/rb"
     assert t.then.annotations == {"summary": "Lab eval high"}
+
+
+def test_organisation_scope_is_a_frontier_with_a_filter(tmp_path: Path) -> None:
+    text = GOOD.replace("scope: frontier", "scope: {organisation: DeepSeek}")
+    (t,) = load_catalog([write(tmp_path, text)], [bundled_registry()]).thresholds
+    assert (t.scope, t.organisation, t.is_frontier) == (Scope.FRONTIER, "DeepSeek", True)
+    typo = text.replace("DeepSeek", "DeepSeak")
+    with pytest.raises(CatalogError, match="organisation 'DeepSeak' has no model in the registry"):
+        load_catalog([write(tmp_path, typo, "typo.yaml")], [bundled_registry()])

@@ -226,3 +226,25 @@ def test_subjects_that_never_crossed_anything_have_no_state_row(store: Store) ->
     assert len(r.evaluations) == 5 and r.transitions == []
     with store.read() as conn:
         assert stats.states(conn) == []
+
+
+def test_open_weights_frontier_through_the_store(store: Store) -> None:
+    from warden.registry import ModelSpec, Registry
+
+    registry = Registry()
+    for spec in (
+        ModelSpec(id="open/a", organisation="A", open_weights=True),
+        ModelSpec(id="closed/b", organisation="B", open_weights=False),
+    ):
+        registry.add_model(spec, "test", [])
+    t = threshold(scope="open_weights_frontier")
+    cat = Catalog((t,), {}, (), registry)
+    clock = Clock()
+    put(store, clock, "closed/b", 0.9, "k1")
+    assert run_cycle(store, cat, [], clock).evaluations[0].verdict.value == "unknown"
+    put(store, clock, "open/a", 0.7, "k2")
+    r = run_cycle(store, cat, [], clock)
+    assert [(tr.subject, tr.to_state) for _, tr in r.transitions] == [
+        ("open_weights_frontier", State.FIRING)
+    ]
+    assert r.transitions[0][1].evaluation.evidence[0].subject == "open/a"

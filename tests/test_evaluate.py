@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from tests.factories import T0, obs, series, threshold
 from warden.evaluate import FRONTIER, evaluate, explain
 from warden.model import Verdict
+from warden.registry import ModelSpec
 
 NOW = T0 + timedelta(days=1)
 
@@ -88,3 +89,29 @@ def test_missing_or_stale_data_never_yields_ok(points, stale, scope) -> None:  #
             assert stale is None or newest.observed_at >= now - timedelta(seconds=stale)
         else:
             assert e.verdict is Verdict.UNKNOWN and not e.evidence
+
+
+MODELS = {
+    "open/a": ModelSpec(id="open/a", organisation="Open Lab", open_weights=True),
+    "open/b": ModelSpec(id="open/b", organisation="Open Lab", open_weights=True),
+    "closed/c": ModelSpec(id="closed/c", organisation="Closed Lab", open_weights=False),
+}
+
+
+def test_open_weights_frontier_is_the_best_open_model() -> None:
+    t = threshold(scope="open_weights_frontier")
+    s = series(obs("open/a", 0.3), obs("open/b", 0.45), obs("closed/c", 0.9), obs("unknown", 0.95))
+    (e,) = evaluate(t, s, NOW, (), MODELS)
+    assert (e.subject, e.value, e.verdict) == ("open_weights_frontier", 0.45, Verdict.WARNING)
+    assert explain(t, e) == "best model: open/b; 0.45 >= warn_at 0.4"
+    (none,) = evaluate(t, series(obs("closed/c", 0.9)), NOW, (), MODELS)
+    assert none.verdict is Verdict.UNKNOWN and "in scope" in none.reason
+
+
+def test_organisation_filters_any_scope() -> None:
+    per_model = threshold(organisation="Open Lab")
+    s = series(obs("open/a", 0.7), obs("closed/c", 0.9), obs("unknown", 0.95))
+    assert {e.subject for e in evaluate(per_model, s, NOW, (), MODELS)} == {"open/a"}
+    frontier = threshold(organisation="Closed Lab", scope="frontier")
+    (e,) = evaluate(frontier, s, NOW, (), MODELS)
+    assert (e.subject, e.value) == ("frontier", 0.9)

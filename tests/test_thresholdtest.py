@@ -203,7 +203,7 @@ def test_a_test_that_names_no_expectation_is_an_error(tmp_path: Path) -> None:
          "to: firing}]\n", 4, "unknown threshold 'nope.nope'"),
         ("  - name: n\n    expect:\n      - at: 2026-01-01T00:00:00Z\n        verdicts: "
          "{cbrn.gpqa_diamond.expert_level.early_warning: {acme/m1: ok}}\n", 6,
-         "a frontier threshold's only subject is 'frontier'"),
+         "this threshold's only subject is 'frontier'"),
         ("  - name: n\n    observations:\n      - {at: 2026-01-01T00:00:00Z, model: m, "
          "benchmark: cybench, metric: acuracy, value: 1}\n    triggers: []\n", 5,
          "no threshold reads benchmark 'cybench' metric 'acuracy'"),

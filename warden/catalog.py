@@ -50,7 +50,8 @@ class Level(StrEnum):
 
 class Scope(StrEnum):
     PER_MODEL = "per_model"
-    FRONTIER = "frontier"
+    FRONTIER = "frontier"  # the best model; its one subject is named "frontier"
+    OPEN_WEIGHTS_FRONTIER = "open_weights_frontier"  # the best model with open weights
 
 
 class _Strict(BaseModel):
@@ -98,6 +99,9 @@ class Threshold(_Strict):
     sources: list[Source] = Field(min_length=1)
     when: Condition
     scope: Scope = Scope.PER_MODEL
+    # Only models of this organisation (from the registry). `scope: {organisation: NAME}` is
+    # short for `scope: frontier` with this filter.
+    organisation: str | None = Field(None, min_length=1)
     warn_at: float | None = Field(None, allow_inf_nan=False)
     for_: int = Field(1, alias="for", ge=1)
     stale_after: float | None = Field(None, gt=0, description="seconds; older evidence is unknown")
@@ -112,6 +116,11 @@ class Threshold(_Strict):
         if not isinstance(data, dict):
             return data
         data = dict(data)
+        scope = data.get("scope")
+        if isinstance(scope, dict):
+            if set(scope) != {"organisation"} or "organisation" in data:
+                raise ValueError("scope: a scope name, or {organisation: NAME}")
+            data.update(scope=Scope.FRONTIER.value, organisation=scope["organisation"])
         when = data.get("when")
         if isinstance(when, dict) and ("rule_in" in when or "rule_out" in when):
             when = dict(when)
@@ -143,6 +152,11 @@ class Threshold(_Strict):
                 f"{self.when.op} {self.when.value!r} (it is an early warning)"
             )
         return self
+
+    @property
+    def is_frontier(self) -> bool:
+        """One subject, the best model (named after the scope), rather than one per model."""
+        return self.scope is not Scope.PER_MODEL
 
     @property
     def version(self) -> str:
@@ -225,7 +239,16 @@ def load_catalog(paths: Iterable[Path], registry_paths: Iterable[Path] = ()) -> 
                 continue
             where_defined[threshold.id] = doc.where(loc)
             thresholds.append(threshold)
+    organisations = {m.organisation for m in registry.models.values()}
     for t in thresholds:
+        if t.organisation is not None and t.organisation not in organisations:
+            problems.append(
+                Problem(
+                    where_defined[t.id],
+                    f"organisation {t.organisation!r} has no model in the registry",
+                    t.id,
+                )
+            )
         canonical = registry.benchmark_id(t.when.benchmark)
         if canonical is None:
             why = (

@@ -6,14 +6,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from warden.catalog import Catalog, Scope, Threshold
+from warden.catalog import Catalog, Threshold
 from warden.clock import Clock
-from warden.evaluate import FRONTIER, depth, evaluate, explain
+from warden.evaluate import depth, evaluate, explain
 from warden.model import NOTIFY_STATES, Evaluation, State, Transition, Verdict
+from warden.registry import ModelSpec
 from warden.state import advance
 from warden.store import Store
 from warden.store import alerts as alert_rows
@@ -65,7 +66,9 @@ def run_cycle(
             known.setdefault(tid, []).append(subject)
         changed: list[tuple[Transition, Threshold]] = []
         for threshold in chosen:
-            evaluations = _evaluate_one(threshold, evidence, known, now, result)
+            evaluations = _evaluate_one(
+                threshold, evidence, known, now, result, catalog.registry.models
+            )
             for ev in evaluations:
                 transition = advance(states.get((threshold.id, ev.subject)), ev, threshold)
                 if transition is not None:
@@ -122,17 +125,18 @@ def _evaluate_one(
     known: dict[str, list[str]],
     now: datetime,
     result: CycleResult,
+    models: Mapping[str, ModelSpec],
 ) -> list[Evaluation]:
     subjects = known.get(threshold.id, [])
     try:
         series = evidence.get((threshold.when.benchmark, threshold.when.metric), {})
-        return evaluate(threshold, series, now, subjects)
+        return evaluate(threshold, series, now, subjects, models)
     except Exception as exc:
         log.exception("threshold %s: evaluation failed", threshold.id)
         result.failed.append(threshold.id)
         reason = f"evaluation failed: {type(exc).__name__}: {exc}"
-        if not subjects and threshold.scope is Scope.FRONTIER:
-            subjects = [FRONTIER]
+        if not subjects and threshold.is_frontier:
+            subjects = [threshold.scope.value]
         # A per-model threshold with no alert states yet has no subject to mark: the failure is
         # logged and counted in warden_evaluation_failures_total.
         return [Evaluation(threshold.id, s, Verdict.ERROR, reason=reason) for s in subjects]

@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 
 from warden.catalog import Scope, Threshold
 from warden.model import Evaluation, Point, Verdict
+from warden.registry import ModelSpec
 
-FRONTIER = "frontier"
+FRONTIER = Scope.FRONTIER.value
 
 SubjectSeries = Mapping[str, Sequence[Point]]
 
@@ -26,12 +27,15 @@ def evaluate(
     series: SubjectSeries,
     now: datetime,
     known_subjects: Iterable[str] = (),
+    models: Mapping[str, ModelSpec] | None = None,
 ) -> list[Evaluation]:
     """Evaluate one threshold. `series` maps each subject to its observations of the threshold's
     benchmark metric, newest first. `known_subjects` (those with an alert state) that have no
-    evidence any more are reported `unknown`, never `ok`."""
+    evidence any more are reported `unknown`, never `ok`. `models` (the registry's) decides who
+    is in an open-weights or organisation scope; a model it does not know is in neither."""
+    series = _in_scope(threshold, series, models or {})
     fresh = _fresh(threshold, series, now)
-    if threshold.scope is Scope.FRONTIER:
+    if threshold.is_frontier:
         return [_frontier(threshold, fresh, series)]
     out = [_judge(threshold, subject, obs) for subject, obs in sorted(fresh.items())]
     for subject in sorted(set(series) - set(fresh)):
@@ -39,6 +43,24 @@ def evaluate(
     for subject in sorted(set(known_subjects) - set(series)):
         out.append(Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason="no evidence"))
     return out
+
+
+def _in_scope(
+    threshold: Threshold, series: SubjectSeries, models: Mapping[str, ModelSpec]
+) -> SubjectSeries:
+    org, open_only = threshold.organisation, threshold.scope is Scope.OPEN_WEIGHTS_FRONTIER
+    if org is None and not open_only:
+        return series
+
+    def member(subject: str) -> bool:
+        model = models.get(subject)
+        if model is None:
+            return False
+        return (org is None or model.organisation == org) and (
+            not open_only or model.open_weights is True
+        )
+
+    return {s: obs for s, obs in series.items() if member(s)}
 
 
 def _fresh(threshold: Threshold, series: SubjectSeries, now: datetime) -> SubjectSeries:
@@ -55,12 +77,13 @@ def _stale(threshold: Threshold) -> str:
 
 
 def _frontier(threshold: Threshold, fresh: SubjectSeries, series: SubjectSeries) -> Evaluation:
+    subject = threshold.scope.value
     if not fresh:
-        reason = _stale(threshold) if series else "no evidence"
-        return Evaluation(threshold.id, FRONTIER, Verdict.UNKNOWN, reason=reason)
+        reason = _stale(threshold) if series else "no evidence in scope"
+        return Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason=reason)
     sign = 1.0 if threshold.when.higher_is_more else -1.0
     best = max(sorted(fresh), key=lambda s: sign * fresh[s][0].value)
-    return _judge(threshold, FRONTIER, fresh[best])
+    return _judge(threshold, subject, fresh[best])
 
 
 def _judge(threshold: Threshold, subject: str, obs: Sequence[Point]) -> Evaluation:
@@ -92,7 +115,7 @@ def explain(threshold: Threshold, ev: Evaluation) -> str:
         text = f"{ev.value:g} {when.op} warn_at {threshold.warn_at:g}"
     else:
         text = f"{ev.value:g} not {when.op} {when.value:g}"
-    if ev.subject == FRONTIER and ev.evidence:
+    if ev.evidence and ev.evidence[0].subject != ev.subject:
         text = f"best model: {ev.evidence[0].subject}; {text}"
     return text
 

@@ -30,11 +30,11 @@ from pydantic import (
 )
 
 from thresholds import bundled_catalog, bundled_registry
-from warden.catalog import Catalog, Scope, load_catalog
+from warden.catalog import Catalog, load_catalog
 from warden.clock import Clock
 from warden.cycle import run_cycle
 from warden.errors import Problem, ProblemsError
-from warden.evaluate import FRONTIER, explain
+from warden.evaluate import explain
 from warden.model import Evaluation, Observation, State, Verdict
 from warden.store import Store
 from warden.store import alerts as alert_rows
@@ -231,8 +231,8 @@ def check(
             close = difflib.get_close_matches(tid, list(ids), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             problems.append(Problem(doc.where(loc), f"unknown threshold {tid!r}{hint}"))
-        elif ids[tid].scope is Scope.FRONTIER and who != FRONTIER:
-            why = f"subject {who!r}: a frontier threshold's only subject is {FRONTIER!r}"
+        elif ids[tid].is_frontier and who != ids[tid].scope.value:
+            why = f"subject {who!r}: this threshold's only subject is {ids[tid].scope.value!r}"
             hint = " (name the best model with `model:` in a verdict)"
             problems.append(Problem(doc.where(loc), why + hint, tid))
 
