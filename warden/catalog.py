@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     HttpUrl,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -68,6 +69,10 @@ class Condition(_Strict):
     metric: str = Field(min_length=1)
     op: Literal[">=", ">", "<=", "<"]
     value: float = Field(allow_inf_nan=False)
+    # Set when the condition was written as a ratio to a human baseline: `value` is then
+    # ratio x the baseline's value from the registry.
+    ratio: float | None = Field(None, gt=0, allow_inf_nan=False)
+    baseline: str | None = None
 
     @cached_property
     def compare(self) -> Callable[[float, float], bool]:
@@ -109,7 +114,7 @@ class Threshold(_Strict):
 
     @model_validator(mode="before")
     @classmethod
-    def _shorthands(cls, data: Any) -> Any:
+    def _shorthands(cls, data: Any, info: ValidationInfo) -> Any:
         """Grey zone and margins, rewritten to the one form evaluation reads:
         `when: {rule_out: a, rule_in: b}` is `op: ">="` (or `"<="` when b < a), `value: b` and
         `warn_at: a`; `warn_at: {margin: m}` is the trigger value less m (plus m for `<`)."""
@@ -122,6 +127,10 @@ class Threshold(_Strict):
                 raise ValueError("scope: a scope name, or {organisation: NAME}")
             data.update(scope=Scope.FRONTIER.value, organisation=scope["organisation"])
         when = data.get("when")
+        if isinstance(when, dict) and "ratio" in when:
+            registry = (info.context or {}).get("registry")
+            data.update(_baseline_ratio(when, data.get("warn_at"), registry))
+            when = data["when"]
         if isinstance(when, dict) and ("rule_in" in when or "rule_out" in when):
             when = dict(when)
             if "op" in when or "value" in when:
@@ -163,6 +172,33 @@ class Threshold(_Strict):
         """SHA-256 of the threshold's canonical content; stored with every trigger."""
         body = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
         return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _baseline_ratio(
+    when: dict[str, Any], warn_at: Any, registry: Registry | None
+) -> dict[str, Any]:
+    """`when: {ratio: r, baseline: NAME?}` as an absolute value: r x the registry's baseline
+    (the metric's first one unless named). A plain-number `warn_at` is a ratio too."""
+    if "value" in when:
+        raise ValueError("when: give either value, or ratio (to a human baseline)")
+    ratio = when.get("ratio")
+    if not isinstance(ratio, int | float) or isinstance(ratio, bool) or ratio <= 0:
+        raise ValueError("when.ratio: a positive number")
+    benchmark, metric = when.get("benchmark"), when.get("metric")
+    spec = None
+    if registry is not None and isinstance(benchmark, str) and isinstance(metric, str):
+        spec = registry.metric(registry.benchmark_id(benchmark) or benchmark, metric)[1]
+    values = {b.name: b.value for b in spec.baselines} if spec else {}
+    if not values:
+        raise ValueError(f"when.ratio: the registry has no human baseline for {benchmark}/{metric}")
+    name = when.get("baseline", next(iter(values)))
+    if name not in values:
+        raise ValueError(f"when.baseline: {name!r} is not one of {sorted(values)}")
+    base = values[name]
+    out: dict[str, Any] = {"when": {**when, "value": ratio * base, "baseline": name}}
+    if isinstance(warn_at, int | float) and not isinstance(warn_at, bool):
+        out["warn_at"] = warn_at * base
+    return out
 
 
 Benchmark = BenchmarkSpec  # a catalog's `benchmarks:` entries are registry entries
@@ -210,20 +246,23 @@ def load_catalog(paths: Iterable[Path], registry_paths: Iterable[Path] = ()) -> 
         add_file(registry, file, problems)
     thresholds: list[Threshold] = []
     where_defined: dict[str, str] = {}
-    for file in files:
+    read = []
+    for file in files:  # first every file's registry entries, which any threshold may use
         doc, parsed = _read_file(file, problems)
         if doc is None or parsed is None:
             continue
+        read.append((doc, parsed))
         for i, b in enumerate(parsed.benchmarks):
             registry.add_benchmark(b, doc.where(["benchmarks", i]), problems)
         for i, m in enumerate(parsed.models):
             registry.add_model(m, doc.where(["models", i]), problems)
+    for doc, parsed in read:
         for index, raw in enumerate(parsed.thresholds):
             loc: list[str | int] = ["thresholds", index]
             tid = raw.get("id") if isinstance(raw, dict) else None
             subject = tid if isinstance(tid, str) else None
             try:
-                threshold = Threshold.model_validate(raw)
+                threshold = Threshold.model_validate(raw, context={"registry": registry})
             except ValidationError as exc:
                 for p in problems_from(exc, doc, loc):
                     problems.append(Problem(p.where, p.message, subject))

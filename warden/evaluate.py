@@ -115,6 +115,8 @@ def explain(threshold: Threshold, ev: Evaluation) -> str:
         text = f"{ev.value:g} {when.op} warn_at {threshold.warn_at:g}"
     else:
         text = f"{ev.value:g} not {when.op} {when.value:g}"
+    if when.ratio is not None:
+        text += f" ({when.value:g} is {when.ratio:g} x baseline {when.baseline!r})"
     if ev.evidence and ev.evidence[0].subject != ev.subject:
         text = f"best model: {ev.evidence[0].subject}; {text}"
     return text
