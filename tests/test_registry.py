@@ -183,3 +183,27 @@ def test_ingest_normalises_and_counts_unmapped_ids(tmp_path: Path, db_url: str) 
     store.dispose()
     assert 'warden_unmapped_observations_total{feed="cli",kind="benchmark"} 1.0' in text
     assert 'warden_unmapped_observations_total{feed="cli",kind="model"} 1.0' in text
+
+
+def test_a_threshold_names_a_declared_metric_with_possible_values(tmp_path: Path) -> None:
+    base = THRESHOLD.replace("BENCH", "cybench")
+    (t,) = load_catalog([write(tmp_path, "ok.yaml", base)], [bundled_registry()]).thresholds
+    assert t.when.metric == "accuracy"
+    cases = {
+        "alias.yaml": (
+            base.replace("metric: accuracy", "metric: includes/accuracy"),
+            "'includes/accuracy' is an alias: use the canonical name 'accuracy'",
+        ),
+        "unknown.yaml": (
+            base.replace("metric: accuracy", "metric: f1"),
+            "when.metric 'f1': cybench declares ['accuracy']",
+        ),
+        "scale.yaml": (
+            base.replace("value: 0.5", "value: 50"),
+            "when.value 50.0 is impossible for a fraction (must be in [0, 1])",
+        ),
+    }
+    for name, (text, message) in cases.items():
+        with pytest.raises(CatalogError) as exc:
+            load_catalog([write(tmp_path, name, text)], [bundled_registry()])
+        assert message in str(exc.value) and "'t.one.high'" in str(exc.value), name

@@ -174,6 +174,31 @@ class Threshold(_Strict):
         return hashlib.sha256(body.encode()).hexdigest()
 
 
+# The values a scale can take; others are impossible and a catalog error.
+_SCALE_BOUNDS = {"fraction": (0.0, 1.0), "percent": (0.0, 100.0)}
+
+
+def _metric_problems(t: Threshold, registry: Registry) -> list[str]:
+    """A threshold's metric must be one its benchmark declares (when it declares any), by its
+    canonical name, with values its scale can take."""
+    spec = registry.benchmarks[t.when.benchmark]
+    if not spec.metrics:
+        return []
+    name, metric = registry.metric(t.when.benchmark, t.when.metric)
+    if metric is None:
+        return [
+            f"when.metric {t.when.metric!r}: {t.when.benchmark} declares {sorted(spec.metrics)}"
+        ]
+    if name != t.when.metric:
+        return [f"when.metric {t.when.metric!r} is an alias: use the canonical name {name!r}"]
+    low, high = _SCALE_BOUNDS.get(metric.scale, (0.0, math.inf))
+    return [
+        f"{field} {value!r} is impossible for a {metric.scale} (must be in [{low:g}, {high:g}])"
+        for field, value in (("when.value", t.when.value), ("warn_at", t.warn_at))
+        if value is not None and not low <= value <= high
+    ]
+
+
 def _baseline_ratio(
     when: dict[str, Any], warn_at: Any, registry: Registry | None
 ) -> dict[str, Any]:
@@ -297,6 +322,9 @@ def load_catalog(paths: Iterable[Path], registry_paths: Iterable[Path] = ()) -> 
         elif canonical != t.when.benchmark:
             why = f"benchmark {t.when.benchmark!r} is an alias: use the canonical id {canonical!r}"
         else:
+            problems.extend(
+                Problem(where_defined[t.id], w, t.id) for w in _metric_problems(t, registry)
+            )
             continue
         problems.append(Problem(where_defined[t.id], why, t.id))
     if problems:

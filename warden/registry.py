@@ -91,28 +91,16 @@ class Registry:
                 return
         self.benchmarks[spec.id] = spec
         self._where[spec.id] = where
-        for name in (spec.id, *spec.aliases):
-            other = self._benchmark_alias.get(_fold(name))
-            if other is not None and other != spec.id:
-                problems.append(
-                    Problem(
-                        where, f"alias {name!r} of benchmark {spec.id!r} already names {other!r}"
-                    )
-                )
-            self._benchmark_alias[_fold(name)] = spec.id
+        _claim(self._benchmark_alias, "benchmark", spec.id, spec.aliases, where, problems)
 
     def add_model(self, spec: ModelSpec, where: str, problems: list[Problem]) -> None:
-        if spec.id in self.models:
-            problems.append(Problem(where, f"model {spec.id!r} is already defined"))
+        first = self._where.get(f"model {spec.id}")
+        if first is not None:
+            problems.append(Problem(where, f"model {spec.id!r} is already defined at {first}"))
             return
         self.models[spec.id] = spec
-        for name in (spec.id, *spec.aliases):
-            other = self._model_alias.get(_fold(name))
-            if other is not None and other != spec.id:
-                problems.append(
-                    Problem(where, f"alias {name!r} of model {spec.id!r} already names {other!r}")
-                )
-            self._model_alias[_fold(name)] = spec.id
+        self._where[f"model {spec.id}"] = where
+        _claim(self._model_alias, "model", spec.id, spec.aliases, where, problems)
 
     def benchmark_id(self, raw: str) -> str | None:
         return self._benchmark_alias.get(_fold(raw))
@@ -127,7 +115,7 @@ class Registry:
         if spec is None:
             return raw, None
         for name, metric in spec.metrics.items():
-            if raw == name or _fold(raw) in {_fold(a) for a in metric.aliases}:
+            if _fold(raw) in {_fold(a) for a in (name, *metric.aliases)}:
                 return name, metric
         return raw, None
 
@@ -161,6 +149,23 @@ class Registry:
             benchmark_known=benchmark is not None,
             model_known=model is not None,
         )
+
+
+def _claim(
+    names: dict[str, str],
+    kind: str,
+    canonical: str,
+    aliases: list[str],
+    where: str,
+    problems: list[Problem],
+) -> None:
+    """Point `canonical` and its aliases at it; a name another entry owns stays with it."""
+    for name in (canonical, *aliases):
+        owner = names.setdefault(_fold(name), canonical)
+        if owner != canonical:
+            problems.append(
+                Problem(where, f"alias {name!r} of {kind} {canonical!r} already names {owner!r}")
+            )
 
 
 def _fold(name: str) -> str:
