@@ -234,3 +234,14 @@ def test_a_ratio_threshold_explains_its_baseline(tmp_path: Path) -> None:
     assert e.verdict.value == "breached"
     expected = "best model: m; 0.71 >= 0.697 (0.697 is 1 x baseline {!r})"
     assert explain(t, e) == expected.format("PhD experts in the question's field")
+
+
+def test_clear_at_on_the_wrong_side_is_an_error(tmp_path: Path) -> None:
+    (t,) = load_catalog(
+        [write(tmp_path, GOOD.replace("for: 2", "for: 2\n    clear_at: 0.3"))]
+    ).thresholds
+    assert t.clear_at == 0.3
+    for bad in ("0.5", "0.7"):
+        text = GOOD.replace("for: 2", f"for: 2\n    clear_at: {bad}")
+        with pytest.raises(CatalogError, match=r"clear_at .* must lie on the safe side"):
+            load_catalog([write(tmp_path, text, f"bad{bad}.yaml")])

@@ -248,3 +248,14 @@ def test_open_weights_frontier_through_the_store(store: Store) -> None:
         ("open_weights_frontier", State.FIRING)
     ]
     assert r.transitions[0][1].evaluation.evidence[0].subject == "open/a"
+
+
+def test_clear_at_hysteresis_through_the_store(store: Store) -> None:
+    clock = Clock()
+    cat = catalog(threshold(clear_at=0.2))
+    moves = []
+    for i, value in enumerate([0.9, 0.45, 0.3, 0.1]):
+        put(store, clock, "m", value, f"k{i}")
+        moves += [t.to_state for _, t in run_cycle(store, cat, [], clock).transitions]
+        clock.tick()
+    assert moves == [State.FIRING, State.RESOLVED]  # held at 0.45 and 0.3, cleared at 0.1

@@ -67,3 +67,17 @@ def test_re_evaluating_unchanged_data_adds_no_transitions(values, need, scope) -
     for _ in range(3):
         for e in evaluate(t, s, now):
             assert advance(states[e.subject], e, t) is None
+
+
+def test_clear_at_holds_a_firing_alert_until_the_recovery_level() -> None:
+    t = threshold(clear_at=0.3)  # fires at >= 0.5, warns at 0.4, clears below 0.3
+    firing = State.FIRING
+    assert advance(firing, Evaluation("t", "s", Verdict.WARNING, 0.45), t) is None
+    assert advance(firing, Evaluation("t", "s", Verdict.OK, 0.35), t) is None
+    cleared = advance(firing, Evaluation("t", "s", Verdict.OK, 0.25), t)
+    assert cleared is not None and cleared.to_state is State.RESOLVED
+    nodata = advance(firing, Evaluation("t", "s", Verdict.UNKNOWN), t)
+    assert nodata is not None and nodata.to_state is State.NODATA  # never held on no evidence
+    # without clear_at the same value resolves at once
+    plain = advance(firing, Evaluation("t", "s", Verdict.OK, 0.35), threshold())
+    assert plain is not None and plain.to_state is State.RESOLVED

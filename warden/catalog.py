@@ -109,6 +109,8 @@ class Threshold(_Strict):
     organisation: str | None = Field(None, min_length=1)
     warn_at: float | None = Field(None, allow_inf_nan=False)
     for_: int = Field(1, alias="for", ge=1)
+    # Hysteresis: once firing, the alert holds until the value is past this recovery level.
+    clear_at: float | None = Field(None, allow_inf_nan=False)
     stale_after: float | None = Field(None, gt=0, description="seconds; older evidence is unknown")
     then: Then
 
@@ -159,6 +161,13 @@ class Threshold(_Strict):
             raise ValueError(
                 f"warn_at {self.warn_at!r} must lie on the safe side of "
                 f"{self.when.op} {self.when.value!r} (it is an early warning)"
+            )
+        if self.clear_at is not None and (
+            self.when.holds(self.clear_at) or self.clear_at == self.when.value
+        ):
+            raise ValueError(
+                f"clear_at {self.clear_at!r} must lie on the safe side of "
+                f"{self.when.op} {self.when.value!r} (it is the recovery level)"
             )
         return self
 

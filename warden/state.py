@@ -8,7 +8,8 @@
 - ok: `resolved` from firing, warning, nodata or error; `inactive` from pending;
 - unknown: `nodata` from pending, warning, firing or error; otherwise unchanged. Missing evidence
   never reads as ok or resolved;
-- error (evaluation failed): `error`.
+- error (evaluation failed): `error`;
+- hysteresis: with `clear_at`, a firing alert holds while the value still meets `clear_at`.
 """
 
 from __future__ import annotations
@@ -41,9 +42,18 @@ def target(prev: State, ev: Evaluation, required: int) -> State:
 
 
 def advance(prev: State | None, ev: Evaluation, threshold: Threshold) -> Transition | None:
-    """The transition `ev` causes from `prev` (None: no alert state yet), if any."""
+    """The transition `ev` causes from `prev` (None: no alert state yet), if any. With
+    `clear_at`, a firing alert stays firing until the value is past that recovery level."""
     before = prev or State.INACTIVE
     after = target(before, ev, threshold.for_)
+    if (
+        before is State.FIRING
+        and after in (State.WARNING, State.RESOLVED)
+        and threshold.clear_at is not None
+        and ev.value is not None
+        and threshold.when.holds(ev.value, threshold.clear_at)
+    ):
+        return None
     if after is before:
         return None
     return Transition(threshold.id, threshold.version, ev.subject, before, after, ev)
