@@ -259,3 +259,21 @@ def test_clear_at_hysteresis_through_the_store(store: Store) -> None:
         moves += [t.to_state for _, t in run_cycle(store, cat, [], clock).transitions]
         clock.tick()
     assert moves == [State.FIRING, State.RESOLVED]  # held at 0.45 and 0.3, cleared at 0.1
+
+
+def test_confidence_reads_stderr_from_the_store(store: Store) -> None:
+    clock = Clock()
+    cat = catalog(threshold(confidence=0.95, min_samples=50))
+    rows = [
+        Observation("wide", "bench", "acc", 0.6, clock(), "a", "s", "0" * 64, stderr=0.1, n=100),
+        Observation("tight", "bench", "acc", 0.6, clock(), "b", "s", "0" * 64, stderr=0.01, n=100),
+        Observation("tiny", "bench", "acc", 0.9, clock(), "c", "s", "0" * 64, stderr=0.01, n=10),
+    ]
+    with store.write() as conn:
+        obs_rows.insert_observations(conn, "f", rows, clock())
+    r = run_cycle(store, cat, [], clock)
+    assert {e.subject: e.verdict.value for e in r.evaluations} == {
+        "wide": "warning",
+        "tight": "breached",
+        "tiny": "unknown",
+    }

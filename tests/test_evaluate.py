@@ -115,3 +115,48 @@ def test_organisation_filters_any_scope() -> None:
     frontier = threshold(organisation="Closed Lab", scope="frontier")
     (e,) = evaluate(frontier, s, NOW, (), MODELS)
     assert (e.subject, e.value) == ("frontier", 0.9)
+
+
+def point(
+    subject: str,
+    value: float,
+    stderr: float | None = None,
+    n: int | None = None,
+    minutes: float = 0,
+):  # type: ignore[no-untyped-def]
+    return obs(subject, value, minutes)._replace(stderr=stderr, n=n)
+
+
+def test_confidence_breaches_only_when_the_lower_bound_clears() -> None:
+    t = threshold(confidence=0.95)  # >= 0.5, warn_at 0.4; z = 1.96
+    got = verdicts(
+        t, series(point("sure", 0.7, 0.05), point("unsure", 0.6, 0.1), point("no-se", 0.55))
+    )
+    assert got["sure"].verdict is Verdict.BREACHED  # 0.7 - 0.098 = 0.602
+    assert got["unsure"].verdict is Verdict.WARNING  # 0.6 - 0.196 = 0.404 < 0.5; point >= 0.4
+    assert got["no-se"].verdict is Verdict.BREACHED  # missing_uncertainty: point (default)
+    assert explain(t, got["sure"]) == "0.7 ± 0.05: lower 0.95 bound 0.602002 >= 0.5"
+    assert explain(t, got["unsure"]).startswith("0.6 ± 0.1: lower 0.95 bound 0.404004 not >= 0.5")
+    lower = threshold(confidence=0.95, when={"op": "<=", "value": 10}, warn_at=20)
+    (e,) = evaluate(lower, series(point("m", 8, 0.5)), NOW)
+    assert e.verdict is Verdict.BREACHED  # upper bound 8.98 <= 10
+    (e,) = evaluate(lower, series(point("m", 8, 2)), NOW)
+    assert e.verdict is Verdict.WARNING  # upper bound 11.9
+
+
+def test_missing_uncertainty_ignore_and_min_samples_drop_evidence() -> None:
+    t = threshold(confidence=0.9, missing_uncertainty="ignore")
+    got = verdicts(t, series(point("no-se", 0.9), point("se", 0.9, 0.01)))
+    assert got["no-se"].verdict is Verdict.UNKNOWN and "stderr" in got["no-se"].reason
+    assert got["se"].verdict is Verdict.BREACHED
+    few = threshold(min_samples=100)
+    got = verdicts(
+        few, series(point("small", 0.9, n=5), point("big", 0.9, n=500), point("unknown-n", 0.9))
+    )
+    assert got["small"].verdict is Verdict.UNKNOWN and "min_samples (100)" in got["small"].reason
+    assert got["unknown-n"].verdict is Verdict.UNKNOWN
+    assert got["big"].verdict is Verdict.BREACHED
+    # the newest small run does not hide an older run that has enough samples
+    mixed = series(point("m", 0.9, n=500, minutes=1), point("m", 0.1, n=3, minutes=2))
+    (e,) = evaluate(few, mixed, NOW)
+    assert e.verdict is Verdict.BREACHED and e.value == 0.9

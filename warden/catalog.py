@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any, Literal
 
 from pydantic import (
@@ -111,6 +112,13 @@ class Threshold(_Strict):
     for_: int = Field(1, alias="for", ge=1)
     # Hysteresis: once firing, the alert holds until the value is past this recovery level.
     clear_at: float | None = Field(None, allow_inf_nan=False)
+    # Uncertainty: breach only when the confidence interval's bound (the lower one for >=) meets
+    # the condition; an observation without stderr counts by its point value, or not at all.
+    confidence: float | None = Field(None, gt=0, lt=1)
+    missing_uncertainty: Literal["point", "ignore"] = "point"
+    min_samples: int | None = Field(
+        None, ge=1
+    )  # observations with fewer (or unknown) n don't count
     stale_after: float | None = Field(None, gt=0, description="seconds; older evidence is unknown")
     then: Then
 
@@ -170,6 +178,18 @@ class Threshold(_Strict):
                 f"{self.when.op} {self.when.value!r} (it is the recovery level)"
             )
         return self
+
+    @cached_property
+    def z(self) -> float | None:
+        """The normal quantile of the two-sided `confidence` interval (1.96 for 0.95)."""
+        return None if self.confidence is None else NormalDist().inv_cdf((1 + self.confidence) / 2)
+
+    def compared(self, value: float, stderr: float | None) -> float:
+        """What the condition compares: the value, or the bound of its confidence interval on
+        the less capable side."""
+        if self.z is None or stderr is None:
+            return value
+        return value - self.z * stderr if self.when.higher_is_more else value + self.z * stderr
 
     @property
     def is_frontier(self) -> bool:

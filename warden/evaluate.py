@@ -64,16 +64,35 @@ def _in_scope(
 
 
 def _fresh(threshold: Threshold, series: SubjectSeries, now: datetime) -> SubjectSeries:
-    """The series without evidence older than `stale_after`, and without emptied subjects."""
-    if threshold.stale_after is None:
+    """The evidence that counts: not older than `stale_after`, with at least `min_samples`
+    samples, and with a stderr when `missing_uncertainty: ignore`. Emptied subjects go."""
+    t = threshold
+    if t.stale_after is None and t.min_samples is None and t.missing_uncertainty == "point":
         return {s: obs for s, obs in series.items() if obs}
-    oldest = now - timedelta(seconds=threshold.stale_after)
-    fresh = {s: [o for o in obs if o.observed_at >= oldest] for s, obs in series.items()}
+    oldest = None if t.stale_after is None else now - timedelta(seconds=t.stale_after)
+    need_stderr = t.confidence is not None and t.missing_uncertainty == "ignore"
+
+    def counts(o: Point) -> bool:
+        return (
+            (oldest is None or o.observed_at >= oldest)
+            and (t.min_samples is None or (o.n is not None and o.n >= t.min_samples))
+            and not (need_stderr and o.stderr is None)
+        )
+
+    fresh = {s: [o for o in obs if counts(o)] for s, obs in series.items()}
     return {s: obs for s, obs in fresh.items() if obs}
 
 
 def _stale(threshold: Threshold) -> str:
-    return f"all evidence is older than stale_after ({threshold.stale_after:g} s)"
+    """Why evidence that exists does not count."""
+    rules = []
+    if threshold.stale_after is not None:
+        rules.append(f"newer than stale_after ({threshold.stale_after:g} s)")
+    if threshold.min_samples is not None:
+        rules.append(f"at least min_samples ({threshold.min_samples}) samples")
+    if threshold.confidence is not None and threshold.missing_uncertainty == "ignore":
+        rules.append("a stderr (missing_uncertainty: ignore)")
+    return "no evidence has " + " and ".join(rules)
 
 
 def _frontier(threshold: Threshold, fresh: SubjectSeries, series: SubjectSeries) -> Evaluation:
@@ -89,10 +108,16 @@ def _frontier(threshold: Threshold, fresh: SubjectSeries, series: SubjectSeries)
 def _judge(threshold: Threshold, subject: str, obs: Sequence[Point]) -> Evaluation:
     meets, limit, warn_at = threshold.when.compare, threshold.when.value, threshold.warn_at
     confirmations = 0
-    for o in obs:
-        if not meets(o.value, limit):
-            break
-        confirmations += 1
+    if threshold.z is None:
+        for o in obs:
+            if not meets(o.value, limit):
+                break
+            confirmations += 1
+    else:
+        for o in obs:
+            if not meets(threshold.compared(o.value, o.stderr), limit):
+                break
+            confirmations += 1
     value = obs[0].value
     if confirmations:
         verdict = Verdict.BREACHED
@@ -109,6 +134,20 @@ def explain(threshold: Threshold, ev: Evaluation) -> str:
     if ev.reason or ev.value is None:
         return ev.reason
     when = threshold.when
+    newest = ev.evidence[0] if ev.evidence else None
+    if threshold.z is not None and newest is not None and newest.stderr is not None:
+        side = "lower" if when.higher_is_more else "upper"
+        bound = threshold.compared(newest.value, newest.stderr)
+        meets = "" if ev.verdict is Verdict.BREACHED else "not "
+        return (
+            f"{ev.value:g} ± {newest.stderr:g}: {side} {threshold.confidence:g} bound "
+            f"{bound:g} {meets}{when.op} {when.value:g}"
+            + (
+                f"; warning: {ev.value:g} {when.op} warn_at {threshold.warn_at:g}"
+                if ev.verdict is Verdict.WARNING
+                else ""
+            )
+        )
     if ev.verdict is Verdict.BREACHED:
         text = f"{ev.value:g} {when.op} {when.value:g}"
     elif ev.verdict is Verdict.WARNING:

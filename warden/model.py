@@ -70,6 +70,8 @@ class Point(NamedTuple):
     value: float
     observed_at: datetime
     key: str  # content identity: the same measurement read by two feeds has one key
+    stderr: float | None = None
+    n: int | None = None
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,17 @@ def series(conn: Connection, pairs: Iterable[tuple[str, str]], depth: int) -> Se
         )
         .label("rank")
     )
-    cols = [o.c.benchmark, o.c.metric, o.c.id, o.c.subject, o.c.value, o.c.observed_at, o.c.key]
+    cols = [
+        o.c.benchmark,
+        o.c.metric,
+        o.c.id,
+        o.c.subject,
+        o.c.value,
+        o.c.observed_at,
+        o.c.key,
+        o.c.stderr,
+        o.c.n,
+    ]
     for chunk in _chunks(wanted, 200):
         inner = select(*cols, rank).where(tuple_(o.c.benchmark, o.c.metric).in_(chunk)).subquery()
         q = select(*[inner.c[c.name] for c in cols]).where(inner.c.rank <= depth)

@@ -119,6 +119,8 @@ observations = Table(
         "key",
         "value",
         "id",
+        "stderr",
+        "n",
     ),
 )
 

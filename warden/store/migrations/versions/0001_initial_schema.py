@@ -86,7 +86,17 @@ def upgrade() -> None:
     with op.batch_alter_table("observations", schema=None) as batch_op:
         batch_op.create_index(
             "ix_observations_series",
-            ["benchmark", "metric", "subject", sa.text("observed_at DESC"), "key", "value", "id"],
+            [
+                "benchmark",
+                "metric",
+                "subject",
+                sa.text("observed_at DESC"),
+                "key",
+                "value",
+                "id",
+                "stderr",
+                "n",
+            ],
             unique=False,
         )
 
