@@ -92,11 +92,13 @@ def test_ingest_evaluate_status_and_the_trigger_log(
     r = warden("log", "--config", config)
     assert "test.tiny.match.high" in r.output and "inactive -> firing" in r.output
     lines = warden("log", "--json", "--config", config).output.splitlines()
-    entry = json.loads(lines[0])
+    catalog, entry = (json.loads(line) for line in lines)
+    assert catalog["kind"] == "catalog" and "test.tiny.match.high" in catalog["added"]
     assert entry["to"] == "firing" and entry["subject"] == "mockllm/model"
     assert entry["evidence"][0]["source"].endswith(".eval")
     rows = list(csv.DictReader(io.StringIO(warden("log", "--csv", "--config", config).output)))
-    assert rows[0]["threshold"] == "test.tiny.match.high" and rows[0]["to"] == "firing"
+    assert [r["kind"] for r in rows] == ["catalog", "transition"]
+    assert rows[1]["threshold"] == "test.tiny.match.high" and rows[1]["to"] == "firing"
 
     status = json.loads(warden("status", "--json", "--config", config).output)
     assert {
@@ -119,12 +121,12 @@ def test_log_verify_finds_the_first_bad_entry(
 ) -> None:
     warden("ingest", "--config", config, inspect_logs["eval"])
     r = warden("log", "verify", "--config", config)
-    assert r.exit_code == 0 and "ok: 1 entries verified" in r.output
+    assert r.exit_code == 0 and "ok: 2 entries verified" in r.output  # the catalog, the alert
     store = Store(f"sqlite:///{tmp_path / 'w.db'}")
     with store.write() as conn:
         conn.execute(update(triggers).values(subject="someone/else"))
     r = warden("log", "verify", "--config", config)
-    assert r.exit_code == 1 and "trigger 1:" in r.output and "subject" in r.output
+    assert r.exit_code == 1 and "trigger 1:" in r.output and "'subject'" in r.output
 
 
 def test_ingest_reports_rejections_and_exits_1(config: Path, inspect_logs: dict[str, Path]) -> None:

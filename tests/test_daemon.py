@@ -183,7 +183,8 @@ def test_sigkill_between_trigger_and_delivery_loses_nothing(
     with store.read() as conn:
         assert conn.execute(select(outbox.c.status)).scalars().all() == ["delivered"]
         assert conn.execute(select(deliveries.c.outcome)).scalars().all() == ["delivered"]
-        assert conn.execute(select(triggers.c.to_state)).scalars().all() == ["firing"]
+        kinds = conn.execute(select(triggers.c.kind, triggers.c.to_state)).all()
+        assert [tuple(k) for k in kinds] == [("catalog", ""), ("transition", "firing")]
     store.dispose()
 
 

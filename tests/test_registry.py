@@ -167,7 +167,7 @@ def test_ingest_normalises_and_counts_unmapped_ids(tmp_path: Path, db_url: str) 
     # both cybench runs arrive together: two confirmations at once, so straight to firing
     assert "3 new" in r.output and "1 triggers" in r.output
     log = CliRunner().invoke(main, ["log", "--json", "--config", str(cfg)])
-    entries = [json.loads(line) for line in log.output.splitlines()]
+    entries = [json.loads(line) for line in log.output.splitlines()][1:]  # after the catalog
     assert [(e["threshold"], e["subject"], e["to"], e["confirmations"]) for e in entries] == [
         ("cyber.cybench.unguided.high", "deepseek/deepseek-r1", "firing", 2)
     ]
@@ -179,7 +179,7 @@ def test_ingest_normalises_and_counts_unmapped_ids(tmp_path: Path, db_url: str) 
         ("model", "lab/model-x", "cli", 1),
     }
     store = Store(db_url)
-    text = generate_latest(Metrics(store, set(), ["cli"]).registry).decode()
+    text = generate_latest(Metrics(store, set, ["cli"]).registry).decode()
     store.dispose()
     assert 'warden_unmapped_observations_total{feed="cli",kind="benchmark"} 1.0' in text
     assert 'warden_unmapped_observations_total{feed="cli",kind="model"} 1.0' in text

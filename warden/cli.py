@@ -158,6 +158,7 @@ def ingest(ctx: Context, paths: tuple[str, ...], connector: str, feed: str) -> N
     if feed == PUSH_FEED:
         raise UsageError(f"feed id {PUSH_FEED!r} is reserved for the push API")
     w = ctx.warden()
+    w.note_catalog()
     failed = False
     for path in paths:
         conn = build_connector(connector, {"path": path}, f"--connector {connector}")
@@ -193,6 +194,7 @@ def evaluate(ctx: Context, as_json: bool) -> None:
     from warden import views
 
     w = ctx.warden()
+    w.note_catalog()
     result = w.evaluate()
     views.evaluations(result, w.catalog, as_json)
 

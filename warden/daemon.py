@@ -21,13 +21,17 @@ from warden.errors import PluginError, Problem, ProblemsError, WardenError
 from warden.ingest import IngestResult, handle, run_feed
 from warden.metrics import Metrics
 from warden.model import Payload
+from warden.reload import CatalogWatch
 from warden.settings import FeedSettings, Settings, SinkSettings
 from warden.sinks import Sink
 from warden.store import Store
+from warden.store import alerts as alert_rows
+from warden.triggerlog import catalog_entry
 
 log = logging.getLogger(__name__)
 
 PUSH_FEED = "api"  # the feed id of observations pushed over HTTP
+CATALOG_CHECK_SECONDS = 2.0  # how often the daemon looks for SIGHUP or changed catalog files
 
 
 @dataclass
@@ -111,9 +115,51 @@ class Warden:
         self.store = Store(settings.database_url)
         if migrate:
             self.store.upgrade()
-        pairs = {(t.when.benchmark, t.when.metric) for t in self.catalog.thresholds}
-        self.metrics = Metrics(self.store, pairs, [*self.feeds, PUSH_FEED])
+        self.metrics = Metrics(self.store, self.catalog_pairs, [*self.feeds, PUSH_FEED])
         self.dispatcher = Dispatcher(self.store, self.sinks, settings.dispatch, clock)
+
+    def catalog_pairs(self) -> set[tuple[str, str]]:
+        return {(t.when.benchmark, t.when.metric) for t in self.catalog.thresholds}
+
+    def note_catalog(self) -> int | None:
+        """Append a catalog entry to the trigger log if the catalog differs from the one it last
+        recorded (ids added, changed, removed); returns its seq."""
+        with self.store.write() as conn:
+            alert_rows.lock(conn)
+            entry = catalog_entry(
+                alert_rows.chain_head(conn),
+                self.clock(),
+                alert_rows.last_catalog_versions(conn),
+                self.catalog.thresholds,
+                [str(f) for f in self.catalog.files],
+            )
+            if entry is None:
+                return None
+            alert_rows.append_triggers(conn, [entry])
+        body = entry.body
+        log.info(
+            "catalog: trigger %d records %d added, %d changed, %d removed thresholds",
+            entry.seq,
+            len(body["added"]),
+            len(body["changed"]),
+            len(body["removed"]),
+        )
+        return entry.seq
+
+    def reload_catalog(self) -> bool:
+        """Load the catalog again. If it is invalid, keep the last good one and log every
+        problem; the outcome is in warden_catalog_last_reload_successful."""
+        try:
+            catalog = load_catalog(self.settings.catalog_paths(), self.settings.registry_paths())
+        except ProblemsError as exc:
+            log.error("catalog reload failed; keeping the last good catalog: %s", exc)
+            self.metrics.catalog_reload_ok.set(0)
+            return False
+        self.catalog = catalog
+        self.metrics.catalog_reload_ok.set(1)
+        self.note_catalog()
+        self.evaluate()
+        return True
 
     def run_feed(self, feed_id: str) -> IngestResult:
         # The schedule never overlaps a feed's runs (max_instances=1), so its cursor has one user.
@@ -156,7 +202,12 @@ def serve(warden: Warden) -> int:
     from warden.scheduler import Schedules
 
     settings = warden.settings
+    warden.note_catalog()
+    watch = CatalogWatch(
+        lambda: [*settings.catalog_paths(), *settings.registry_paths()], warden.reload_catalog
+    )
     schedules = Schedules()
+    schedules.every("catalog-watch", CATALOG_CHECK_SECONDS, watch.check, start_now=False)
     for feed in warden.feeds.values():
         schedules.every(f"feed:{feed.id}", feed.every, partial(warden.run_feed, feed.id))
     schedules.every("evaluate", settings.evaluate_every, warden.evaluate, start_now=False)
@@ -189,6 +240,7 @@ def serve(warden: Warden) -> int:
     stop_signals: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: stop_signals.append(signum))
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: watch.ask())
     try:
         server.run(sockets=[sock])
     finally:

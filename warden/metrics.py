@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import platform
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection
@@ -26,10 +26,14 @@ log = logging.getLogger(__name__)
 
 class StoreCollector(Collector):
     def __init__(
-        self, store: Store, pairs: set[tuple[str, str]], feeds: list[str], errors: Counter
+        self,
+        store: Store,
+        pairs: Callable[[], set[tuple[str, str]]],
+        feeds: list[str],
+        errors: Counter,
     ) -> None:
         self.store = store
-        self.pairs = pairs  # the (benchmark, metric) pairs the catalog's thresholds read
+        self.pairs = pairs  # the (benchmark, metric) pairs the current catalog's thresholds read
         self.feeds = feeds
         self.errors = errors
 
@@ -55,7 +59,7 @@ class StoreCollector(Collector):
             "read (in the source's unit).",
             labels=["model", "benchmark", "metric"],
         )
-        for (benchmark, metric), by_model in sorted(obs_rows.series(conn, self.pairs, 1).items()):
+        for (benchmark, metric), by_model in sorted(obs_rows.series(conn, self.pairs(), 1).items()):
             for model, newest in sorted(by_model.items()):
                 value.add_metric([model, benchmark, metric], newest[0].value)
         yield value
@@ -137,7 +141,9 @@ class StoreCollector(Collector):
 class Metrics:
     """A registry per daemon: the store collector plus process-local figures."""
 
-    def __init__(self, store: Store, pairs: set[tuple[str, str]], feeds: list[str]) -> None:
+    def __init__(
+        self, store: Store, pairs: Callable[[], set[tuple[str, str]]], feeds: list[str]
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)
         self.scrape_errors = Counter(
@@ -157,4 +163,11 @@ class Metrics:
             ["threshold"],
             registry=self.registry,
         )
+        self.catalog_reload_ok = Gauge(
+            "warden_catalog_last_reload_successful",
+            "1 if the last catalog (re)load succeeded, 0 if it failed and the last good catalog "
+            "is still in force.",
+            registry=self.registry,
+        )
+        self.catalog_reload_ok.set(1)
         self.registry.register(StoreCollector(store, pairs, feeds, self.scrape_errors))

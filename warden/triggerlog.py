@@ -19,6 +19,8 @@ from warden.evaluate import explain
 from warden.model import StoredObservation, Transition
 
 GENESIS = "0" * 64
+TRANSITION = "transition"  # an alert state changed
+CATALOG = "catalog"  # the catalog changed: thresholds added, changed or removed
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Entry:
     content: str
     prev_hash: str
     hash: str
+    kind: str = TRANSITION
 
     @property
     def body(self) -> dict[str, Any]:
@@ -133,6 +136,52 @@ def chain(
     return out
 
 
+def catalog_entry(
+    head: tuple[int, str],
+    at: datetime,
+    previous: dict[str, str],
+    thresholds: Iterable[Threshold],
+    files: Iterable[str],
+) -> Entry | None:
+    """An entry recording how the catalog differs from `previous` (threshold id -> version, as
+    the last catalog entry recorded it), or None when it does not."""
+    versions = {t.id: t.version for t in thresholds}
+    if versions == previous:
+        return None
+    seq, prev = head[0] + 1, head[1]
+    digest_of_catalog = hashlib.sha256(canonical(versions).encode()).hexdigest()
+    content = canonical(
+        {
+            "kind": CATALOG,
+            "seq": seq,
+            "at": at.isoformat(),
+            "threshold": "",
+            "threshold_version": digest_of_catalog,
+            "subject": "",
+            "from": "",
+            "to": "",
+            "added": sorted(set(versions) - set(previous)),
+            "changed": sorted(k for k in versions if k in previous and previous[k] != versions[k]),
+            "removed": sorted(set(previous) - set(versions)),
+            "versions": versions,
+            "files": sorted(files),
+        }
+    )
+    return Entry(
+        seq,
+        at,
+        "",
+        digest_of_catalog,
+        "",
+        "",
+        "",
+        content,
+        prev,
+        chain_hash(prev, content),
+        CATALOG,
+    )
+
+
 @dataclass(frozen=True)
 class Break:
     seq: int
@@ -155,6 +204,7 @@ def verify(entries: Iterable[Entry]) -> Break | None:
         except json.JSONDecodeError:
             return Break(e.seq, "content is not valid JSON")
         columns = {
+            "kind": e.kind,
             "seq": e.seq,
             "at": e.at.isoformat(),
             "threshold": e.threshold,
@@ -164,7 +214,7 @@ def verify(entries: Iterable[Entry]) -> Break | None:
             "to": e.to_state,
         }
         for name, value in columns.items():
-            if body.get(name) != value:
+            if body.get(name, TRANSITION if name == "kind" else None) != value:
                 return Break(e.seq, f"column {name!r} ({value!r}) differs from the hashed content")
         prev = e.hash
         expected_seq += 1

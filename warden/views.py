@@ -13,6 +13,7 @@ import click
 from warden.evaluate import explain
 from warden.store import alerts, stats
 from warden.store import observations as obs_rows
+from warden.triggerlog import CATALOG, Entry
 
 if TYPE_CHECKING:
     from warden.catalog import Catalog
@@ -122,6 +123,7 @@ def status(w: Warden, as_json: bool) -> None:
 LOG_FIELDS = [
     "seq",
     "at",
+    "kind",
     "threshold",
     "subject",
     "from",
@@ -138,52 +140,56 @@ def trigger_log(w: Warden, fmt: str, threshold: str | None) -> None:
         entries = list(alerts.entries(conn, threshold=threshold))
     if fmt == "json":
         for e in entries:
-            click.echo(
-                json.dumps({**e.body, "prev_hash": e.prev_hash, "hash": e.hash}, sort_keys=True)
-            )
+            body = {"kind": e.kind, **e.body, "prev_hash": e.prev_hash, "hash": e.hash}
+            click.echo(json.dumps(body, sort_keys=True))
         return
-    rows = []
-    for e in entries:
-        b = e.body
-        rows.append(
-            [
-                e.seq,
-                e.at.isoformat(),
-                e.threshold,
-                e.subject,
-                e.from_state,
-                e.to_state,
-                b.get("value"),
-                b.get("severity"),
-                e.threshold_version,
-                e.hash,
-            ]
-        )
     if fmt == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(LOG_FIELDS)
-        writer.writerows(rows)
+        for e in entries:
+            b = e.body
+            writer.writerow(
+                [
+                    e.seq,
+                    e.at.isoformat(),
+                    e.kind,
+                    e.threshold,
+                    e.subject,
+                    e.from_state,
+                    e.to_state,
+                    b.get("value"),
+                    b.get("severity"),
+                    e.threshold_version,
+                    e.hash,
+                ]
+            )
         return
-    if not rows:
+    if not entries:
         click.echo("the trigger log is empty")
         return
     click.echo(
         table(
             ["seq", "at", "threshold", "subject", "transition", "value", "severity"],
-            [
-                [
-                    r[0],
-                    r[1],
-                    r[2],
-                    r[3],
-                    f"{r[4]} -> {r[5]}",
-                    "" if r[6] is None else f"{r[6]:g}",
-                    r[7],
-                ]
-                for r in rows
-            ],
+            [_row(e) for e in entries],
         )
     )
+
+
+def _row(e: Entry) -> list[object]:
+    b = e.body
+    if e.kind == CATALOG:
+        change = f"+{len(b['added'])} ~{len(b['changed'])} -{len(b['removed'])} thresholds"
+        return [e.seq, e.at.isoformat(), "(catalog)", "", change, "", ""]
+    value = b.get("value")
+    return [
+        e.seq,
+        e.at.isoformat(),
+        e.threshold,
+        e.subject,
+        f"{e.from_state} -> {e.to_state}",
+        "" if value is None else f"{value:g}",
+        b.get("severity"),
+    ]
 
 
 def unmapped(w: Warden, as_json: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from warden.model import State
 from warden.store.schema import alert_states, triggers
-from warden.triggerlog import GENESIS, Entry
+from warden.triggerlog import CATALOG, GENESIS, Entry
 
 # Any constant: PostgreSQL writers take this lock so the chain has one appender at a time.
 _CHAIN_LOCK = 0x77617264
@@ -75,6 +76,7 @@ def append_triggers(conn: Connection, entries: Sequence[Entry]) -> None:
                 "content": e.content,
                 "prev_hash": e.prev_hash,
                 "hash": e.hash,
+                "kind": e.kind,
             }
             for e in entries
         ],
@@ -97,10 +99,26 @@ def entries(
         t.c.content,
         t.c.prev_hash,
         t.c.hash,
+        t.c.kind,
     )
     if threshold is not None:
         q = q.where(t.c.threshold == threshold)
     if seqs is not None:
         q = q.where(t.c.seq.in_(seqs))
     for row in conn.execute(q.order_by(t.c.seq)):
-        yield Entry(*row)  # type: ignore[call-arg]
+        yield Entry(*row)
+
+
+def last_catalog_versions(conn: Connection) -> dict[str, str]:
+    """Threshold id -> version as the newest catalog entry of the trigger log recorded them."""
+    q = (
+        select(triggers.c.content)
+        .where(triggers.c.kind == CATALOG)
+        .order_by(triggers.c.seq.desc())
+        .limit(1)
+    )
+    content = conn.execute(q).scalar_one_or_none()
+    if content is None:
+        return {}
+    versions: dict[str, str] = json.loads(content)["versions"]
+    return versions

@@ -165,6 +165,8 @@ triggers = Table(
     Column("content", Text, nullable=False),  # the canonical JSON that was hashed
     Column("prev_hash", String(64), nullable=False, unique=True),  # no fork in the chain
     Column("hash", String(64), nullable=False, unique=True),
+    # transition (an alert state changed) or catalog (thresholds added, changed, removed)
+    Column("kind", String(16), nullable=False, server_default="transition"),
 )
 
 outbox = Table(

@@ -19,7 +19,11 @@ def states(conn: Connection) -> list[tuple[str, str, str, datetime]]:
 
 def trigger_counts(conn: Connection) -> list[tuple[str, str, int]]:
     t = triggers
-    q = select(t.c.threshold, t.c.to_state, func.count()).group_by(t.c.threshold, t.c.to_state)
+    q = (
+        select(t.c.threshold, t.c.to_state, func.count())
+        .where(t.c.kind == "transition")
+        .group_by(t.c.threshold, t.c.to_state)
+    )
     return [(r[0], r[1], int(r[2])) for r in conn.execute(q)]
 
 
