@@ -20,8 +20,6 @@ from statistics import NormalDist
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     HttpUrl,
     ValidationError,
@@ -31,7 +29,7 @@ from pydantic import (
 )
 
 from warden.errors import CatalogError, Problem
-from warden.registry import BenchmarkSpec, ModelSpec, Registry, add_file
+from warden.registry import BenchmarkSpec, ModelSpec, Registry, Source, Strict, add_file
 from warden.yamlfile import LocatedYaml, YamlError, problems_from, yaml_files
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$"
@@ -56,16 +54,7 @@ class Scope(StrEnum):
     OPEN_WEIGHTS_FRONTIER = "open_weights_frontier"  # the best model with open weights
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Source(_Strict):
-    title: str = Field(min_length=1)
-    url: HttpUrl
-
-
-class Condition(_Strict):
+class Condition(Strict):
     benchmark: str = Field(min_length=1)
     metric: str = Field(min_length=1)
     op: Literal[">=", ">", "<=", "<"]
@@ -88,7 +77,7 @@ class Condition(_Strict):
         return self.op in (">=", ">")
 
 
-class Then(_Strict):
+class Then(Strict):
     severity: Literal["info", "warning", "critical"]
     mitigations: list[str] = Field(default_factory=list)
     safeguards: list[str] = Field(default_factory=list)  # labels, e.g. ASL-3, SL-3
@@ -97,7 +86,7 @@ class Then(_Strict):
     annotations: dict[str, str] = Field(default_factory=dict)  # free text shown with the alert
 
 
-class Threshold(_Strict):
+class Threshold(Strict):
     id: str = Field(pattern=ID_PATTERN)
     title: str = Field(min_length=1)
     domain: str = Field(min_length=1)
@@ -258,7 +247,7 @@ def _baseline_ratio(
 Benchmark = BenchmarkSpec  # a catalog's `benchmarks:` entries are registry entries
 
 
-class CatalogFile(_Strict):
+class CatalogFile(Strict):
     benchmarks: list[BenchmarkSpec] = Field(default_factory=list)
     models: list[ModelSpec] = Field(default_factory=list)
     thresholds: list[dict[str, Any]] = Field(default_factory=list)

@@ -23,29 +23,33 @@ from warden.yamlfile import LocatedYaml, YamlError, problems_from
 Scale = Literal["fraction", "percent", "minutes", "hours", "seconds", "points", "flop", "elo"]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """Catalog and registry YAML: unknown keys are errors, values are frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class BaselineSource(_Strict):
+class Source(Strict):
+    """A citation: where a threshold or a baseline comes from."""
+
     title: str = Field(min_length=1)
     url: HttpUrl
 
 
-class Baseline(_Strict):
+class Baseline(Strict):
     name: str = Field(min_length=1)
     value: float = Field(allow_inf_nan=False)
-    source: BaselineSource
+    source: Source
 
 
-class MetricSpec(_Strict):
+class MetricSpec(Strict):
     aliases: list[str] = Field(default_factory=list)
     direction: Literal["higher", "lower"] = "higher"
     scale: Scale = "fraction"
     baselines: list[Baseline] = Field(default_factory=list)
 
 
-class BenchmarkSpec(_Strict):
+class BenchmarkSpec(Strict):
     id: str = Field(min_length=1, max_length=200)
     title: str = Field(min_length=1)
     # Source spellings (Inspect task names, lm-eval tasks, Epoch/METR names); case-insensitive.
@@ -53,7 +57,7 @@ class BenchmarkSpec(_Strict):
     metrics: dict[str, MetricSpec] = Field(default_factory=dict)
 
 
-class ModelSpec(_Strict):
+class ModelSpec(Strict):
     id: str = Field(min_length=1, max_length=200)
     aliases: list[str] = Field(default_factory=list)
     organisation: str | None = None
@@ -61,7 +65,7 @@ class ModelSpec(_Strict):
     release_date: date | None = None
 
 
-class RegistryFile(_Strict):
+class RegistryFile(Strict):
     benchmarks: list[BenchmarkSpec] = Field(default_factory=list)
     models: list[ModelSpec] = Field(default_factory=list)
 
