@@ -17,7 +17,7 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from pydantic import (
     Field,
@@ -105,18 +105,17 @@ class Threshold(Strict):
     # the condition; an observation without stderr counts by its point value, or not at all.
     confidence: float | None = Field(None, gt=0, lt=1)
     missing_uncertainty: Literal["point", "ignore"] = "point"
-    min_samples: int | None = Field(
-        None, ge=1
-    )  # observations with fewer (or unknown) n don't count
+    # Observations with fewer samples (or no sample count) do not count.
+    min_samples: int | None = Field(None, ge=1)
     stale_after: float | None = Field(None, gt=0, description="seconds; older evidence is unknown")
     then: Then
 
     @model_validator(mode="before")
     @classmethod
     def _shorthands(cls, data: Any, info: ValidationInfo) -> Any:
-        """Grey zone and margins, rewritten to the one form evaluation reads:
-        `when: {rule_out: a, rule_in: b}` is `op: ">="` (or `"<="` when b < a), `value: b` and
-        `warn_at: a`; `warn_at: {margin: m}` is the trigger value less m (plus m for `<`)."""
+        """Shorthands, rewritten to the one form evaluation reads: `scope: {organisation: N}`,
+        `when: {ratio: r}` (to a registry baseline), the grey zone `when: {rule_out, rule_in}`
+        and `warn_at: {margin: m}`."""
         if not isinstance(data, dict):
             return data
         data = dict(data)
@@ -125,31 +124,13 @@ class Threshold(Strict):
             if set(scope) != {"organisation"} or "organisation" in data:
                 raise ValueError("scope: a scope name, or {organisation: NAME}")
             data.update(scope=Scope.FRONTIER.value, organisation=scope["organisation"])
-        when = data.get("when")
-        if isinstance(when, dict) and "ratio" in when:
+        if isinstance(data.get("when"), dict) and "ratio" in data["when"]:
             registry = (info.context or {}).get("registry")
-            data.update(_baseline_ratio(when, data.get("warn_at"), registry))
-            when = data["when"]
-        if isinstance(when, dict) and ("rule_in" in when or "rule_out" in when):
-            when = dict(when)
-            if "op" in when or "value" in when:
-                raise ValueError("when: give either op and value, or rule_out and rule_in")
-            if "warn_at" in data:
-                raise ValueError("warn_at: a grey zone's rule_out is its early warning already")
-            rule_in, rule_out = when.pop("rule_in", None), when.pop("rule_out", None)
-            if not all(isinstance(v, int | float) for v in (rule_in, rule_out)):
-                raise ValueError("when: rule_out and rule_in must both be numbers")
-            if rule_in == rule_out:
-                raise ValueError(f"when: rule_out and rule_in are both {rule_in!r}: no grey zone")
-            when.update(op=">=" if rule_in > rule_out else "<=", value=rule_in)
-            data.update(when=when, warn_at=rule_out)
-        warn_at = data.get("warn_at")
-        if isinstance(warn_at, dict) and isinstance(when, dict):
-            margin, value, op = warn_at.get("margin"), when.get("value"), when.get("op")
-            if set(warn_at) != {"margin"} or not isinstance(margin, int | float) or margin <= 0:
-                raise ValueError("warn_at: a number, or {margin: a positive number}")
-            if isinstance(value, int | float) and op in OPS:
-                data["warn_at"] = value - margin if op in (">=", ">") else value + margin
+            data.update(_baseline_ratio(data["when"], data.get("warn_at"), registry))
+        if isinstance(data.get("when"), dict) and {"rule_in", "rule_out"} & set(data["when"]):
+            data.update(_grey_zone(data["when"], "warn_at" in data))
+        if isinstance(data.get("warn_at"), dict) and isinstance(data.get("when"), dict):
+            data["warn_at"] = _margin(data["warn_at"], data["when"])
         return data
 
     @model_validator(mode="after")
@@ -217,6 +198,37 @@ def _metric_problems(t: Threshold, registry: Registry) -> list[str]:
     ]
 
 
+def _number(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _grey_zone(when: dict[str, Any], has_warn_at: bool) -> dict[str, Any]:
+    """`when: {rule_out: a, rule_in: b}` is `op: ">="` (`"<="` when b < a), `value: b`,
+    `warn_at: a`."""
+    if "op" in when or "value" in when:
+        raise ValueError("when: give either op and value, or rule_out and rule_in")
+    if has_warn_at:
+        raise ValueError("warn_at: a grey zone's rule_out is its early warning already")
+    rest = {k: v for k, v in when.items() if k not in ("rule_in", "rule_out")}
+    rule_in, rule_out = when.get("rule_in"), when.get("rule_out")
+    if not (_number(rule_in) and _number(rule_out)):
+        raise ValueError("when: rule_out and rule_in must both be numbers")
+    if rule_in == rule_out:
+        raise ValueError(f"when: rule_out and rule_in are both {rule_in!r}: no grey zone")
+    op = ">=" if rule_in > rule_out else "<="
+    return {"when": {**rest, "op": op, "value": rule_in}, "warn_at": rule_out}
+
+
+def _margin(warn_at: dict[str, Any], when: dict[str, Any]) -> Any:
+    """`warn_at: {margin: m}` is the trigger value less m (plus m for `<=`/`<`)."""
+    margin, value, op = warn_at.get("margin"), when.get("value"), when.get("op")
+    if set(warn_at) != {"margin"} or not _number(margin) or margin <= 0:
+        raise ValueError("warn_at: a number, or {margin: a positive number}")
+    if not (_number(value) and op in OPS):
+        return warn_at  # the condition's own errors are reported for `when`
+    return value - margin if op in (">=", ">") else value + margin
+
+
 def _baseline_ratio(
     when: dict[str, Any], warn_at: Any, registry: Registry | None
 ) -> dict[str, Any]:
@@ -225,7 +237,7 @@ def _baseline_ratio(
     if "value" in when:
         raise ValueError("when: give either value, or ratio (to a human baseline)")
     ratio = when.get("ratio")
-    if not isinstance(ratio, int | float) or isinstance(ratio, bool) or ratio <= 0:
+    if not _number(ratio) or ratio <= 0:
         raise ValueError("when.ratio: a positive number")
     benchmark, metric = when.get("benchmark"), when.get("metric")
     spec = None
@@ -239,7 +251,7 @@ def _baseline_ratio(
         raise ValueError(f"when.baseline: {name!r} is not one of {sorted(values)}")
     base = values[name]
     out: dict[str, Any] = {"when": {**when, "value": ratio * base, "baseline": name}}
-    if isinstance(warn_at, int | float) and not isinstance(warn_at, bool):
+    if _number(warn_at):
         out["warn_at"] = warn_at * base
     return out
 
