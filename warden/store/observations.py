@@ -123,10 +123,11 @@ def series(conn: Connection, pairs: Iterable[tuple[str, str]], depth: int) -> Se
             inner.c.observed_at.desc(),
             inner.c.id.desc(),
         )
-        for benchmark, metric, *rest in conn.execute(q).all():
-            point = Point(*rest)
-            listed = out[(benchmark, metric)][point.subject]
-            if len(listed) < depth and not any(p.key == point.key for p in listed):
+        make = Point._make
+        for row in conn.execute(q).all():
+            point = make(row[2:])
+            listed = out[(row[0], row[1])][point.subject]
+            if not listed or (len(listed) < depth and all(p.key != point.key for p in listed)):
                 listed.append(point)
     return out
 
