@@ -245,3 +245,11 @@ def test_clear_at_on_the_wrong_side_is_an_error(tmp_path: Path) -> None:
         text = GOOD.replace("for: 2", f"for: 2\n    clear_at: {bad}")
         with pytest.raises(CatalogError, match=r"clear_at .* must lie on the safe side"):
             load_catalog([write(tmp_path, text, f"bad{bad}.yaml")])
+
+
+def test_for_as_a_duration(tmp_path: Path) -> None:
+    (t,) = load_catalog([write(tmp_path, GOOD.replace("for: 2", 'for: "6h"'))]).thresholds
+    assert (t.for_, t.for_seconds) == (1, 6 * 3600)
+    for bad in ('"6 hours"', '"-1h"', '"h"'):
+        with pytest.raises(CatalogError, match=r"for: (a count|the duration)"):
+            load_catalog([write(tmp_path, GOOD.replace("for: 2", f"for: {bad}"), "bad.yaml")])

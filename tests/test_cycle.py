@@ -277,3 +277,15 @@ def test_confidence_reads_stderr_from_the_store(store: Store) -> None:
         "tight": "breached",
         "tiny": "unknown",
     }
+
+
+def test_a_duration_for_fires_on_a_later_sweep_through_the_store(store: Store) -> None:
+    clock = Clock()
+    cat = catalog(threshold(**{"for": "30m"}))
+    put(store, clock, "m", 0.9, "k1")
+    assert [t.to_state for _, t in run_cycle(store, cat, [], clock).transitions] == [State.PENDING]
+    clock.tick(20)
+    assert run_cycle(store, cat, [], clock).transitions == []  # 20 min: still pending
+    clock.tick(10)
+    r = run_cycle(store, cat, [], clock)  # the periodic sweep, no new data
+    assert [t.to_state for _, t in r.transitions] == [State.FIRING]

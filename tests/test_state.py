@@ -81,3 +81,15 @@ def test_clear_at_holds_a_firing_alert_until_the_recovery_level() -> None:
     # without clear_at the same value resolves at once
     plain = advance(firing, Evaluation("t", "s", Verdict.OK, 0.35), threshold())
     assert plain is not None and plain.to_state is State.RESOLVED
+
+
+def test_a_duration_for_fires_once_pending_that_long() -> None:
+    t = threshold(**{"for": "2h"})
+    breach = Evaluation("t", "s", Verdict.BREACHED, 0.9, 1)
+    first = advance(None, breach, t)
+    assert first is not None and first.to_state is State.PENDING
+    assert advance(State.PENDING, breach, t, pending_seconds=3600) is None  # still pending
+    fired = advance(State.PENDING, breach, t, pending_seconds=7200)
+    assert fired is not None and fired.to_state is State.FIRING
+    back = advance(State.PENDING, Evaluation("t", "s", Verdict.OK, 0.1), t, 9000)
+    assert back is not None and back.to_state is State.INACTIVE  # the clock starts again

@@ -99,6 +99,8 @@ class Threshold(Strict):
     organisation: str | None = Field(None, min_length=1)
     warn_at: float | None = Field(None, allow_inf_nan=False)
     for_: int = Field(1, alias="for", ge=1)
+    # `for: "6h"` (s, m, h, d): breached continuously that long, as pending, before firing.
+    for_seconds: float | None = Field(None, gt=0)
     # Hysteresis: once firing, the alert holds until the value is past this recovery level.
     clear_at: float | None = Field(None, allow_inf_nan=False)
     # Uncertainty: breach only when the confidence interval's bound (the lower one for >=) meets
@@ -124,6 +126,8 @@ class Threshold(Strict):
             if set(scope) != {"organisation"} or "organisation" in data:
                 raise ValueError("scope: a scope name, or {organisation: NAME}")
             data.update(scope=Scope.FRONTIER.value, organisation=scope["organisation"])
+        if isinstance(data.get("for"), str):
+            data.update(_duration_for(data["for"]))
         if isinstance(data.get("when"), dict) and "ratio" in data["when"]:
             registry = (info.context or {}).get("registry")
             data.update(_baseline_ratio(data["when"], data.get("warn_at"), registry))
@@ -200,6 +204,23 @@ def _metric_problems(t: Threshold, registry: Registry) -> list[str]:
 
 def _number(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration_for(text: str) -> dict[str, Any]:
+    """`for: "6h"` is a duration: `for_seconds: 21600` (and one confirming observation)."""
+    number, unit = text.strip()[:-1], text.strip()[-1:]
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except (KeyError, ValueError) as exc:
+        raise ValueError(
+            f"for: a count of observations, or a duration such as '30m', '6h', '2d' (got {text!r})"
+        ) from exc
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"for: the duration must be positive (got {text!r})")
+    return {"for": 1, "for_seconds": seconds}
 
 
 def _grey_zone(when: dict[str, Any], has_warn_at: bool) -> dict[str, Any]:

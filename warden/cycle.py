@@ -59,6 +59,7 @@ def run_cycle(
         alert_rows.lock(conn)
         now = clock()
         states = alert_rows.load_states(conn, [t.id for t in chosen])
+        pending = alert_rows.pending_since(conn, [t.id for t in chosen if t.for_seconds])
         pairs = {(t.when.benchmark, t.when.metric) for t in chosen}
         evidence = obs_rows.series(conn, pairs, depth(chosen))
         known: dict[str, list[str]] = {}
@@ -70,7 +71,11 @@ def run_cycle(
                 threshold, evidence, known, now, result, catalog.registry.models
             )
             for ev in evaluations:
-                transition = advance(states.get((threshold.id, ev.subject)), ev, threshold)
+                since = pending.get((threshold.id, ev.subject))
+                held_for = None if since is None else (now - since).total_seconds()
+                transition = advance(
+                    states.get((threshold.id, ev.subject)), ev, threshold, held_for
+                )
                 if transition is not None:
                     changed.append((transition, threshold))
             result.evaluations.extend(evaluations)

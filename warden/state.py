@@ -2,8 +2,8 @@
 
     inactive -> pending -> firing -> resolved      (plus warning, nodata, error)
 
-- breached: `firing` once confirmations reach the threshold's `for`, else `pending` (a firing
-  alert stays firing);
+- breached: `firing` once confirmations reach the threshold's `for` (or, for a duration `for`,
+  once it has been pending that long), else `pending` (a firing alert stays firing);
 - warning: `warning` (an early warning, or a firing alert fallen back below the trigger);
 - ok: `resolved` from firing, warning, nodata or error; `inactive` from pending;
 - unknown: `nodata` from pending, warning, firing or error; otherwise unchanged. Missing evidence
@@ -27,9 +27,10 @@ _OK_TO = {
 _HAD_EVIDENCE = {State.PENDING, State.WARNING, State.FIRING, State.ERROR}
 
 
-def target(prev: State, ev: Evaluation, required: int) -> State:
+def target(prev: State, ev: Evaluation, required: int, held: bool = True) -> State:
+    """The next state; `held` says whether a duration-based `for` has elapsed."""
     if ev.verdict is Verdict.BREACHED:
-        if ev.confirmations >= required or prev is State.FIRING:
+        if (ev.confirmations >= required and held) or prev is State.FIRING:
             return State.FIRING
         return State.PENDING
     if ev.verdict is Verdict.WARNING:
@@ -41,11 +42,23 @@ def target(prev: State, ev: Evaluation, required: int) -> State:
     return State.ERROR
 
 
-def advance(prev: State | None, ev: Evaluation, threshold: Threshold) -> Transition | None:
-    """The transition `ev` causes from `prev` (None: no alert state yet), if any. With
-    `clear_at`, a firing alert stays firing until the value is past that recovery level."""
+def advance(
+    prev: State | None,
+    ev: Evaluation,
+    threshold: Threshold,
+    pending_seconds: float | None = None,
+) -> Transition | None:
+    """The transition `ev` causes from `prev` (None: no alert state yet), if any.
+    `pending_seconds`: how long the alert has been pending, for a duration `for` (it fires once
+    that long). With `clear_at`, a firing alert stays firing until the value is past that
+    recovery level."""
     before = prev or State.INACTIVE
-    after = target(before, ev, threshold.for_)
+    held = threshold.for_seconds is None or (
+        before is State.PENDING
+        and pending_seconds is not None
+        and pending_seconds >= threshold.for_seconds
+    )
+    after = target(before, ev, threshold.for_, held)
     if (
         before is State.FIRING
         and after in (State.WARNING, State.RESOLVED)

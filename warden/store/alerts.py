@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, text
@@ -34,6 +35,17 @@ def load_states(conn: Connection, threshold_ids: Iterable[str]) -> dict[tuple[st
     )
     states = {s.value: s for s in State}
     return {(t, subject): states[state] for t, subject, state in conn.execute(q).all()}
+
+
+def pending_since(
+    conn: Connection, threshold_ids: Iterable[str]
+) -> dict[tuple[str, str], datetime]:
+    """When each pending threshold x subject became pending (for duration-based `for`)."""
+    s = alert_states
+    q = select(s.c.threshold, s.c.subject, s.c.since).where(
+        s.c.threshold.in_(list(threshold_ids)), s.c.state == State.PENDING.value
+    )
+    return {(t, subject): since for t, subject, since in conn.execute(q).all()}
 
 
 def save_states(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
