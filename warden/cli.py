@@ -127,7 +127,9 @@ def check(ctx: Context) -> None:
         raise ProblemsError(parts.problems)
     click.echo(
         f"ok: {len(parts.catalog.thresholds)} thresholds in {len(parts.catalog.files)} catalog "
-        f"files, {len(parts.feeds)} feeds, {len(parts.sinks)} sinks"
+        f"files, {len(parts.catalog.registry.benchmarks)} benchmarks and "
+        f"{len(parts.catalog.registry.models)} models in the registry, "
+        f"{len(parts.feeds)} feeds, {len(parts.sinks)} sinks"
     )
 
 
