@@ -215,3 +215,36 @@ def test_a_taken_port_fails_cleanly_before_anything_runs(tmp_path: Path, logs: P
         assert r.returncode == 1, r.stderr
         assert f"cannot listen on 127.0.0.1:{port}" in r.stderr
         assert hook.requests == []  # nothing was ingested or delivered
+
+
+def test_a_feed_stale_after_reaches_evaluation(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from tests.conftest import REPO
+    from warden.daemon import Warden
+    from warden.settings import Settings
+
+    catalog = tmp_path / "demo.yaml"
+    catalog.write_text(TINY.replace("tiny", "demo_capability"))  # the demo logs' task
+    logs = tmp_path / "logs"
+    shutil.copytree(REPO / "deploy/demo/logs", logs)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'w.db'}",
+        catalog=[str(catalog)],
+        feeds=[
+            {
+                "id": "lab",
+                "connector": "inspect_logs",
+                "stale_after": 60,
+                "options": {"path": str(logs)},
+            }
+        ],
+    )
+    later = datetime(2100, 1, 1, tzinfo=UTC)  # the logs are far older than a minute by then
+    w = Warden(settings, clock=lambda: later)
+    try:
+        assert w.run_feed("lab").ingested == 4
+        (ev,) = w.evaluate().evaluations
+        assert ev.verdict.value == "unknown" and "its feed's stale_after" in ev.reason
+    finally:
+        w.close()

@@ -160,3 +160,12 @@ def test_missing_uncertainty_ignore_and_min_samples_drop_evidence() -> None:
     mixed = series(point("m", 0.9, n=500, minutes=1), point("m", 0.1, n=3, minutes=2))
     (e,) = evaluate(few, mixed, NOW)
     assert e.verdict is Verdict.BREACHED and e.value == 0.9
+
+
+def test_a_feed_s_stale_after_applies_to_its_evidence_only() -> None:
+    t = threshold()
+    s = series(obs("m", 0.9, 0)._replace(feed="slow"), obs("n", 0.9, 0)._replace(feed="fresh"))
+    later = T0 + timedelta(hours=2)
+    got = {e.subject: e for e in evaluate(t, s, later, (), None, {"slow": 3600})}
+    assert got["m"].verdict is Verdict.UNKNOWN and "its feed's stale_after" in got["m"].reason
+    assert got["n"].verdict is Verdict.BREACHED

@@ -48,8 +48,10 @@ def run_cycle(
     sinks: Sequence[str],
     clock: Clock,
     thresholds: Iterable[Threshold] | None = None,
+    feed_stale: Mapping[str, float] | None = None,
 ) -> CycleResult:
-    """Evaluate `thresholds` (default: the whole catalog) and persist what changed."""
+    """Evaluate `thresholds` (default: the whole catalog) and persist what changed.
+    `feed_stale`: feed id -> seconds after which that feed's evidence no longer counts."""
     chosen = list(catalog.thresholds if thresholds is None else thresholds)
     result = CycleResult()
     started = time.perf_counter()
@@ -68,7 +70,7 @@ def run_cycle(
         changed: list[tuple[Transition, Threshold]] = []
         for threshold in chosen:
             evaluations = _evaluate_one(
-                threshold, evidence, known, now, result, catalog.registry.models
+                threshold, evidence, known, now, result, catalog.registry.models, feed_stale or {}
             )
             for ev in evaluations:
                 since = pending.get((threshold.id, ev.subject))
@@ -131,11 +133,12 @@ def _evaluate_one(
     now: datetime,
     result: CycleResult,
     models: Mapping[str, ModelSpec],
+    feed_stale: Mapping[str, float],
 ) -> list[Evaluation]:
     subjects = known.get(threshold.id, [])
     try:
         series = evidence.get((threshold.when.benchmark, threshold.when.metric), {})
-        return evaluate(threshold, series, now, subjects, models)
+        return evaluate(threshold, series, now, subjects, models, feed_stale)
     except Exception as exc:
         log.exception("threshold %s: evaluation failed", threshold.id)
         result.failed.append(threshold.id)

@@ -182,7 +182,10 @@ class Warden:
         return self.evaluate(thresholds) if thresholds else None
 
     def evaluate(self, thresholds: Iterable[Threshold] | None = None) -> CycleResult:
-        result = run_cycle(self.store, self.catalog, list(self.sinks), self.clock, thresholds)
+        feed_stale = {f.id: f.stale_after for f in self.settings.feeds if f.stale_after}
+        result = run_cycle(
+            self.store, self.catalog, list(self.sinks), self.clock, thresholds, feed_stale
+        )
         self.metrics.evaluation_seconds.observe(result.duration_seconds)
         for tid in result.failed:
             self.metrics.evaluation_failures.labels(tid).inc()

@@ -28,18 +28,21 @@ def evaluate(
     now: datetime,
     known_subjects: Iterable[str] = (),
     models: Mapping[str, ModelSpec] | None = None,
+    feed_stale: Mapping[str, float] | None = None,
 ) -> list[Evaluation]:
     """Evaluate one threshold. `series` maps each subject to its observations of the threshold's
     benchmark metric, newest first. `known_subjects` (those with an alert state) that have no
     evidence any more are reported `unknown`, never `ok`. `models` (the registry's) decides who
-    is in an open-weights or organisation scope; a model it does not know is in neither."""
+    is in an open-weights or organisation scope; a model it does not know is in neither.
+    `feed_stale` (feed id -> seconds) makes evidence from a feed stale sooner."""
     series = _in_scope(threshold, series, models or {})
-    fresh = _fresh(threshold, series, now)
+    fresh = _fresh(threshold, series, now, feed_stale or {})
     if threshold.is_frontier:
-        return [_frontier(threshold, fresh, series)]
+        return [_frontier(threshold, fresh, series, bool(feed_stale))]
     out = [_judge(threshold, subject, obs) for subject, obs in sorted(fresh.items())]
     for subject in sorted(set(series) - set(fresh)):
-        out.append(Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason=_stale(threshold)))
+        reason = _stale(threshold, bool(feed_stale))
+        out.append(Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason=reason))
     for subject in sorted(set(known_subjects) - set(series)):
         out.append(Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason="no evidence"))
     return out
@@ -63,18 +66,25 @@ def _in_scope(
     return {s: obs for s, obs in series.items() if member(s)}
 
 
-def _fresh(threshold: Threshold, series: SubjectSeries, now: datetime) -> SubjectSeries:
-    """The evidence that counts: not older than `stale_after`, with at least `min_samples`
-    samples, and with a stderr when `missing_uncertainty: ignore`. Emptied subjects go."""
+def _fresh(
+    threshold: Threshold, series: SubjectSeries, now: datetime, feed_stale: Mapping[str, float]
+) -> SubjectSeries:
+    """The evidence that counts: not older than the threshold's or its feed's `stale_after`,
+    with at least `min_samples` samples, and with a stderr when `missing_uncertainty: ignore`.
+    Emptied subjects go."""
     t = threshold
-    if t.stale_after is None and t.min_samples is None and t.missing_uncertainty == "point":
+    plain = t.min_samples is None and t.missing_uncertainty == "point"
+    if t.stale_after is None and not feed_stale and plain:
         return {s: obs for s, obs in series.items() if obs}
     oldest = None if t.stale_after is None else now - timedelta(seconds=t.stale_after)
+    feed_oldest = {f: now - timedelta(seconds=s) for f, s in feed_stale.items()}
     need_stderr = t.confidence is not None and t.missing_uncertainty == "ignore"
 
     def counts(o: Point) -> bool:
+        by_feed = feed_oldest.get(o.feed)
         return (
             (oldest is None or o.observed_at >= oldest)
+            and (by_feed is None or o.observed_at >= by_feed)
             and (t.min_samples is None or (o.n is not None and o.n >= t.min_samples))
             and not (need_stderr and o.stderr is None)
         )
@@ -83,22 +93,26 @@ def _fresh(threshold: Threshold, series: SubjectSeries, now: datetime) -> Subjec
     return {s: obs for s, obs in fresh.items() if obs}
 
 
-def _stale(threshold: Threshold) -> str:
+def _stale(threshold: Threshold, by_feed: bool) -> str:
     """Why evidence that exists does not count."""
     rules = []
     if threshold.stale_after is not None:
         rules.append(f"newer than stale_after ({threshold.stale_after:g} s)")
+    if by_feed:
+        rules.append("newer than its feed's stale_after")
     if threshold.min_samples is not None:
-        rules.append(f"at least min_samples ({threshold.min_samples}) samples")
+        rules.append(f"from at least min_samples ({threshold.min_samples}) samples")
     if threshold.confidence is not None and threshold.missing_uncertainty == "ignore":
-        rules.append("a stderr (missing_uncertainty: ignore)")
-    return "no evidence has " + " and ".join(rules)
+        rules.append("with a stderr (missing_uncertainty: ignore)")
+    return "no evidence counts: it must be " + " and ".join(rules)
 
 
-def _frontier(threshold: Threshold, fresh: SubjectSeries, series: SubjectSeries) -> Evaluation:
+def _frontier(
+    threshold: Threshold, fresh: SubjectSeries, series: SubjectSeries, by_feed: bool
+) -> Evaluation:
     subject = threshold.scope.value
     if not fresh:
-        reason = _stale(threshold) if series else "no evidence in scope"
+        reason = _stale(threshold, by_feed) if series else "no evidence in scope"
         return Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason=reason)
     sign = 1.0 if threshold.when.higher_is_more else -1.0
     best = max(sorted(fresh), key=lambda s: sign * fresh[s][0].value)

@@ -72,6 +72,7 @@ class Point(NamedTuple):
     key: str  # content identity: the same measurement read by two feeds has one key
     stderr: float | None = None
     n: int | None = None
+    feed: str = ""
 
 
 @dataclass(frozen=True)

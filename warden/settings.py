@@ -40,6 +40,8 @@ class FeedSettings(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
     connector: str
     every: float = Field(60.0, gt=0, description="seconds between runs")
+    # Evidence from this feed older than this (seconds) does not count, whatever the threshold.
+    stale_after: float | None = Field(None, gt=0)
     options: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -111,6 +111,7 @@ def series(conn: Connection, pairs: Iterable[tuple[str, str]], depth: int) -> Se
         o.c.key,
         o.c.stderr,
         o.c.n,
+        o.c.feed,
     ]
     for chunk in _chunks(wanted, 200):
         inner = select(*cols, rank).where(tuple_(o.c.benchmark, o.c.metric).in_(chunk)).subquery()

@@ -121,6 +121,7 @@ observations = Table(
         "id",
         "stderr",
         "n",
+        "feed",
     ),
 )
 

@@ -96,6 +96,7 @@ def upgrade() -> None:
                 "id",
                 "stderr",
                 "n",
+                "feed",
             ],
             unique=False,
         )
