@@ -63,7 +63,10 @@ def run_cycle(
         states = alert_rows.load_states(conn, [t.id for t in chosen])
         pending = alert_rows.pending_since(conn, [t.id for t in chosen if t.for_seconds])
         pairs = {(t.when.benchmark, t.when.metric) for t in chosen}
-        evidence = obs_rows.series(conn, pairs, depth(chosen))
+        extra = {"stderr"} if any(t.confidence for t in chosen) else set()
+        extra |= {"n"} if any(t.min_samples for t in chosen) else set()
+        extra |= {"feed"} if feed_stale else set()
+        evidence = obs_rows.series(conn, pairs, depth(chosen), extra)
         known: dict[str, list[str]] = {}
         for tid, subject in states:
             known.setdefault(tid, []).append(subject)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, func, null, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from warden.model import Observation, Point, Rejection, StoredObservation
 from warden.store.schema import observations, rejects
 
+OPTIONAL_POINT_FIELDS = ("stderr", "n", "feed")  # in Point's order
 Series = dict[tuple[str, str], dict[str, list[Point]]]
 
 
@@ -82,12 +83,19 @@ def _text(value: str) -> str:
     return value.replace("\x00", "\\x00")
 
 
-def series(conn: Connection, pairs: Iterable[tuple[str, str]], depth: int) -> Series:
+def series(
+    conn: Connection,
+    pairs: Iterable[tuple[str, str]],
+    depth: int,
+    extra: Collection[str] = (),
+) -> Series:
     """For each (benchmark, metric) pair, each subject's `depth` newest distinct observations,
     newest first. The same measurement stored by two feeds (same content key) counts once.
 
     Reads only the columns evaluation needs, all of them in `ix_observations_series`, so the
-    query never touches the table; `evidence` fetches whole rows for the few that matter."""
+    query never touches the table; `evidence` fetches whole rows for the few that matter.
+    `extra` names the optional Point fields to fill (`stderr`, `n`, `feed`); the others are
+    left empty, which keeps the common read narrow."""
     wanted = sorted(set(pairs))
     out: Series = defaultdict(lambda: defaultdict(list))
     if not wanted:
@@ -109,9 +117,7 @@ def series(conn: Connection, pairs: Iterable[tuple[str, str]], depth: int) -> Se
         o.c.value,
         o.c.observed_at,
         o.c.key,
-        o.c.stderr,
-        o.c.n,
-        o.c.feed,
+        *(o.c[name] if name in extra else null().label(name) for name in OPTIONAL_POINT_FIELDS),
     ]
     for chunk in _chunks(wanted, 200):
         inner = select(*cols, rank).where(tuple_(o.c.benchmark, o.c.metric).in_(chunk)).subquery()
