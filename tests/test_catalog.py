@@ -253,3 +253,12 @@ def test_for_as_a_duration(tmp_path: Path) -> None:
     for bad in ('"6 hours"', '"-1h"', '"h"'):
         with pytest.raises(CatalogError, match=r"for: (a count|the duration)"):
             load_catalog([write(tmp_path, GOOD.replace("for: 2", f"for: {bad}"), "bad.yaml")])
+
+
+def test_keep_firing_for_is_a_duration(tmp_path: Path) -> None:
+    text = GOOD.replace("for: 2", 'for: 2\n    keep_firing_for: "2h"')
+    (t,) = load_catalog([write(tmp_path, text)]).thresholds
+    assert t.keep_firing_for == 7200
+    bad = GOOD.replace("for: 2", 'for: 2\n    keep_firing_for: "soon"')
+    with pytest.raises(CatalogError, match=r"keep_firing_for: a duration such as"):
+        load_catalog([write(tmp_path, bad, "bad.yaml")])

@@ -289,3 +289,15 @@ def test_a_duration_for_fires_on_a_later_sweep_through_the_store(store: Store) -
     clock.tick(10)
     r = run_cycle(store, cat, [], clock)  # the periodic sweep, no new data
     assert [t.to_state for _, t in r.transitions] == [State.FIRING]
+
+
+def test_keep_firing_for_through_the_store(store: Store) -> None:
+    clock = Clock()
+    cat = catalog(threshold(keep_firing_for="30m"))
+    put(store, clock, "m", 0.9, "k1")
+    assert [t.to_state for _, t in run_cycle(store, cat, [], clock).transitions] == [State.FIRING]
+    clock.tick(10)
+    put(store, clock, "m", 0.1, "k2")  # below the trigger 10 min after the last breach
+    assert run_cycle(store, cat, [], clock).transitions == []
+    clock.tick(25)  # 35 min after the last breach
+    assert [t.to_state for _, t in run_cycle(store, cat, [], clock).transitions] == [State.RESOLVED]

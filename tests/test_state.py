@@ -93,3 +93,14 @@ def test_a_duration_for_fires_once_pending_that_long() -> None:
     assert fired is not None and fired.to_state is State.FIRING
     back = advance(State.PENDING, Evaluation("t", "s", Verdict.OK, 0.1), t, 9000)
     assert back is not None and back.to_state is State.INACTIVE  # the clock starts again
+
+
+def test_keep_firing_for_holds_a_firing_alert_after_the_last_breach() -> None:
+    t = threshold(keep_firing_for="1h")
+    assert t.keep_firing_for == 3600
+    ok = Evaluation("t", "s", Verdict.OK, 0.1)
+    assert advance(State.FIRING, ok, t, None, breached_seconds_ago=600) is None
+    late = advance(State.FIRING, ok, t, None, breached_seconds_ago=3600)
+    assert late is not None and late.to_state is State.RESOLVED
+    gone = advance(State.FIRING, Evaluation("t", "s", Verdict.UNKNOWN), t, None, 600)
+    assert gone is not None and gone.to_state is State.NODATA  # no evidence is never held

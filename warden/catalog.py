@@ -101,6 +101,8 @@ class Threshold(Strict):
     for_: int = Field(1, alias="for", ge=1)
     # `for: "6h"` (s, m, h, d): breached continuously that long, as pending, before firing.
     for_seconds: float | None = Field(None, gt=0)
+    # A firing alert stays firing this long after the last evaluation that found it breached.
+    keep_firing_for: float | None = Field(None, gt=0)
     # Hysteresis: once firing, the alert holds until the value is past this recovery level.
     clear_at: float | None = Field(None, allow_inf_nan=False)
     # Uncertainty: breach only when the confidence interval's bound (the lower one for >=) meets
@@ -128,6 +130,8 @@ class Threshold(Strict):
             data.update(scope=Scope.FRONTIER.value, organisation=scope["organisation"])
         if isinstance(data.get("for"), str):
             data.update(_duration_for(data["for"]))
+        if isinstance(data.get("keep_firing_for"), str):
+            data["keep_firing_for"] = _duration(data["keep_firing_for"], "keep_firing_for")
         if isinstance(data.get("when"), dict) and "ratio" in data["when"]:
             registry = (info.context or {}).get("registry")
             data.update(_baseline_ratio(data["when"], data.get("warn_at"), registry))
@@ -209,18 +213,22 @@ def _number(value: object) -> TypeGuard[float]:
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def _duration_for(text: str) -> dict[str, Any]:
-    """`for: "6h"` is a duration: `for_seconds: 21600` (and one confirming observation)."""
+def _duration(text: str, field: str) -> float:
+    """Seconds in a duration such as '30m', '6h', '2d'."""
     number, unit = text.strip()[:-1], text.strip()[-1:]
     try:
         seconds = float(number) * _UNITS[unit]
     except (KeyError, ValueError) as exc:
-        raise ValueError(
-            f"for: a count of observations, or a duration such as '30m', '6h', '2d' (got {text!r})"
-        ) from exc
-    if not seconds > 0 or seconds == float("inf"):
-        raise ValueError(f"for: the duration must be positive (got {text!r})")
-    return {"for": 1, "for_seconds": seconds}
+        what = "a count of observations, or a duration" if field == "for" else "a duration"
+        raise ValueError(f"{field}: {what} such as '30m', '6h', '2d' (got {text!r})") from exc
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"{field}: the duration must be positive (got {text!r})")
+    return seconds
+
+
+def _duration_for(text: str) -> dict[str, Any]:
+    """`for: "6h"` is a duration: `for_seconds: 21600` (and one confirming observation)."""
+    return {"for": 1, "for_seconds": _duration(text, "for")}
 
 
 def _grey_zone(when: dict[str, Any], has_warn_at: bool) -> dict[str, Any]:

@@ -62,6 +62,9 @@ def run_cycle(
         now = clock()
         states = alert_rows.load_states(conn, [t.id for t in chosen])
         pending = alert_rows.pending_since(conn, [t.id for t in chosen if t.for_seconds])
+        kept = [t.id for t in chosen if t.keep_firing_for]
+        last_breach = alert_rows.breached_at(conn, kept)
+        breached: list[tuple[str, str]] = []
         pairs = {(t.when.benchmark, t.when.metric) for t in chosen}
         extra = {"stderr"} if any(t.confidence for t in chosen) else set()
         extra |= {"n"} if any(t.min_samples for t in chosen) else set()
@@ -76,11 +79,17 @@ def run_cycle(
                 threshold, evidence, known, now, result, catalog.registry.models, feed_stale or {}
             )
             for ev in evaluations:
-                since = pending.get((threshold.id, ev.subject))
-                held_for = None if since is None else (now - since).total_seconds()
+                key = (threshold.id, ev.subject)
+                since, last = pending.get(key), last_breach.get(key)
                 transition = advance(
-                    states.get((threshold.id, ev.subject)), ev, threshold, held_for
+                    states.get(key),
+                    ev,
+                    threshold,
+                    None if since is None else (now - since).total_seconds(),
+                    None if last is None else (now - last).total_seconds(),
                 )
+                if threshold.keep_firing_for and ev.verdict is Verdict.BREACHED:
+                    breached.append(key)
                 if transition is not None:
                     changed.append((transition, threshold))
             result.evaluations.extend(evaluations)
@@ -88,6 +97,7 @@ def run_cycle(
         details = obs_rows.evidence(conn, (p.id for t, _ in changed for p in t.evaluation.evidence))
         entries = chain(alert_rows.chain_head(conn), [(now, t, th) for t, th in changed], details)
         alert_rows.save_states(conn, rows)
+        alert_rows.mark_breached(conn, breached, now)
         alert_rows.append_triggers(conn, entries)
         outbox_rows.enqueue(
             conn,

@@ -9,7 +9,8 @@
 - unknown: `nodata` from pending, warning, firing or error; otherwise unchanged. Missing evidence
   never reads as ok or resolved;
 - error (evaluation failed): `error`;
-- hysteresis: with `clear_at`, a firing alert holds while the value still meets `clear_at`.
+- hysteresis: with `clear_at`, a firing alert holds while the value still meets `clear_at`;
+  with `keep_firing_for`, until that long after the last breach.
 """
 
 from __future__ import annotations
@@ -47,11 +48,13 @@ def advance(
     ev: Evaluation,
     threshold: Threshold,
     pending_seconds: float | None = None,
+    breached_seconds_ago: float | None = None,
 ) -> Transition | None:
     """The transition `ev` causes from `prev` (None: no alert state yet), if any.
     `pending_seconds`: how long the alert has been pending, for a duration `for` (it fires once
     that long). With `clear_at`, a firing alert stays firing until the value is past that
-    recovery level."""
+    recovery level, and with `keep_firing_for` until that long after it was last breached
+    (`breached_seconds_ago`)."""
     before = prev or State.INACTIVE
     held = threshold.for_seconds is None or (
         before is State.PENDING
@@ -59,14 +62,19 @@ def advance(
         and pending_seconds >= threshold.for_seconds
     )
     after = target(before, ev, threshold.for_, held)
-    if (
-        before is State.FIRING
-        and after in (State.WARNING, State.RESOLVED)
-        and threshold.clear_at is not None
-        and ev.value is not None
-        and threshold.when.holds(ev.value, threshold.clear_at)
-    ):
-        return None
+    if before is State.FIRING and after in (State.WARNING, State.RESOLVED):
+        if (
+            threshold.clear_at is not None
+            and ev.value is not None
+            and threshold.when.holds(ev.value, threshold.clear_at)
+        ):
+            return None
+        if (
+            threshold.keep_firing_for is not None
+            and breached_seconds_ago is not None
+            and breached_seconds_ago < threshold.keep_firing_for
+        ):
+            return None
     if after is before:
         return None
     return Transition(threshold.id, threshold.version, ev.subject, before, after, ev)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from warden.model import State
@@ -46,6 +46,31 @@ def pending_since(
         s.c.threshold.in_(list(threshold_ids)), s.c.state == State.PENDING.value
     )
     return {(t, subject): since for t, subject, since in conn.execute(q).all()}
+
+
+def breached_at(conn: Connection, threshold_ids: Iterable[str]) -> dict[tuple[str, str], datetime]:
+    """When each firing threshold x subject was last found breached (for keep_firing_for)."""
+    s = alert_states
+    q = select(s.c.threshold, s.c.subject, s.c.last_breached_at).where(
+        s.c.threshold.in_(list(threshold_ids)),
+        s.c.state == State.FIRING.value,
+        s.c.last_breached_at.is_not(None),
+    )
+    return {(t, subject): at for t, subject, at in conn.execute(q).all()}
+
+
+def mark_breached(conn: Connection, keys: Iterable[tuple[str, str]], now: datetime) -> None:
+    """Record that these threshold x subject pairs were found breached now."""
+    rows = [{"b_threshold": t, "b_subject": s, "at": now} for t, s in keys]
+    if not rows:
+        return
+    s = alert_states
+    stmt = (
+        update(s)
+        .where(s.c.threshold == bindparam("b_threshold"), s.c.subject == bindparam("b_subject"))
+        .values(last_breached_at=bindparam("at"))
+    )
+    conn.execute(stmt, rows)
 
 
 def save_states(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

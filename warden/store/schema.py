@@ -151,6 +151,8 @@ alert_states = Table(
     Column("since", UTCDateTime, nullable=False),
     Column("threshold_version", String(64), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The last evaluation that found it breached (kept for thresholds with keep_firing_for).
+    Column("last_breached_at", UTCDateTime),
 )
 
 triggers = Table(
