@@ -43,7 +43,7 @@ from harness import (
 
 from connectors.archive import member_names, read_member
 from connectors.inspect_logs import InspectLogs
-from warden.catalog import Benchmark, Catalog, Threshold
+from warden.catalog import Catalog, Threshold
 from warden.clock import system_clock
 from warden.connector import Cursor
 from warden.cycle import run_cycle
@@ -283,7 +283,7 @@ def raw_cycle(path: Path, thresholds: Sequence[Threshold]) -> float:
 def fig_cycle(sizes: Sizes, tmp: Path) -> None:
     thresholds = tuple(Threshold.model_validate(d) for d in grid_thresholds(BENCHMARKS))
     names = [f"bench-{b:02d}" for b in range(BENCHMARKS)]
-    catalog = Catalog(thresholds, {b: Benchmark(id=b, title="perf") for b in names}, ())
+    catalog = Catalog(thresholds)
     rng = random.Random(3)
     rows = [
         observation(f"model-{m:04d}", b, rng.random(), NOW - timedelta(rng.randint(1, 30)))

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.factories import T0, threshold
-from warden.catalog import Benchmark, Catalog
+from warden.catalog import Catalog
 from warden.cycle import idempotency_key, run_cycle
 from warden.model import Observation, State
 from warden.store import Store, alerts, stats
@@ -29,7 +29,7 @@ class Clock:
 
 
 def catalog(*thresholds):  # type: ignore[no-untyped-def]
-    return Catalog(tuple(thresholds), {"bench": Benchmark(id="bench", title="B")}, ())
+    return Catalog(tuple(thresholds))
 
 
 def put(store: Store, clock: Clock, subject: str, value: float, key: str) -> None:
@@ -238,7 +238,7 @@ def test_open_weights_frontier_through_the_store(store: Store) -> None:
     ):
         registry.add_model(spec, "test", [])
     t = threshold(scope="open_weights_frontier")
-    cat = Catalog((t,), {}, (), registry)
+    cat = Catalog((t,), (), registry)
     clock = Clock()
     put(store, clock, "closed/b", 0.9, "k1")
     assert run_cycle(store, cat, [], clock).evaluations[0].verdict.value == "unknown"

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from tests.factories import T0, threshold
 from tests.receiver import Receiver, receiver
-from warden.catalog import Benchmark, Catalog
+from warden.catalog import Catalog
 from warden.cycle import run_cycle
 from warden.dispatch import Dispatcher, backoff_seconds
 from warden.model import Observation
@@ -51,7 +51,7 @@ def fire(store: Store, clock: Clock, sinks: list[str], subjects: int = 1) -> Non
     ]
     with store.write() as conn:
         obs_rows.insert_observations(conn, "f", rows, clock())
-    cat = Catalog((threshold(),), {"bench": Benchmark(id="bench", title="B")}, ())
+    cat = Catalog((threshold(),))
     run_cycle(store, cat, sinks, clock)
 
 
@@ -210,7 +210,7 @@ def test_the_payload_carries_what_the_threshold_demands(store: Store, hook: Rece
             "annotations": {"owner": "red"},
         }
     )
-    run_cycle(store, Catalog((t,), {}, ()), ["hook"], clock)
+    run_cycle(store, Catalog((t,)), ["hook"], clock)
     Dispatcher(
         store, {"hook": WebhookSink("hook", {"url": hook.url})}, settings(), clock
     ).run_once()

@@ -302,9 +302,12 @@ class CatalogFile(Strict):
 @dataclass(frozen=True)
 class Catalog:
     thresholds: tuple[Threshold, ...]
-    benchmarks: dict[str, BenchmarkSpec]
-    files: tuple[Path, ...]
+    files: tuple[Path, ...] = ()
     registry: Registry = field(default_factory=Registry)
+
+    @property
+    def benchmarks(self) -> dict[str, BenchmarkSpec]:
+        return self.registry.benchmarks
 
     @cached_property
     def _index(self) -> dict[str, Threshold]:
@@ -388,7 +391,7 @@ def load_catalog(paths: Iterable[Path], registry_paths: Iterable[Path] = ()) -> 
         problems.append(Problem(where_defined[t.id], why, t.id))
     if problems:
         raise CatalogError(problems)
-    return Catalog(tuple(thresholds), dict(registry.benchmarks), tuple(files), registry)
+    return Catalog(tuple(thresholds), tuple(files), registry)
 
 
 def _read_file(file: Path, problems: list[Problem]) -> tuple[LocatedYaml | None, Any]:
@@ -409,7 +412,3 @@ def _read_file(file: Path, problems: list[Problem]) -> tuple[LocatedYaml | None,
     except ValidationError as exc:
         problems.extend(problems_from(exc, doc))
         return None, None
-
-
-def is_finite(value: float) -> bool:
-    return not (math.isnan(value) or math.isinf(value))

@@ -63,11 +63,9 @@ def run_feed(
     staged: list[tuple[Payload, list[Observation]]] = []
     try:
         for item in connector.fetch(cursor):
-            observations = stage(store, feed, connector, item, result, clock, cursor)
+            observations = stage(store, feed, connector, item, result, clock, cursor, registry)
             if observations is None or not isinstance(item, Payload):
                 continue
-            if registry is not None:
-                observations = [registry.normalise(o) for o in observations]
             staged.append((item, observations))
             if sum(len(o) for _, o in staged) >= batch:
                 save(store, feed, staged, result, clock, cursor)
@@ -104,10 +102,8 @@ def handle(
     registry: Registry | None = None,
 ) -> None:
     """Store one item on its own (a push)."""
-    observations = stage(store, feed, connector, item, result, clock, None)
+    observations = stage(store, feed, connector, item, result, clock, None, registry)
     if observations is not None and isinstance(item, Payload):
-        if registry is not None:
-            observations = [registry.normalise(o) for o in observations]
         save(store, feed, [(item, observations)], result, clock, None)
 
 
@@ -119,9 +115,10 @@ def stage(
     result: IngestResult,
     clock: Clock,
     cursor: Cursor | None,
+    registry: Registry | None = None,
 ) -> list[Observation] | None:
-    """Parse one fetched item. Returns its observations, to be saved; rejections are recorded
-    at once."""
+    """Parse one fetched item. Returns its observations (normalised through `registry` when
+    given), to be saved; rejections are recorded at once."""
     if isinstance(item, Pending):
         result.skipped += 1
         log.info("feed %s: %s: skipped for now: %s", feed, item.source, item.why)
@@ -130,7 +127,7 @@ def stage(
         reject(store, feed, item, result, clock, cursor)
         return None
     try:
-        return connector.parse(item)
+        observations = connector.parse(item)
     except NotReady as exc:
         result.skipped += 1
         log.info("feed %s: %s: skipped for now: %s", feed, item.source, exc.why)
@@ -151,6 +148,8 @@ def stage(
         # No version: the payload is tried again next run (the bug may be fixed by then).
         rejection = Rejection(item.source, "internal_error", message, item.content_hash)
         reject(store, feed, rejection, result, clock, cursor)
+    else:
+        return observations if registry is None else [registry.normalise(o) for o in observations]
     return None
 
 
