@@ -4,6 +4,7 @@ run, size limits, and noticing a file that changes while it is read."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -89,4 +90,5 @@ def read_one(path: Path, version: str, reader: Reader) -> Payload | Rejection | 
         return Rejection(source, "unreadable", f"cannot read: {exc}", stamp)
     if f"{after.st_size}:{after.st_mtime_ns}" != version:
         return Rejection(source, "file_changed", "the file changed while being read", stamp)
-    return Payload(source, content, sha256(content), member=member, version=version)
+    fetched_at = datetime.fromtimestamp(after.st_mtime, UTC)
+    return Payload(source, content, sha256(content), member, version, fetched_at)

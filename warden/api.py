@@ -65,7 +65,7 @@ def create_app(warden: Warden) -> FastAPI:
         body = await _read_body(request)
         if body is None:
             return _error(413, f"body over the {MAX_BODY_BYTES}-byte limit")
-        payload = Payload(PUSH_FEED, body, sha256(body))
+        payload = Payload(PUSH_FEED, body, sha256(body), fetched_at=warden.clock())
         result = await run_in_threadpool(warden.ingest_payload, PUSH_FEED, _Pushed(), payload)
         if result.rejections:
             bad = result.rejections[0]

@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from warden.errors import CatalogError, Problem
-from warden.registry import BenchmarkSpec, ModelSpec, Registry, Source, Strict, add_file
+from warden.registry import BOUNDS, BenchmarkSpec, ModelSpec, Registry, Source, Strict, add_file
 from warden.yamlfile import LocatedYaml, YamlError, problems_from, yaml_files
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$"
@@ -181,8 +181,6 @@ class Threshold(Strict):
         return hashlib.sha256(body.encode()).hexdigest()
 
 
-# The values a scale can take; others are impossible and a catalog error.
-_SCALE_BOUNDS = {"fraction": (0.0, 1.0), "percent": (0.0, 100.0)}
 
 
 def _metric_problems(t: Threshold, registry: Registry) -> list[str]:
@@ -198,7 +196,7 @@ def _metric_problems(t: Threshold, registry: Registry) -> list[str]:
         ]
     if name != t.when.metric:
         return [f"when.metric {t.when.metric!r} is an alias: use the canonical name {name!r}"]
-    low, high = _SCALE_BOUNDS.get(metric.scale, (0.0, math.inf))
+    low, high = BOUNDS.get(metric.scale, (0.0, math.inf))
     return [
         f"{field} {value!r} is impossible for a {metric.scale} (must be in [{low:g}, {high:g}])"
         for field, value in (("when.value", t.when.value), ("warn_at", t.warn_at))

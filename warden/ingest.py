@@ -7,6 +7,7 @@ One summary line is logged per feed run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import DBAPIError
@@ -149,8 +150,41 @@ def stage(
         rejection = Rejection(item.source, "internal_error", message, item.content_hash)
         reject(store, feed, rejection, result, clock, cursor)
     else:
-        return observations if registry is None else [registry.normalise(o) for o in observations]
+        return _split(store, feed, item, observations, result, clock, registry)
     return None
+
+
+def _split(
+    store: Store,
+    feed: str,
+    payload: Payload,
+    parsed: Sequence[Observation | Rejection],
+    result: IngestResult,
+    clock: Clock,
+    registry: Registry | None,
+) -> list[Observation]:
+    """The observations of a parsed payload, normalised through `registry`; the records the
+    connector or the registry refused are rejected one by one (without a version: the payload's
+    own version moves the cursor once its observations are stored)."""
+    out = []
+    for o in parsed:
+        if isinstance(o, Observation) and registry is not None:
+            try:
+                o = registry.normalise(o)
+            except ParseError as exc:
+                o = Rejection(
+                    payload.source,
+                    exc.reason,
+                    exc.detail,
+                    payload.content_hash,
+                    exc.record or o.attributes.get("record"),
+                    exc.field,
+                )
+        if isinstance(o, Rejection):
+            reject(store, feed, o, result, clock)
+        else:
+            out.append(o)
+    return out
 
 
 def save(

@@ -38,6 +38,9 @@ class Payload:
     member: str | None = None
     # Identity of the underlying file or response, so unchanged inputs can be skipped.
     version: str | None = None
+    # When the bytes were obtained (a file's modification time, a response's arrival): the
+    # observed_at of sources that give no measurement time of their own (METR's release dates).
+    fetched_at: datetime | None = None
 
 
 @dataclass(frozen=True)

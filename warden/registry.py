@@ -9,6 +9,7 @@ ingest; ids it does not know are kept raw and counted, never dropped.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
-from warden.errors import Problem
+from warden.errors import ParseError, Problem
 from warden.model import Observation
 from warden.yamlfile import LocatedYaml, YamlError, problems_from
 
@@ -126,7 +127,9 @@ class Registry:
     def normalise(self, o: Observation) -> Observation:
         """`o` with canonical ids where the registry knows them (the raw ids move to its
         attributes), the model's organisation, open-weights status and release date added, and
-        `benchmark_known` / `model_known` saying what was not found."""
+        `benchmark_known` / `model_known` saying what was not found. The value (and stderr) is
+        converted from the source's `scale` attribute to the metric's canonical scale; a value
+        its scale cannot take raises ParseError."""
         benchmark = self.benchmark_id(o.benchmark)
         metric = self.metric(benchmark, o.metric)[0] if benchmark else o.metric
         model = self.model(o.subject)
@@ -138,6 +141,13 @@ class Registry:
         ):
             if new is not None and new != raw:
                 attributes[key] = raw
+        spec = self.metric(benchmark, metric)[1] if benchmark else None
+        value, stderr = o.value, o.stderr
+        if spec is not None:
+            value, stderr = convert(o.value, o.stderr, attributes.get("scale"), spec.scale)
+            if attributes.get("scale", spec.scale) != spec.scale:
+                attributes["raw_value"], attributes["raw_scale"] = o.value, attributes["scale"]
+            attributes["scale"] = spec.scale
         if model is not None:
             attributes.update(
                 organisation=model.organisation,
@@ -149,10 +159,61 @@ class Registry:
             benchmark=benchmark or o.benchmark,
             metric=metric,
             subject=model.id if model else o.subject,
+            value=value,
+            stderr=stderr,
             attributes=attributes,
             benchmark_known=benchmark is not None,
             model_known=model is not None,
         )
+
+
+# Scales that convert into one another: the factor to the family's first scale.
+_FACTORS: dict[str, tuple[str, float]] = {
+    "fraction": ("fraction", 1.0),
+    "percent": ("fraction", 0.01),
+    "minutes": ("minutes", 1.0),
+    "hours": ("minutes", 60.0),
+    "seconds": ("minutes", 1 / 60),
+}
+# The values a scale can take; a value outside is a mistake (a percentage read as a fraction).
+BOUNDS: dict[str, tuple[float, float]] = {"fraction": (0.0, 1.0), "percent": (0.0, 100.0)}
+_NON_NEGATIVE = {"minutes", "hours", "seconds", "flop"}
+
+
+def convert(
+    value: float, stderr: float | None, scale: object, canonical: str
+) -> tuple[float, float | None]:
+    """`value` (and `stderr`) from the source's `scale` (None: canonical already) into the
+    metric's `canonical` scale. Raises ParseError (invalid_value, field value) for scales that do
+    not convert into each other and for values the scale cannot take."""
+    source = canonical if scale is None else str(scale)
+    if source != canonical:
+        have, want = _FACTORS.get(source), _FACTORS.get(canonical)
+        if have is None or want is None or have[0] != want[0]:
+            raise ParseError(
+                "invalid_value",
+                f"a value in {source} cannot be converted to this metric's {canonical} scale",
+                field="scale",
+            )
+        factor = have[1] / want[1]
+        _in_range(value, source)
+        value, stderr = value * factor, None if stderr is None else stderr * factor
+    _in_range(value, canonical, declared=scale is not None)
+    return value, stderr
+
+
+def _in_range(value: float, scale: str, declared: bool = True) -> None:
+    low, high = BOUNDS.get(scale, (0.0 if scale in _NON_NEGATIVE else -math.inf, math.inf))
+    if low <= value <= high:
+        return
+    hint = ""
+    if scale == "fraction" and 1 < value <= 100 and not declared:
+        hint = " (a percentage? the source must declare scale: percent)"
+    raise ParseError(
+        "invalid_value",
+        f"{value:g} is impossible on a {scale} scale (must be in [{low:g}, {high:g}]){hint}",
+        field="value",
+    )
 
 
 def _claim(

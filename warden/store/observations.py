@@ -59,8 +59,12 @@ def insert_observations(
 
 
 def insert_reject(conn: Connection, feed: str, r: Rejection, now: datetime) -> bool:
-    """Record bad input; the same bytes from the same place are recorded once. True if new."""
-    identity = hashlib.sha256(f"{r.source}\n{r.content_hash}\n{r.reason}".encode()).hexdigest()
+    """Record bad input; the same bytes from the same place (and the same record of them) are
+    recorded once. True if new."""
+    parts = [r.source, r.content_hash, r.reason]
+    if r.record is not None or r.field is not None:  # one of several bad records of a payload
+        parts += [r.record or "", r.field or ""]
+    identity = hashlib.sha256("\n".join(parts).encode()).hexdigest()
     result = conn.execute(
         _insert_ignoring(conn, rejects),
         {
