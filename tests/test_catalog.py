@@ -262,3 +262,33 @@ def test_keep_firing_for_is_a_duration(tmp_path: Path) -> None:
     bad = GOOD.replace("for: 2", 'for: 2\n    keep_firing_for: "soon"')
     with pytest.raises(CatalogError, match=r"keep_firing_for: a duration such as"):
         load_catalog([write(tmp_path, bad, "bad.yaml")])
+
+
+def test_provenance_accounts_for_the_thresholds_own_numbers(tmp_path: Path) -> None:
+    text = """
+benchmarks: [{id: compute, title: C, metrics: {flop: {scale: flop}}}]
+thresholds:
+  - id: eu.compute.systemic
+    title: Trained with more than 10^25 FLOP
+    domain: compute
+    level: high
+    sources: [{title: EU AI Act art. 51, url: "https://example.org/"}]
+    when: {benchmark: compute, metric: flop, op: ">=", value: 1e25}
+    warn_at: {margin: 5e24}
+    provenance:
+      when.value: {kind: source, note: "the Act's presumption of systemic risk"}
+      warn_at.margin: {kind: proxy, note: "half the trigger, chosen by us"}
+    then: {severity: warning}
+"""
+    path = write(tmp_path, text)
+    (t,) = load_catalog([path]).thresholds
+    assert (t.when.value, t.warn_at) == (1e25, 5e24)  # YAML 1.2 numbers: 1e25 is a float
+    assert t.provenance["when.value"].kind == "source"
+    bad = text.replace("warn_at.margin:", "clear_at:").replace('note: "half', 'note: "h')
+    with pytest.raises(CatalogError) as caught:
+        load_catalog([write(tmp_path, bad)])
+    assert "provenance: clear_at is not a number of this threshold" in str(caught.value)
+    assert "(its numbers: warn_at.margin, when.value)" in str(caught.value)
+    wrong = text.replace("kind: proxy", "kind: guess")
+    with pytest.raises(CatalogError, match=r"provenance\.warn_at\.margin\.kind"):
+        load_catalog([write(tmp_path, wrong)])

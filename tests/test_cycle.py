@@ -163,21 +163,21 @@ def test_a_failing_threshold_turns_error_and_the_others_still_evaluate(
     clock = Clock()
     good, bad = threshold(), threshold(id="test.broken.high", scope="frontier")
     put(store, clock, "m", 0.9, "a")
-    real = warden.cycle.evaluate
+    real = warden.cycle.evaluate_threshold
 
     def flaky(t, *args):  # type: ignore[no-untyped-def]
         if t.id == bad.id:
             raise ZeroDivisionError("boom")
         return real(t, *args)
 
-    monkeypatch.setattr(warden.cycle, "evaluate", flaky)
+    monkeypatch.setattr(warden.cycle, "evaluate_threshold", flaky)
     r = run_cycle(store, catalog(good, bad), [], clock)
     assert r.failed == [bad.id]
     assert {(tr.threshold, tr.subject, tr.to_state) for _, tr in r.transitions} == {
         (good.id, "m", State.FIRING),
         (bad.id, "frontier", State.ERROR),
     }
-    monkeypatch.setattr(warden.cycle, "evaluate", real)  # the fault is fixed
+    monkeypatch.setattr(warden.cycle, "evaluate_threshold", real)  # the fault is fixed
     r = run_cycle(store, catalog(good, bad), [], clock)
     assert [(tr.from_state, tr.to_state) for _, tr in r.transitions] == [
         (State.ERROR, State.FIRING)

@@ -116,3 +116,16 @@ def test_a_source_that_fails_mid_run_keeps_what_was_read(store: Store) -> None:
     r = run_feed(store, "f", Failing(["a", "b"]), Cursor(), lambda: T)
     assert r.error == "OSError: connection reset" and r.ingested == 6
     assert counted(store) == (6, {})
+
+
+def test_a_persisted_cursor_resumes_after_a_restart(store: Store) -> None:
+    first = run_feed(store, "f", Numbers(["a", "b"]), Cursor(), lambda: T, persist=True)
+    assert first.ingested == 6
+    # A new process: a fresh, empty cursor resumes from the one saved with the feed.
+    cursor = Cursor()
+    again = run_feed(store, "f", Numbers(["a", "b", "c"]), cursor, lambda: T, persist=True)
+    assert (again.ingested, again.duplicates) == (3, 0)  # only "c" was read
+    assert cursor.versions == {"p0": "a", "p1": "b", "p2": "c"}
+    # Without persist (the `warden ingest` command) every input is read again.
+    once_more = run_feed(store, "f", Numbers(["a", "b", "c"]), Cursor(), lambda: T)
+    assert (once_more.ingested, once_more.duplicates) == (0, 9)

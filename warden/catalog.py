@@ -10,14 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -28,18 +27,22 @@ from pydantic import (
     model_validator,
 )
 
+from warden.condition import (
+    COMPUTE,
+    Combination,
+    Comparison,
+    Condition,
+    Part,
+    Reassessment,
+    When,
+    number,
+    rewrite,
+)
 from warden.errors import CatalogError, Problem
 from warden.registry import BOUNDS, BenchmarkSpec, ModelSpec, Registry, Source, Strict, add_file
 from warden.yamlfile import LocatedYaml, YamlError, problems_from, yaml_files
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$"
-
-OPS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge,
-    ">": operator.gt,
-    "<=": operator.le,
-    "<": operator.lt,
-}
 
 
 class Level(StrEnum):
@@ -54,29 +57,6 @@ class Scope(StrEnum):
     OPEN_WEIGHTS_FRONTIER = "open_weights_frontier"  # the best model with open weights
 
 
-class Condition(Strict):
-    benchmark: str = Field(min_length=1)
-    metric: str = Field(min_length=1)
-    op: Literal[">=", ">", "<=", "<"]
-    value: float = Field(allow_inf_nan=False)
-    # Set when the condition was written as a ratio to a human baseline: `value` is then
-    # ratio x the baseline's value from the registry.
-    ratio: float | None = Field(None, gt=0, allow_inf_nan=False)
-    baseline: str | None = None
-
-    @cached_property
-    def compare(self) -> Callable[[float, float], bool]:
-        """The comparison `op` as a function (value, limit) -> bool."""
-        return OPS[self.op]
-
-    def holds(self, value: float, against: float | None = None) -> bool:
-        return self.compare(value, self.value if against is None else against)
-
-    @property
-    def higher_is_more(self) -> bool:
-        return self.op in (">=", ">")
-
-
 class Then(Strict):
     severity: Literal["info", "warning", "critical"]
     mitigations: list[str] = Field(default_factory=list)
@@ -86,13 +66,21 @@ class Then(Strict):
     annotations: dict[str, str] = Field(default_factory=dict)  # free text shown with the alert
 
 
+class Provenance(Strict):
+    """Where one number of a threshold comes from: the source itself, or a proxy value chosen by
+    us (and why)."""
+
+    kind: Literal["source", "proxy"]
+    note: str = Field(min_length=1)
+
+
 class Threshold(Strict):
     id: str = Field(pattern=ID_PATTERN)
     title: str = Field(min_length=1)
     domain: str = Field(min_length=1)
     level: Level
     sources: list[Source] = Field(min_length=1)
-    when: Condition
+    when: When
     scope: Scope = Scope.PER_MODEL
     # Only models of this organisation (from the registry). `scope: {organisation: NAME}` is
     # short for `scope: frontier` with this filter.
@@ -111,18 +99,23 @@ class Threshold(Strict):
     missing_uncertainty: Literal["point", "ignore"] = "point"
     # Observations with fewer samples (or no sample count) do not count.
     min_samples: int | None = Field(None, ge=1)
+    # Results the model's developer reported about its own model (model cards) do not count.
+    exclude_vendor_reported: bool = False
     stale_after: float | None = Field(None, gt=0, description="seconds; older evidence is unknown")
+    # Per number of the threshold (`when.value`, `warn_at`, `when.of[0].value`, ...): taken from
+    # the source, or a proxy chosen by us.
+    provenance: dict[str, Provenance] = Field(default_factory=dict)
     then: Then
 
     @model_validator(mode="before")
     @classmethod
     def _shorthands(cls, data: Any, info: ValidationInfo) -> Any:
         """Shorthands, rewritten to the one form evaluation reads: `scope: {organisation: N}`,
-        `when: {ratio: r}` (to a registry baseline), the grey zone `when: {rule_out, rule_in}`
-        and `warn_at: {margin: m}`."""
+        durations, and those of `when` (warden/condition.py)."""
         if not isinstance(data, dict):
             return data
         data = dict(data)
+        _check_provenance(data)
         scope = data.get("scope")
         if isinstance(scope, dict):
             if set(scope) != {"organisation"} or "organisation" in data:
@@ -132,28 +125,28 @@ class Threshold(Strict):
             data.update(_duration_for(data["for"]))
         if isinstance(data.get("keep_firing_for"), str):
             data["keep_firing_for"] = _duration(data["keep_firing_for"], "keep_firing_for")
-        if isinstance(data.get("when"), dict) and "ratio" in data["when"]:
-            registry = (info.context or {}).get("registry")
-            data.update(_baseline_ratio(data["when"], data.get("warn_at"), registry))
-        if isinstance(data.get("when"), dict) and {"rule_in", "rule_out"} & set(data["when"]):
-            data.update(_grey_zone(data["when"], "warn_at" in data))
-        if isinstance(data.get("warn_at"), dict) and isinstance(data.get("when"), dict):
-            data["warn_at"] = _margin(data["warn_at"], data["when"])
-        return data
+        return rewrite(data, (info.context or {}).get("registry"))
 
     @model_validator(mode="after")
-    def _warn_below_trigger(self) -> Threshold:
-        if self.warn_at is not None and self.when.holds(self.warn_at):
+    def _consistent(self) -> Threshold:
+        when = self.when
+        if isinstance(when, Reassessment):
+            for name in ("confidence", "min_samples", "clear_at"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name}: does not apply to since_assessment")
+            if self.scope is not Scope.PER_MODEL:
+                raise ValueError("scope: since_assessment is judged per model")
+        if not isinstance(when, Comparison):
+            return self
+        if self.warn_at is not None and when.holds(self.warn_at):
             raise ValueError(
                 f"warn_at {self.warn_at!r} must lie on the safe side of "
-                f"{self.when.op} {self.when.value!r} (it is an early warning)"
+                f"{when.op} {when.value!r} (it is an early warning)"
             )
-        if self.clear_at is not None and (
-            self.when.holds(self.clear_at) or self.clear_at == self.when.value
-        ):
+        if self.clear_at is not None and (when.holds(self.clear_at) or self.clear_at == when.value):
             raise ValueError(
                 f"clear_at {self.clear_at!r} must lie on the safe side of "
-                f"{self.when.op} {self.when.value!r} (it is the recovery level)"
+                f"{when.op} {when.value!r} (it is the recovery level)"
             )
         return self
 
@@ -162,12 +155,22 @@ class Threshold(Strict):
         """The normal quantile of the two-sided `confidence` interval (1.96 for 0.95)."""
         return None if self.confidence is None else NormalDist().inv_cdf((1 + self.confidence) / 2)
 
-    def compared(self, value: float, stderr: float | None) -> float:
-        """What the condition compares: the value, or the bound of its confidence interval on
+    def compared(self, value: float, stderr: float | None, higher_is_more: bool = True) -> float:
+        """What a condition compares: the value, or the bound of its confidence interval on
         the less capable side."""
         if self.z is None or stderr is None:
             return value
-        return value - self.z * stderr if self.when.higher_is_more else value + self.z * stderr
+        return value - self.z * stderr if higher_is_more else value + self.z * stderr
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        """The benchmark comparisons this threshold makes (none for since_assessment)."""
+        return self.when.conditions
+
+    @cached_property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        """The (benchmark, metric) series this threshold reads."""
+        return self.when.pairs
 
     @property
     def is_frontier(self) -> bool:
@@ -181,31 +184,60 @@ class Threshold(Strict):
         return hashlib.sha256(body.encode()).hexdigest()
 
 
+def numbers(raw: dict[str, Any]) -> list[str]:
+    """The paths of the numbers a threshold's raw mapping sets in `when`, `warn_at` and
+    `clear_at`: what `provenance` accounts for."""
+    out = [k for k in ("warn_at", "clear_at") if number(raw.get(k))]
+    if isinstance(raw.get("warn_at"), dict) and number(raw["warn_at"].get("margin")):
+        out.append("warn_at.margin")
+
+    def walk(node: Any, path: str) -> None:
+        if number(node) and not path.endswith(("at_least", "for")):
+            out.append(path)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+
+    walk(raw.get("when"), "when")
+    return out
 
 
-def _metric_problems(t: Threshold, registry: Registry) -> list[str]:
-    """A threshold's metric must be one its benchmark declares (when it declares any), by its
+def _check_provenance(raw: dict[str, Any]) -> None:
+    given = raw.get("provenance")
+    if not isinstance(given, dict):
+        return
+    known = numbers(raw)
+    unknown = sorted(str(k) for k in given if k not in known)
+    if unknown:
+        raise ValueError(
+            f"provenance: {', '.join(unknown)} is not a number of this threshold "
+            f"(its numbers: {', '.join(known) or 'none'})"
+        )
+
+
+def _metric_problems(
+    c: Condition, where: str, warn_at: float | None, registry: Registry
+) -> list[str]:
+    """A condition's metric must be one its benchmark declares (when it declares any), by its
     canonical name, with values its scale can take."""
-    spec = registry.benchmarks[t.when.benchmark]
+    spec = registry.benchmarks[c.benchmark]
     if not spec.metrics:
         return []
-    name, metric = registry.metric(t.when.benchmark, t.when.metric)
+    name, metric = registry.metric(c.benchmark, c.metric)
     if metric is None:
-        return [
-            f"when.metric {t.when.metric!r}: {t.when.benchmark} declares {sorted(spec.metrics)}"
-        ]
-    if name != t.when.metric:
-        return [f"when.metric {t.when.metric!r} is an alias: use the canonical name {name!r}"]
+        return [f"{where}.metric {c.metric!r}: {c.benchmark} declares {sorted(spec.metrics)}"]
+    if name != c.metric:
+        return [f"{where}.metric {c.metric!r} is an alias: use the canonical name {name!r}"]
     low, high = BOUNDS.get(metric.scale, (0.0, math.inf))
+    warn_field = f"{where}.warn_at" if isinstance(c, Part) else "warn_at"
     return [
         f"{field} {value!r} is impossible for a {metric.scale} (must be in [{low:g}, {high:g}])"
-        for field, value in (("when.value", t.when.value), ("warn_at", t.warn_at))
+        for field, value in ((f"{where}.value", c.value), (warn_field, warn_at))
         if value is not None and not low <= value <= high
     ]
-
-
-def _number(value: object) -> TypeGuard[float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -227,60 +259,6 @@ def _duration(text: str, field: str) -> float:
 def _duration_for(text: str) -> dict[str, Any]:
     """`for: "6h"` is a duration: `for_seconds: 21600` (and one confirming observation)."""
     return {"for": 1, "for_seconds": _duration(text, "for")}
-
-
-def _grey_zone(when: dict[str, Any], has_warn_at: bool) -> dict[str, Any]:
-    """`when: {rule_out: a, rule_in: b}` is `op: ">="` (`"<="` when b < a), `value: b`,
-    `warn_at: a`."""
-    if "op" in when or "value" in when:
-        raise ValueError("when: give either op and value, or rule_out and rule_in")
-    if has_warn_at:
-        raise ValueError("warn_at: a grey zone's rule_out is its early warning already")
-    rest = {k: v for k, v in when.items() if k not in ("rule_in", "rule_out")}
-    rule_in, rule_out = when.get("rule_in"), when.get("rule_out")
-    if not (_number(rule_in) and _number(rule_out)):
-        raise ValueError("when: rule_out and rule_in must both be numbers")
-    if rule_in == rule_out:
-        raise ValueError(f"when: rule_out and rule_in are both {rule_in!r}: no grey zone")
-    op = ">=" if rule_in > rule_out else "<="
-    return {"when": {**rest, "op": op, "value": rule_in}, "warn_at": rule_out}
-
-
-def _margin(warn_at: dict[str, Any], when: dict[str, Any]) -> Any:
-    """`warn_at: {margin: m}` is the trigger value less m (plus m for `<=`/`<`)."""
-    margin, value, op = warn_at.get("margin"), when.get("value"), when.get("op")
-    if set(warn_at) != {"margin"} or not _number(margin) or margin <= 0:
-        raise ValueError("warn_at: a number, or {margin: a positive number}")
-    if not (_number(value) and op in OPS):
-        return warn_at  # the condition's own errors are reported for `when`
-    return value - margin if op in (">=", ">") else value + margin
-
-
-def _baseline_ratio(
-    when: dict[str, Any], warn_at: Any, registry: Registry | None
-) -> dict[str, Any]:
-    """`when: {ratio: r, baseline: NAME?}` as an absolute value: r x the registry's baseline
-    (the metric's first one unless named). A plain-number `warn_at` is a ratio too."""
-    if "value" in when:
-        raise ValueError("when: give either value, or ratio (to a human baseline)")
-    ratio = when.get("ratio")
-    if not _number(ratio) or ratio <= 0:
-        raise ValueError("when.ratio: a positive number")
-    benchmark, metric = when.get("benchmark"), when.get("metric")
-    spec = None
-    if registry is not None and isinstance(benchmark, str) and isinstance(metric, str):
-        spec = registry.metric(registry.benchmark_id(benchmark) or benchmark, metric)[1]
-    values = {b.name: b.value for b in spec.baselines} if spec else {}
-    if not values:
-        raise ValueError(f"when.ratio: the registry has no human baseline for {benchmark}/{metric}")
-    name = when.get("baseline", next(iter(values)))
-    if name not in values:
-        raise ValueError(f"when.baseline: {name!r} is not one of {sorted(values)}")
-    base = values[name]
-    out: dict[str, Any] = {"when": {**when, "value": ratio * base, "baseline": name}}
-    if _number(warn_at):
-        out["warn_at"] = warn_at * base
-    return out
 
 
 Benchmark = BenchmarkSpec  # a catalog's `benchmarks:` entries are registry entries
@@ -317,7 +295,7 @@ class Catalog:
     def touching(self, pairs: Iterable[tuple[str, str]]) -> list[Threshold]:
         """Thresholds whose condition reads one of the (benchmark, metric) pairs."""
         wanted = set(pairs)
-        return [t for t in self.thresholds if (t.when.benchmark, t.when.metric) in wanted]
+        return [t for t in self.thresholds if wanted.intersection(t.pairs)]
 
 
 def load_catalog(paths: Iterable[Path], registry_paths: Iterable[Path] = ()) -> Catalog:
@@ -373,23 +351,40 @@ def load_catalog(paths: Iterable[Path], registry_paths: Iterable[Path] = ()) -> 
                     t.id,
                 )
             )
-        canonical = registry.benchmark_id(t.when.benchmark)
-        if canonical is None:
-            why = (
-                f"unknown benchmark {t.when.benchmark!r}: in no registry file; declare it "
-                "under `benchmarks:`"
-            )
-        elif canonical != t.when.benchmark:
-            why = f"benchmark {t.when.benchmark!r} is an alias: use the canonical id {canonical!r}"
-        else:
-            problems.extend(
-                Problem(where_defined[t.id], w, t.id) for w in _metric_problems(t, registry)
-            )
-            continue
-        problems.append(Problem(where_defined[t.id], why, t.id))
+        where = where_defined[t.id]
+        problems.extend(Problem(where, w, t.id) for w in _condition_problems(t, registry))
     if problems:
         raise CatalogError(problems)
     return Catalog(tuple(thresholds), tuple(files), registry)
+
+
+def _condition_problems(t: Threshold, registry: Registry) -> list[str]:
+    """Each condition must name a benchmark of the registry by its canonical id, and a metric it
+    declares; since_assessment's compute ratio needs the registry's training compute."""
+    out = []
+    needs_compute = isinstance(t.when, Reassessment) and t.when.since == "compute_ratio"
+    if needs_compute and registry.metric(*COMPUTE)[1] is None:
+        out.append(
+            "when.since_assessment.compute_ratio: the registry has no benchmark "
+            f"{COMPUTE[0]!r} with metric {COMPUTE[1]!r} to read training compute from"
+        )
+    for i, c in enumerate(t.conditions):
+        where = f"when.of[{i}]" if isinstance(t.when, Combination) else "when"
+        canonical = registry.benchmark_id(c.benchmark)
+        if canonical is None:
+            out.append(
+                f"{where}: unknown benchmark {c.benchmark!r}: in no registry file; declare it "
+                "under `benchmarks:`"
+            )
+        elif canonical != c.benchmark:
+            out.append(
+                f"{where}: benchmark {c.benchmark!r} is an alias: use the canonical id "
+                f"{canonical!r}"
+            )
+        else:
+            warn_at = c.warn_at if isinstance(c, Part) else t.warn_at
+            out.extend(_metric_problems(c, where, warn_at, registry))
+    return out
 
 
 def _read_file(file: Path, problems: list[Problem]) -> tuple[LocatedYaml | None, Any]:

@@ -9,15 +9,18 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from warden.catalog import Catalog, Threshold
 from warden.clock import Clock
-from warden.evaluate import depth, evaluate, explain
-from warden.model import NOTIFY_STATES, Evaluation, State, Transition, Verdict
+from warden.condition import Reassessment
+from warden.evaluate import depth, evaluate_threshold, explain
+from warden.model import NOTIFY_STATES, Assessment, Evaluation, State, Transition, Verdict
 from warden.registry import ModelSpec
 from warden.state import advance
 from warden.store import Store
 from warden.store import alerts as alert_rows
+from warden.store import assessments as assessment_rows
 from warden.store import observations as obs_rows
 from warden.store import outbox as outbox_rows
 from warden.triggerlog import chain
@@ -65,18 +68,28 @@ def run_cycle(
         kept = [t.id for t in chosen if t.keep_firing_for]
         last_breach = alert_rows.breached_at(conn, kept)
         breached: list[tuple[str, str]] = []
-        pairs = {(t.when.benchmark, t.when.metric) for t in chosen}
         extra = {"stderr"} if any(t.confidence for t in chosen) else set()
         extra |= {"n"} if any(t.min_samples for t in chosen) else set()
         extra |= {"feed"} if feed_stale else set()
-        evidence = obs_rows.series(conn, pairs, depth(chosen), extra)
+        read = depth(chosen)
+        pairs = {p for t in chosen if not t.exclude_vendor_reported for p in t.pairs}
+        evidence = obs_rows.series(conn, pairs, read, extra)
+        pairs = {p for t in chosen if t.exclude_vendor_reported for p in t.pairs}
+        independent = obs_rows.series(conn, pairs, read, extra, independent=True)
+        due = any(isinstance(t.when, Reassessment) for t in chosen)
+        assessed = assessment_rows.latest(conn) if due else {}
         known: dict[str, list[str]] = {}
         for tid, subject in states:
             known.setdefault(tid, []).append(subject)
         changed: list[tuple[Transition, Threshold]] = []
         for threshold in chosen:
             evaluations = _evaluate_one(
-                threshold, evidence, known, now, result, catalog.registry.models, feed_stale or {}
+                threshold,
+                independent if threshold.exclude_vendor_reported else evidence,
+                known,
+                now,
+                result,
+                Context(catalog.registry.models, feed_stale or {}, assessed),
             )
             for ev in evaluations:
                 key = (threshold.id, ev.subject)
@@ -139,19 +152,33 @@ def _state_row(
     }
 
 
+class Context(NamedTuple):
+    """What evaluation reads besides the evidence."""
+
+    models: Mapping[str, ModelSpec]
+    feed_stale: Mapping[str, float]
+    assessments: Mapping[str, Assessment]
+
+
 def _evaluate_one(
     threshold: Threshold,
     evidence: obs_rows.Series,
     known: dict[str, list[str]],
     now: datetime,
     result: CycleResult,
-    models: Mapping[str, ModelSpec],
-    feed_stale: Mapping[str, float],
+    context: Context,
 ) -> list[Evaluation]:
     subjects = known.get(threshold.id, [])
     try:
-        series = evidence.get((threshold.when.benchmark, threshold.when.metric), {})
-        return evaluate(threshold, series, now, subjects, models, feed_stale)
+        return evaluate_threshold(
+            threshold,
+            evidence,
+            now,
+            subjects,
+            context.models,
+            context.feed_stale,
+            context.assessments,
+        )
     except Exception as exc:
         log.exception("threshold %s: evaluation failed", threshold.id)
         result.failed.append(threshold.id)

@@ -119,7 +119,7 @@ class Warden:
         self.dispatcher = Dispatcher(self.store, self.sinks, settings.dispatch, clock)
 
     def catalog_pairs(self) -> set[tuple[str, str]]:
-        return {(t.when.benchmark, t.when.metric) for t in self.catalog.thresholds}
+        return {p for t in self.catalog.thresholds for p in t.pairs}
 
     def note_catalog(self) -> int | None:
         """Append a catalog entry to the trigger log if the catalog differs from the one it last
@@ -165,7 +165,13 @@ class Warden:
         # The schedule never overlaps a feed's runs (max_instances=1), so its cursor has one user.
         feed = self.feeds[feed_id]
         result = run_feed(
-            self.store, feed.id, feed.connector, feed.cursor, self.clock, self.catalog.registry
+            self.store,
+            feed.id,
+            feed.connector,
+            feed.cursor,
+            self.clock,
+            self.catalog.registry,
+            persist=True,
         )
         self.evaluate_touched(result.touched)
         return result

@@ -6,6 +6,13 @@
   machine fires once it reaches the threshold's `for`.
 - Scope `frontier` evaluates the best model (highest value when the condition is `>=`/`>`,
   lowest for `<=`/`<`) as the single subject `frontier`.
+- A combination (`all`, `any`, `at_least: k`) judges each condition per model and combines the
+  verdicts (ok < warning < breached: `all` takes the lowest, `any` the highest, `at_least: k` the
+  k-th highest). A condition without evidence could be anything: the combined verdict is the
+  one that holds whatever it is, else `unknown`. Under a frontier scope the model whose
+  combination is most severe is the frontier.
+- `since_assessment` judges each model with a recorded assessment: the days since it, or its
+  newest training compute over the compute recorded with it.
 """
 
 from __future__ import annotations
@@ -14,12 +21,35 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from warden.catalog import Scope, Threshold
-from warden.model import Evaluation, Point, Verdict
+from warden.condition import COMPUTE, Combination, Condition, Reassessment
+from warden.model import Assessment, Evaluation, Point, Verdict
 from warden.registry import ModelSpec
 
 FRONTIER = Scope.FRONTIER.value
 
 SubjectSeries = Mapping[str, Sequence[Point]]
+Evidence = Mapping[tuple[str, str], SubjectSeries]  # (benchmark, metric) -> series
+_RANK = {Verdict.OK: 0, Verdict.WARNING: 1, Verdict.BREACHED: 2}
+_BY_RANK = {rank: verdict for verdict, rank in _RANK.items()}
+
+
+def evaluate_threshold(
+    threshold: Threshold,
+    evidence: Evidence,
+    now: datetime,
+    known_subjects: Iterable[str] = (),
+    models: Mapping[str, ModelSpec] | None = None,
+    feed_stale: Mapping[str, float] | None = None,
+    assessments: Mapping[str, Assessment] | None = None,
+) -> list[Evaluation]:
+    """Evaluate one threshold of any kind on `evidence` (every series it reads)."""
+    when = threshold.when
+    if isinstance(when, Combination):
+        return _combined(threshold, when, evidence, now, known_subjects, models, feed_stale)
+    if isinstance(when, Reassessment):
+        return _reassessed(threshold, when, evidence, now, known_subjects, assessments or {})
+    series = evidence.get((when.benchmark, when.metric), {})
+    return evaluate(threshold, series, now, known_subjects, models, feed_stale)
 
 
 def evaluate(
@@ -35,11 +65,16 @@ def evaluate(
     evidence any more are reported `unknown`, never `ok`. `models` (the registry's) decides who
     is in an open-weights or organisation scope; a model it does not know is in neither.
     `feed_stale` (feed id -> seconds) makes evidence from a feed stale sooner."""
+    assert isinstance(threshold.when, Condition), "evaluate_threshold handles the other kinds"
     series = _in_scope(threshold, series, models or {})
     fresh = _fresh(threshold, series, now, feed_stale or {})
     if threshold.is_frontier:
         return [_frontier(threshold, fresh, series, bool(feed_stale))]
-    out = [_judge(threshold, subject, obs) for subject, obs in sorted(fresh.items())]
+    when = threshold.when
+    out = [
+        _judge(threshold, subject, obs, when, threshold.warn_at)
+        for subject, obs in sorted(fresh.items())
+    ]
     for subject in sorted(set(series) - set(fresh)):
         reason = _stale(threshold, bool(feed_stale))
         out.append(Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason=reason))
@@ -114,13 +149,21 @@ def _frontier(
     if not fresh:
         reason = _stale(threshold, by_feed) if series else "no evidence in scope"
         return Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason=reason)
-    sign = 1.0 if threshold.when.higher_is_more else -1.0
+    when = threshold.when
+    assert isinstance(when, Condition)
+    sign = 1.0 if when.higher_is_more else -1.0
     best = max(sorted(fresh), key=lambda s: sign * fresh[s][0].value)
-    return _judge(threshold, subject, fresh[best])
+    return _judge(threshold, subject, fresh[best], when, threshold.warn_at)
 
 
-def _judge(threshold: Threshold, subject: str, obs: Sequence[Point]) -> Evaluation:
-    meets, limit, warn_at = threshold.when.compare, threshold.when.value, threshold.warn_at
+def _judge(
+    threshold: Threshold,
+    subject: str,
+    obs: Sequence[Point],
+    when: Condition,
+    warn_at: float | None,
+) -> Evaluation:
+    meets, limit, higher = when.compare, when.value, when.higher_is_more
     confirmations = 0
     if threshold.z is None:
         for o in obs:
@@ -129,7 +172,7 @@ def _judge(threshold: Threshold, subject: str, obs: Sequence[Point]) -> Evaluati
             confirmations += 1
     else:
         for o in obs:
-            if not meets(threshold.compared(o.value, o.stderr), limit):
+            if not meets(threshold.compared(o.value, o.stderr, higher), limit):
                 break
             confirmations += 1
     value = obs[0].value
@@ -145,13 +188,13 @@ def _judge(threshold: Threshold, subject: str, obs: Sequence[Point]) -> Evaluati
 
 def explain(threshold: Threshold, ev: Evaluation) -> str:
     """Why `ev` came out as it did, for logs, the CLI and the trigger log."""
-    if ev.reason or ev.value is None:
+    if ev.reason or ev.value is None or not isinstance(threshold.when, Condition):
         return ev.reason
     when = threshold.when
     newest = ev.evidence[0] if ev.evidence else None
     if threshold.z is not None and newest is not None and newest.stderr is not None:
         side = "lower" if when.higher_is_more else "upper"
-        bound = threshold.compared(newest.value, newest.stderr)
+        bound = threshold.compared(newest.value, newest.stderr, when.higher_is_more)
         meets = "" if ev.verdict is Verdict.BREACHED else "not "
         return (
             f"{ev.value:g} ± {newest.stderr:g}: {side} {threshold.confidence:g} bound "
@@ -173,6 +216,127 @@ def explain(threshold: Threshold, ev: Evaluation) -> str:
     if ev.evidence and ev.evidence[0].subject != ev.subject:
         text = f"best model: {ev.evidence[0].subject}; {text}"
     return text
+
+
+def _combined(
+    threshold: Threshold,
+    when: Combination,
+    evidence: Evidence,
+    now: datetime,
+    known_subjects: Iterable[str],
+    models: Mapping[str, ModelSpec] | None,
+    feed_stale: Mapping[str, float] | None,
+) -> list[Evaluation]:
+    legs = []
+    for part in when.of:
+        series = _in_scope(threshold, evidence.get((part.benchmark, part.metric), {}), models or {})
+        legs.append((part, _fresh(threshold, series, now, feed_stale or {})))
+    subjects = sorted({s for _, fresh in legs for s in fresh})
+    judged = [_combine(threshold, when, s, [(p, f.get(s, ())) for p, f in legs]) for s in subjects]
+    if threshold.is_frontier:
+        scope = threshold.scope.value
+        definite = [e for e in judged if e.verdict is not Verdict.UNKNOWN]
+        if not definite:
+            why = "no model has evidence enough to judge the combination"
+            return [Evaluation(threshold.id, scope, Verdict.UNKNOWN, reason=why)]
+        best = max(definite, key=lambda e: _RANK[e.verdict])  # the first of equals, by id
+        reason = f"best model: {best.subject}; {best.reason}"
+        return [best._replace(subject=scope, reason=reason)]
+    out = judged
+    for subject in sorted(set(known_subjects) - set(subjects)):
+        out.append(Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason="no evidence"))
+    return out
+
+
+def _combine(
+    threshold: Threshold,
+    when: Combination,
+    subject: str,
+    legs: Sequence[tuple[Condition, Sequence[Point]]],
+) -> Evaluation:
+    """One model's verdict on a combination of conditions."""
+    judged = [
+        _judge(threshold, subject, obs, part, getattr(part, "warn_at", None)) if obs else None
+        for part, obs in legs
+    ]
+    need = when.needed
+
+    def kth(values: list[int]) -> int:
+        return sorted(values, reverse=True)[need - 1]
+
+    low = kth([_RANK[e.verdict] if e else 0 for e in judged])
+    high = kth([_RANK[e.verdict] if e else 2 for e in judged])
+    met = sum(1 for e in judged if e and e.verdict is Verdict.BREACHED)
+    rule = f"at least {need}" if when.mode == "at_least" else when.mode
+    lines = []
+    for (part, _), e in zip(legs, judged, strict=True):
+        name = f"{part.benchmark}/{part.metric}"
+        lines.append(f"{name}: no evidence" if e is None else f"{name} {_brief(part, e)}")
+    reason = f"{met} of {len(legs)} met ({rule}): " + "; ".join(lines)
+    evidence = tuple(p for e in judged if e for p in e.evidence)
+    if low != high:
+        return Evaluation(threshold.id, subject, Verdict.UNKNOWN, None, 0, evidence, reason)
+    verdict = _BY_RANK[low]
+    confirmations = 0
+    if verdict is Verdict.BREACHED:
+        breached = [e.confirmations if e and e.verdict is Verdict.BREACHED else 0 for e in judged]
+        confirmations = kth(breached)
+    return Evaluation(threshold.id, subject, verdict, None, confirmations, evidence, reason)
+
+
+def _brief(part: Condition, e: Evaluation) -> str:
+    value = e.value if e.value is not None else float("nan")
+    if e.verdict is Verdict.BREACHED:
+        return f"{value:g} {part.op} {part.value:g}"
+    if e.verdict is Verdict.WARNING:
+        return f"{value:g} {part.op} warn_at {getattr(part, 'warn_at', 0):g}"
+    return f"{value:g} not {part.op} {part.value:g}"
+
+
+def _reassessed(
+    threshold: Threshold,
+    when: Reassessment,
+    evidence: Evidence,
+    now: datetime,
+    known_subjects: Iterable[str],
+    assessments: Mapping[str, Assessment],
+) -> list[Evaluation]:
+    """Each assessed model (of the threshold's organisation, when it names one)."""
+    compute = evidence.get(COMPUTE, {})
+    out = []
+    for subject in sorted(set(assessments) | set(known_subjects)):
+        a = assessments.get(subject)
+        if a is None:
+            out.append(Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason="not assessed"))
+            continue
+        if when.since == "days":
+            value, shown = (now - a.at).total_seconds() / 86400, "days since its assessment"
+            points: tuple[Point, ...] = ()
+        else:
+            newest = compute.get(subject, ())
+            if a.compute is None or not newest:
+                why = (
+                    "no training compute was recorded with its last assessment"
+                    if a.compute is None
+                    else "no training compute observation"
+                )
+                out.append(Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason=why))
+                continue
+            value, shown = newest[0].value / a.compute, "x the compute at its assessment"
+            points = (newest[0],)
+        if when.holds(value):
+            verdict = Verdict.BREACHED
+        elif threshold.warn_at is not None and when.holds(value, threshold.warn_at):
+            verdict = Verdict.WARNING
+        else:
+            verdict = Verdict.OK
+        reason = (
+            f"{value:.4g} {shown} of {a.at.date().isoformat()} by {a.by} "
+            f"({'' if verdict is Verdict.BREACHED else 'not '}>= {when.value:g})"
+        )
+        confirmations = 1 if verdict is Verdict.BREACHED else 0
+        out.append(Evaluation(threshold.id, subject, verdict, value, confirmations, points, reason))
+    return out
 
 
 def depth(thresholds: Iterable[Threshold]) -> int:

@@ -51,16 +51,20 @@ def run_feed(
     clock: Clock,
     registry: Registry | None = None,
     batch: int = BATCH_OBSERVATIONS,
+    persist: bool = False,
 ) -> IngestResult:
     """One run of a feed: fetch, parse and store everything new. Never raises for bad input or
     a failing source: the run is recorded as failed with its error. With a `registry`, ids are
     normalised to canonical ones (unknown ones are kept raw and flagged).
 
     Payloads are parsed one by one (a bad one is rejected alone) and stored together, about
-    `batch` observations to a transaction."""
+    `batch` observations to a transaction. With `persist`, the cursor is saved with the feed
+    and an empty one resumes from the saved one (the daemon's feeds survive restarts)."""
     result = IngestResult(feed)
     with store.write() as conn:
         run_id = feed_rows.start_run(conn, feed, connector.name, clock())
+        if persist and not cursor.versions:  # the first run since start: resume the last one's
+            cursor.versions.update(feed_rows.load_cursor(conn, feed))
     staged: list[tuple[Payload, list[Observation]]] = []
     try:
         for item in connector.fetch(cursor):
@@ -79,7 +83,15 @@ def run_feed(
         log.exception("feed %s: run failed", feed)
     save(store, feed, staged, result, clock, cursor)
     with store.write() as conn:
-        feed_rows.finish_run(conn, run_id, feed, clock(), result.counts, result.error)
+        feed_rows.finish_run(
+            conn,
+            run_id,
+            feed,
+            clock(),
+            result.counts,
+            result.error,
+            cursor.versions if persist else None,
+        )
     log.info(
         "feed %s: %s; %d new observations, %d already known, %d rejected, %d not finished",
         feed,

@@ -95,6 +95,17 @@ class StoredObservation:
     content_hash: str
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """A model's last full capability assessment, as recorded by `warden assess record`."""
+
+    model: str
+    at: datetime
+    by: str
+    compute: float | None = None  # training compute (FLOP) of the model assessed
+    note: str = ""
+
+
 class Verdict(StrEnum):
     OK = "ok"
     WARNING = "warning"

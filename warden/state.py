@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from warden.catalog import Threshold
+from warden.condition import Comparison
 from warden.model import Evaluation, State, Transition, Verdict
 
 _OK_TO = {
@@ -66,6 +67,7 @@ def advance(
         if (
             threshold.clear_at is not None
             and ev.value is not None
+            and isinstance(threshold.when, Comparison)
             and threshold.when.holds(ev.value, threshold.clear_at)
         ):
             return None

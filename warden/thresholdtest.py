@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from thresholds import bundled_catalog, bundled_registry
+from warden.assess import record
 from warden.catalog import Catalog, load_catalog
 from warden.clock import Clock
 from warden.cycle import run_cycle
@@ -39,6 +40,7 @@ from warden.model import Evaluation, Observation, State, Verdict
 from warden.store import Store
 from warden.store import alerts as alert_rows
 from warden.store import observations as obs_rows
+from warden.triggerlog import TRANSITION
 from warden.yamlfile import LocatedYaml, YamlError, problems_from
 
 FEED = "test"
@@ -78,12 +80,22 @@ class ObservationSpec(_Strict):
     observed_at: Stamp | None = None
     stderr: Annotated[Number, Field(ge=0)] | None = None
     n: int | None = Field(None, ge=0)
+    vendor_reported: bool = False
 
     @model_validator(mode="after")
     def _observed_before_ingest(self) -> ObservationSpec:
         if self.observed_at is not None and self.observed_at > self.at:
             raise ValueError("observed_at is after `at` (the time it is ingested)")
         return self
+
+
+class AssessmentSpec(_Strict):
+    """`warden assess record MODEL --by BY [--compute FLOP]`, run at `at`."""
+
+    at: Stamp
+    model: Text
+    by: Text = "test"
+    compute: Annotated[Number, Field(gt=0)] | None = None
 
 
 class VerdictSpec(_Strict):
@@ -117,6 +129,7 @@ class TriggerSpec(_Strict):
 class Case(_Strict):
     name: Text
     observations: list[ObservationSpec] = Field(default_factory=list)
+    assessments: list[AssessmentSpec] = Field(default_factory=list)
     expect: list[Step] = Field(default_factory=list)
     triggers: list[TriggerSpec] | None = None
 
@@ -210,8 +223,9 @@ def _observations(catalog: Catalog, case: Case, doc: LocatedYaml, index: int) ->
     for k, o in enumerate(case.observations):
         key, source = f"{index}:{k}", doc.where(["tests", index, "observations", k])
         digest = hashlib.sha256(key.encode()).hexdigest()
+        attributes = {"vendor_reported": True} if o.vendor_reported else {}
         raw = Observation(o.model, o.benchmark, o.metric, o.value, o.observed_at or o.at, key,
-                          source, digest, o.stderr, o.n)  # fmt: skip
+                          source, digest, o.stderr, o.n, attributes)  # fmt: skip
         out.append(catalog.registry.normalise(raw))
     return out
 
@@ -223,7 +237,7 @@ def check(
     cannot have, observations no threshold reads, and duplicate test names."""
     problems: list[Problem] = []
     ids = {t.id: t for t in catalog.thresholds}
-    read = {(t.when.benchmark, t.when.metric) for t in catalog.thresholds}
+    read = {p for t in catalog.thresholds for p in t.pairs}
     names: dict[str, str] = {}
 
     def subject(loc: list[str | int], tid: str, who: str) -> None:
@@ -264,16 +278,21 @@ def run_case(
     for spec, o in zip(case.observations, inputs, strict=True):
         arriving[spec.at].append(o)
     steps = {step.at: (j, step) for j, step in enumerate(case.expect)}
+    assessed: dict[datetime, list[AssessmentSpec]] = defaultdict(list)
+    for a in case.assessments:
+        assessed[a.at].append(a)
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="warden-thresholdtest-") as tmp:
         store = Store(f"sqlite:///{Path(tmp) / 'warden.db'}")
         try:
             store.upgrade()
-            for at in sorted(set(arriving) | set(steps)):
+            for at in sorted(set(arriving) | set(steps) | set(assessed)):
                 items = arriving.get(at, [])
                 if items:
                     with store.write() as conn:
                         obs_rows.insert_observations(conn, FEED, items, at)
+                for a in assessed.get(at, []):
+                    record(store, catalog.registry, _fixed(at), a.model, a.by, at, a.compute)
                 # After an ingest the daemon evaluates what it touched; periodically, everything.
                 touched = catalog.touching({(o.benchmark, o.metric) for o in items})
                 result = run_cycle(store, catalog, [], _fixed(at), None if at in steps else touched)
@@ -288,7 +307,11 @@ def run_case(
         finally:
             store.dispose()
     want = [(t.threshold, t.subject, t.from_.value, t.to.value, t.at) for t in case.triggers or []]
-    got = [(e.threshold, e.subject, e.from_state, e.to_state, e.at) for e in entries]
+    got = [
+        (e.threshold, e.subject, e.from_state, e.to_state, e.at)
+        for e in entries
+        if e.kind == TRANSITION
+    ]
     for n in range(max(len(want), len(got)) if case.triggers is not None else 0):
         w, g = want[n] if n < len(want) else None, got[n] if n < len(got) else None
         if w is None or g is None or w[:4] != g[:4] or w[4] not in (None, g[4]):

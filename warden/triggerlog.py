@@ -16,11 +16,12 @@ from typing import Any
 
 from warden.catalog import Threshold
 from warden.evaluate import explain
-from warden.model import StoredObservation, Transition
+from warden.model import Assessment, StoredObservation, Transition
 
 GENESIS = "0" * 64
 TRANSITION = "transition"  # an alert state changed
 CATALOG = "catalog"  # the catalog changed: thresholds added, changed or removed
+ASSESSMENT = "assessment"  # a model's capability assessment was recorded
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def content_of(
             "labels": dict(threshold.then.labels),
             "annotations": dict(threshold.then.annotations),
             "condition": threshold.when.model_dump(mode="json"),
+            "provenance": {k: v.model_dump(mode="json") for k, v in threshold.provenance.items()},
             "warn_at": threshold.warn_at,
             "scope": threshold.scope.value,
             "subject": transition.subject,
@@ -179,6 +181,30 @@ def catalog_entry(
         prev,
         chain_hash(prev, content),
         CATALOG,
+    )
+
+
+def assessment_entry(head: tuple[int, str], at: datetime, a: Assessment) -> Entry:
+    """An entry recording a model's capability assessment (`warden assess record`)."""
+    seq, prev = head[0] + 1, head[1]
+    content = canonical(
+        {
+            "kind": ASSESSMENT,
+            "seq": seq,
+            "at": at.isoformat(),
+            "threshold": "",
+            "threshold_version": "",
+            "subject": a.model,
+            "from": "",
+            "to": "",
+            "assessed_at": a.at.isoformat(),
+            "by": a.by,
+            "compute": a.compute,
+            "note": a.note,
+        }
+    )
+    return Entry(
+        seq, at, "", "", a.model, "", "", content, prev, chain_hash(prev, content), ASSESSMENT
     )
 
 

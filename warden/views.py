@@ -13,7 +13,7 @@ import click
 from warden.evaluate import explain
 from warden.store import alerts, stats
 from warden.store import observations as obs_rows
-from warden.triggerlog import CATALOG, Entry
+from warden.triggerlog import ASSESSMENT, CATALOG, Entry
 
 if TYPE_CHECKING:
     from warden.catalog import Catalog
@@ -84,7 +84,7 @@ def status(w: Warden, as_json: bool) -> None:
             for t, s, st, since in states
         ],
         "thresholds_without_evidence": [
-            t.id for t in w.catalog.thresholds if (t.when.benchmark, t.when.metric) not in seen
+            t.id for t in w.catalog.thresholds if t.pairs and not seen.issuperset(t.pairs)
         ],
         "feeds": [
             {
@@ -180,6 +180,10 @@ def _row(e: Entry) -> list[object]:
     if e.kind == CATALOG:
         change = f"+{len(b['added'])} ~{len(b['changed'])} -{len(b['removed'])} thresholds"
         return [e.seq, e.at.isoformat(), "(catalog)", "", change, "", ""]
+    if e.kind == ASSESSMENT:
+        what = f"assessed by {b['by']} ({b['assessed_at'][:10]})"
+        compute = "" if b.get("compute") is None else f"{b['compute']:g} FLOP"
+        return [e.seq, e.at.isoformat(), "(assessment)", e.subject, what, compute, ""]
     value = b.get("value")
     return [
         e.seq,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,25 @@ from pydantic import ValidationError
 from warden.errors import CatalogError, Problem
 
 
+class Loader(yaml.SafeLoader):
+    """The safe loader, reading numbers such as `1e25` and `5.0e24` as floats (YAML 1.2) rather
+    than as strings (YAML 1.1): training compute is written that way."""
+
+
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 class LocatedYaml:
     """A parsed YAML document that remembers where each value came from."""
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
-        self.node = yaml.compose(text, Loader=yaml.SafeLoader)
-        self.data: Any = yaml.safe_load(text) if self.node is not None else None
+        self.node = yaml.compose(text, Loader=Loader)
+        self.data: Any = yaml.load(text, Loader=Loader) if self.node is not None else None
 
     @classmethod
     def read(cls, path: Path) -> LocatedYaml:
@@ -92,7 +105,8 @@ def problems_from(
     """Turn a ValidationError into located problems."""
     out = []
     for error in exc.errors():
-        loc = [*prefix, *error["loc"]]
+        # Leave out the tags pydantic adds for the branch of a union (`<condition>`).
+        loc = [*prefix, *(p for p in error["loc"] if not str(p).startswith("<"))]
         where = doc.where(loc) if doc is not None else ""
         shown = dict(error, loc=loc)
         out.append(Problem(where, describe(shown)))

@@ -37,8 +37,19 @@ def start_run(conn: Connection, feed: str, connector: str, now: datetime) -> int
     return int(result.scalar_one())
 
 
+def load_cursor(conn: Connection, feed: str) -> dict[str, str]:
+    value = conn.execute(select(feeds.c.cursor).where(feeds.c.id == feed)).scalar_one_or_none()
+    return dict(value) if isinstance(value, dict) else {}
+
+
 def finish_run(
-    conn: Connection, run_id: int, feed: str, now: datetime, counts: RunCounts, error: str | None
+    conn: Connection,
+    run_id: int,
+    feed: str,
+    now: datetime,
+    counts: RunCounts,
+    error: str | None,
+    cursor: dict[str, str] | None = None,
 ) -> None:
     status = "failed" if error else "ok"
     conn.execute(
@@ -55,6 +66,8 @@ def finish_run(
         )
     )
     values: dict[str, object] = {"last_error": error}
+    if cursor is not None:
+        values["cursor"] = dict(cursor)
     if not error:
         values["last_success_at"] = now
     conn.execute(update(feeds).where(feeds.c.id == feed).values(**values))

@@ -47,6 +47,7 @@ def insert_observations(
             "attributes": o.attributes,
             "benchmark_known": o.benchmark_known,
             "model_known": o.model_known,
+            "vendor_reported": o.attributes.get("vendor_reported") is True,
         }
         for o in items
     ]
@@ -92,6 +93,7 @@ def series(
     pairs: Iterable[tuple[str, str]],
     depth: int,
     extra: Collection[str] = (),
+    independent: bool = False,
 ) -> Series:
     """For each (benchmark, metric) pair, each subject's `depth` newest distinct observations,
     newest first. The same measurement stored by two feeds (same content key) counts once.
@@ -99,7 +101,8 @@ def series(
     Reads only the columns evaluation needs, all of them in `ix_observations_series`, so the
     query never touches the table; `evidence` fetches whole rows for the few that matter.
     `extra` names the optional Point fields to fill (`stderr`, `n`, `feed`); the others are
-    left empty, which keeps the common read narrow."""
+    left empty, which keeps the common read narrow. `independent` leaves out what the model's
+    developer reported about its own model."""
     wanted = sorted(set(pairs))
     out: Series = defaultdict(lambda: defaultdict(list))
     if not wanted:
@@ -124,7 +127,10 @@ def series(
         *(o.c[name] if name in extra else null().label(name) for name in OPTIONAL_POINT_FIELDS),
     ]
     for chunk in _chunks(wanted, 200):
-        inner = select(*cols, rank).where(tuple_(o.c.benchmark, o.c.metric).in_(chunk)).subquery()
+        where = [tuple_(o.c.benchmark, o.c.metric).in_(chunk)]
+        if independent:
+            where.append(o.c.vendor_reported.is_(False))
+        inner = select(*cols, rank).where(*where).subquery()
         q = select(*[inner.c[c.name] for c in cols]).where(inner.c.rank <= depth)
         # Of two measurements at the same time, the one ingested last counts as the newest.
         q = q.order_by(

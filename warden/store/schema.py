@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -71,6 +72,8 @@ feeds = Table(
     Column("last_attempt_at", UTCDateTime),
     Column("last_success_at", UTCDateTime),
     Column("last_error", Text),
+    # What the feed has already read (source -> version), so a restart stays incremental.
+    Column("cursor", JSON),
 )
 
 feed_runs = Table(
@@ -108,6 +111,8 @@ observations = Table(
     # False when the registry did not know the id and it was kept raw (NULL: not normalised).
     Column("benchmark_known", Boolean),
     Column("model_known", Boolean),
+    # Reported by the model's developer about its own model (model cards).
+    Column("vendor_reported", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("feed", "key", name="uq_observations_feed_key"),
     # Covers the evaluator's read (store/observations.py, series): newest first per series.
     Index(
@@ -170,6 +175,18 @@ triggers = Table(
     Column("hash", String(64), nullable=False, unique=True),
     # transition (an alert state changed) or catalog (thresholds added, changed, removed)
     Column("kind", String(16), nullable=False, server_default="transition"),
+)
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("model", String(200), nullable=False, index=True),
+    Column("assessed_at", UTCDateTime, nullable=False),
+    Column("by", String(200), nullable=False),
+    Column("compute", Float),  # training compute (FLOP) of the model assessed
+    Column("note", Text, nullable=False, server_default=""),
+    Column("trigger_seq", BigInteger, nullable=False),  # its entry in the trigger log
 )
 
 outbox = Table(
