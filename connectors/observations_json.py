@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -24,7 +23,8 @@ from pydantic import (
     field_validator,
 )
 
-from connectors.files import read_all, walk
+from connectors.files import read_all
+from connectors.source import SourceOptions, payloads
 from warden.connector import Cursor, content_key, load_json, options
 from warden.errors import ParseError
 from warden.model import Observation, Payload, Pending, Rejection
@@ -103,10 +103,7 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    path: Path
+class Options(SourceOptions):
     max_bytes: int = Field(64 * 2**20, gt=0)
 
 
@@ -118,7 +115,8 @@ class ObservationsJson:
 
     def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
         reader = read_all(self.options.max_bytes)
-        return walk(self.options.path, (".json",), cursor, reader, "observation files")
+        o = self.options
+        return payloads(o.source, (".json",), cursor, reader, "observation files", limits=o.fetch)
 
     def parse(self, payload: Payload) -> list[Observation]:
         return parse_batch(payload)

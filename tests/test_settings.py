@@ -140,3 +140,32 @@ def test_non_json_list_in_the_environment_is_a_config_error(
     monkeypatch.setenv("WARDEN_CATALOG", "bundled")
     with pytest.raises(ConfigError, match="catalog"):
         load_settings(None)
+
+
+def test_a_feed_runs_every_n_seconds_or_on_a_cron_schedule(tmp_path: Path) -> None:
+    from warden.scheduler import Schedules
+
+    path = write(
+        tmp_path,
+        "feeds:\n"
+        "  - {id: epoch, connector: observations_json, cron: '15 */6 * * *', options: {path: x}}\n",
+    )
+    (feed,) = load_settings(path).feeds
+    assert feed.cron == "15 */6 * * *"
+    schedules = Schedules()
+    schedules.cron("feed:epoch", feed.cron, lambda: None)
+    schedules.start()
+    try:
+        first = schedules.next_run("feed:epoch")
+        assert first is not None and first.minute == 15 and first.hour % 6 == 0
+    finally:
+        schedules.shutdown()
+    for line, message in (
+        ("cron: '61 * * * *'", "feeds.0: Value error, cron '61 * * * *'"),
+        ("cron: 'every day'", "Wrong number of fields"),
+        ("every: 30, cron: '* * * * *'", "give either every or cron, not both"),
+    ):
+        bad = write(tmp_path, f"feeds:\n  - {{id: f, connector: observations_json, {line}}}\n")
+        with pytest.raises(ConfigError) as caught:
+            load_settings(bad)
+        assert message in str(caught.value), str(caught.value)

@@ -163,7 +163,7 @@ def ingest(ctx: Context, paths: tuple[str, ...], connector: str, feed: str) -> N
     w.note_catalog()
     failed = False
     for path in paths:
-        conn = build_connector(connector, {"path": path}, f"--connector {connector}")
+        conn = build_connector(connector, {"source": path}, f"--connector {connector}")
         result = run_feed(w.store, feed, conn, Cursor(), w.clock, w.catalog.registry)
         cycle = w.evaluate_touched(result.touched)
         triggers = len(cycle.transitions) if cycle else 0
@@ -458,6 +458,14 @@ def thresholds_list(ctx: Context, as_json: bool) -> None:
     click.echo(views.table(["id", "level", "domain", "scope", "sources"], table))
     click.echo(f"\n{len(rows)} thresholds in {len(catalog.files)} catalog files")
 
+
+def _register() -> None:
+    from warden.cli_feeds import register
+
+    register(main)
+
+
+_register()
 
 if __name__ == "__main__":
     main()

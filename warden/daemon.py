@@ -40,6 +40,7 @@ class Feed:
     every: float
     connector: Connector
     cursor: Cursor = field(default_factory=Cursor)
+    cron: str | None = None
 
 
 def build_connector(name: str, options: dict[str, object], where: str) -> Connector:
@@ -49,7 +50,8 @@ def build_connector(name: str, options: dict[str, object], where: str) -> Connec
 
 
 def build_feed(cfg: FeedSettings) -> Feed:
-    return Feed(cfg.id, cfg.every, build_connector(cfg.connector, cfg.options, f"feeds.{cfg.id}"))
+    connector = build_connector(cfg.connector, cfg.options, f"feeds.{cfg.id}")
+    return Feed(cfg.id, cfg.every, connector, cron=cfg.cron)
 
 
 def build_sink(cfg: SinkSettings) -> Sink:
@@ -215,10 +217,15 @@ def serve(warden: Warden) -> int:
     watch = CatalogWatch(
         lambda: [*settings.catalog_paths(), *settings.registry_paths()], warden.reload_catalog
     )
-    schedules = Schedules()
+    # A worker per feed and per other job: one slow or failing feed never delays another.
+    schedules = Schedules(workers=len(warden.feeds) + 3)
     schedules.every("catalog-watch", CATALOG_CHECK_SECONDS, watch.check, start_now=False)
     for feed in warden.feeds.values():
-        schedules.every(f"feed:{feed.id}", feed.every, partial(warden.run_feed, feed.id))
+        run = partial(warden.run_feed, feed.id)
+        if feed.cron is not None:
+            schedules.cron(f"feed:{feed.id}", feed.cron, run)
+        else:
+            schedules.every(f"feed:{feed.id}", feed.every, run)
     schedules.every("evaluate", settings.evaluate_every, warden.evaluate, start_now=False)
     app = create_app(warden)
     sock = _bind(settings.http.host, settings.http.port)

@@ -32,6 +32,7 @@ class IngestResult:
     rejected: int = 0
     skipped: int = 0
     error: str | None = None
+    error_reason: str | None = None  # one of FAILURE_REASONS when the run failed
     touched: set[tuple[str, str]] = field(default_factory=set)
     rejections: list[Rejection] = field(default_factory=list)
 
@@ -41,6 +42,28 @@ class IngestResult:
 
 
 BATCH_OBSERVATIONS = 1000
+
+# Why a feed run failed, for `warden_feed_failures_total{feed,reason}`: the HTTP layer's reasons
+# (warden.http.REASONS) and those of local sources.
+FAILURE_REASONS = (
+    "timeout",
+    "connection",
+    "http_status",
+    "too_large",
+    "redirect",
+    "bad_content",
+    "invalid_url",
+    "not_found",
+    "unreadable",
+    "internal_error",
+)
+
+
+def failure_reason(exc: OSError) -> str:
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str) and reason in FAILURE_REASONS:
+        return reason
+    return "not_found" if isinstance(exc, FileNotFoundError) else "unreadable"
 
 
 def run_feed(
@@ -77,9 +100,11 @@ def run_feed(
                 staged = []
     except OSError as exc:
         result.error = f"{type(exc).__name__}: {exc}"
-        log.error("feed %s: source failed: %s", feed, result.error)
+        result.error_reason = failure_reason(exc)
+        log.error("feed %s: source failed (%s): %s", feed, result.error_reason, result.error)
     except Exception as exc:  # job boundary: record, count, carry on
         result.error = f"{type(exc).__name__}: {exc}"
+        result.error_reason = "internal_error"
         log.exception("feed %s: run failed", feed)
     save(store, feed, staged, result, clock, cursor)
     with store.write() as conn:
@@ -91,6 +116,7 @@ def run_feed(
             result.counts,
             result.error,
             cursor.versions if persist else None,
+            result.error_reason,
         )
     log.info(
         "feed %s: %s; %d new observations, %d already known, %d rejected, %d not finished",

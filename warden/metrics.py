@@ -101,6 +101,32 @@ class StoreCollector(Collector):
         yield success
         yield attempt
 
+        up = GaugeMetricFamily(
+            "warden_feed_up", "1 if the feed's last run succeeded, 0 if it failed.", labels=["feed"]
+        )
+        duration = GaugeMetricFamily(
+            "warden_feed_last_run_duration_seconds",
+            "How long each feed's last finished run took.",
+            labels=["feed"],
+        )
+        for feed, status, started, finished in stats.last_runs(conn):
+            up.add_metric([feed], 1.0 if status == "ok" else 0.0)
+            if finished is not None:
+                duration.add_metric([feed], max(0.0, (finished - started).total_seconds()))
+        yield up
+        yield duration
+
+        failures = CounterMetricFamily(
+            "warden_feed_failures",
+            "Feed runs that failed, by feed and reason (timeout, connection, http_status, "
+            "too_large, redirect, bad_content, invalid_url, not_found, unreadable, "
+            "internal_error).",
+            labels=["feed", "reason"],
+        )
+        for feed, reason, count in stats.failure_counts(conn):
+            failures.add_metric([feed, reason], count)
+        yield failures
+
         ingested = CounterMetricFamily(
             "warden_observations_ingested", "Observations stored, by feed.", labels=["feed"]
         )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,22 @@ class Schedules:
             **first,
         )
 
+    def cron(self, job_id: str, expression: str, func: Callable[[], object]) -> None:
+        """Run `func` on a crontab schedule (five fields, UTC), with the same guarantees as
+        `every`."""
+        self._scheduler.add_job(
+            _guarded(job_id, func),
+            CronTrigger.from_crontab(expression, timezone=UTC),
+            id=job_id,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+
+    def next_run(self, job_id: str) -> datetime | None:
+        job = self._scheduler.get_job(job_id)
+        return None if job is None else job.next_run_time
+
     def start(self) -> None:
         self._scheduler.start()
 
@@ -42,6 +59,15 @@ class Schedules:
         """Stop scheduling and wait for running jobs to finish."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why `expression` is not a five-field crontab schedule, or None."""
+    try:
+        CronTrigger.from_crontab(expression, timezone=UTC)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _guarded(job_id: str, func: Callable[[], object]) -> Callable[[], None]:

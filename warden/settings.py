@@ -9,7 +9,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -40,9 +48,23 @@ class FeedSettings(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
     connector: str
     every: float = Field(60.0, gt=0, description="seconds between runs")
+    # Or a crontab schedule (five fields, UTC), e.g. "0 */6 * * *"; not both.
+    cron: str | None = None
     # Evidence from this feed older than this (seconds) does not count, whatever the threshold.
     stale_after: float | None = Field(None, gt=0)
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> FeedSettings:
+        if self.cron is not None:
+            if "every" in self.model_fields_set:
+                raise ValueError("give either every or cron, not both")
+            from warden.scheduler import cron_problem
+
+            why = cron_problem(self.cron)
+            if why:
+                raise ValueError(f"cron {self.cron!r}: {why}")
+        return self
 
 
 class SinkSettings(Strict):

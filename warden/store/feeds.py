@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
-from warden.store.schema import feed_runs, feeds
+from warden.store.schema import feed_runs, feeds, observations, rejects
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ def finish_run(
     counts: RunCounts,
     error: str | None,
     cursor: dict[str, str] | None = None,
+    reason: str | None = None,
 ) -> None:
     status = "failed" if error else "ok"
     conn.execute(
@@ -63,6 +64,7 @@ def finish_run(
             rejected=counts.rejected,
             skipped=counts.skipped,
             error=error,
+            error_reason=reason if error else None,
         )
     )
     values: dict[str, object] = {"last_error": error}
@@ -71,3 +73,117 @@ def finish_run(
     if not error:
         values["last_success_at"] = now
     conn.execute(update(feeds).where(feeds.c.id == feed).values(**values))
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    id: str
+    connector: str
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    last_reason: str | None
+    observations: int
+    open_rejects: int
+
+
+def overview(conn: Connection) -> dict[str, FeedRow]:
+    """Every feed the store has seen, with its last outcome and counts."""
+    last_failed = (
+        select(feed_runs.c.feed, func.max(feed_runs.c.id).label("id"))
+        .where(feed_runs.c.status == "failed")
+        .group_by(feed_runs.c.feed)
+        .subquery()
+    )
+    reasons = dict(
+        conn.execute(
+            select(feed_runs.c.feed, feed_runs.c.error_reason).join(
+                last_failed, feed_runs.c.id == last_failed.c.id
+            )
+        ).all()
+    )
+    by_feed = select(observations.c.feed, func.count()).group_by(observations.c.feed)
+    counts = {row[0]: int(row[1]) for row in conn.execute(by_feed)}
+    open_q = (
+        select(rejects.c.feed, func.count())
+        .where(rejects.c.resolved_at.is_(None))
+        .group_by(rejects.c.feed)
+    )
+    open_rejects = {row[0]: int(row[1]) for row in conn.execute(open_q)}
+    f = feeds
+    q = select(f.c.id, f.c.connector, f.c.last_attempt_at, f.c.last_success_at, f.c.last_error)
+    return {
+        row[0]: FeedRow(
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            reasons.get(row[0]) if row[4] else None,
+            int(counts.get(row[0], 0)),
+            int(open_rejects.get(row[0], 0)),
+        )
+        for row in conn.execute(q.order_by(f.c.id))
+    }
+
+
+@dataclass(frozen=True)
+class RejectRow:
+    id: int
+    feed: str
+    source: str
+    record: str | None
+    field: str | None
+    reason: str
+    message: str
+    created_at: datetime
+    resolved_at: datetime | None
+    identity: str
+
+
+def rejected(
+    conn: Connection, feed: str | None = None, include_resolved: bool = False
+) -> list[RejectRow]:
+    r = rejects
+    q = select(
+        r.c.id,
+        r.c.feed,
+        r.c.source,
+        r.c.record,
+        r.c.field,
+        r.c.reason,
+        r.c.message,
+        r.c.created_at,
+        r.c.resolved_at,
+        r.c.identity,
+    )
+    if feed is not None:
+        q = q.where(r.c.feed == feed)
+    if not include_resolved:
+        q = q.where(r.c.resolved_at.is_(None))
+    return [
+        RejectRow(
+            row.id,
+            row.feed,
+            row.source,
+            row.record,
+            row.field,
+            row.reason,
+            row.message,
+            row.created_at,
+            row.resolved_at,
+            row.identity,
+        )
+        for row in conn.execute(q.order_by(r.c.id))
+    ]
+
+
+def forget(conn: Connection, feed: str, sources: set[str]) -> None:
+    """Drop `sources` from the feed's saved cursor, so its next run reads them again."""
+    cursor = {k: v for k, v in load_cursor(conn, feed).items() if k not in sources}
+    conn.execute(update(feeds).where(feeds.c.id == feed).values(cursor=cursor))
+
+
+def resolve(conn: Connection, ids: list[int], now: datetime) -> None:
+    if ids:
+        conn.execute(update(rejects).where(rejects.c.id.in_(ids)).values(resolved_at=now))

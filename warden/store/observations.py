@@ -62,10 +62,7 @@ def insert_observations(
 def insert_reject(conn: Connection, feed: str, r: Rejection, now: datetime) -> bool:
     """Record bad input; the same bytes from the same place (and the same record of them) are
     recorded once. True if new."""
-    parts = [r.source, r.content_hash, r.reason]
-    if r.record is not None or r.field is not None:  # one of several bad records of a payload
-        parts += [r.record or "", r.field or ""]
-    identity = hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    identity = reject_identity(r)
     result = conn.execute(
         _insert_ignoring(conn, rejects),
         {
@@ -81,6 +78,14 @@ def insert_reject(conn: Connection, feed: str, r: Rejection, now: datetime) -> b
         },
     )
     return bool(result.rowcount)
+
+
+def reject_identity(r: Rejection) -> str:
+    """The same bad bytes from the same place (and the same record of them) are one reject."""
+    parts = [r.source, r.content_hash, r.reason]
+    if r.record is not None or r.field is not None:  # one of several bad records of a payload
+        parts += [r.record or "", r.field or ""]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def _text(value: str) -> str:

@@ -89,6 +89,8 @@ feed_runs = Table(
     Column("rejected", Integer, nullable=False, default=0),
     Column("skipped", Integer, nullable=False, default=0),
     Column("error", Text),
+    # Why a failed run failed, from a small fixed set (warden.ingest.FAILURE_REASONS).
+    Column("error_reason", String(32)),
 )
 
 observations = Table(
@@ -144,6 +146,8 @@ rejects = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # The same bad bytes from the same place are one reject, however often they are read.
     Column("identity", String(64), nullable=False),
+    # Set when a retry read the source again and it no longer gave this rejection.
+    Column("resolved_at", UTCDateTime),
     UniqueConstraint("feed", "identity", name="uq_rejects_feed_identity"),
 )
 

@@ -6,7 +6,15 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from warden.store.schema import alert_states, deliveries, feeds, observations, rejects, triggers
+from warden.store.schema import (
+    alert_states,
+    deliveries,
+    feed_runs,
+    feeds,
+    observations,
+    rejects,
+    triggers,
+)
 
 
 def states(conn: Connection) -> list[tuple[str, str, str, datetime]]:
@@ -30,6 +38,34 @@ def trigger_counts(conn: Connection) -> list[tuple[str, str, int]]:
 def feed_times(conn: Connection) -> list[tuple[str, datetime | None, datetime | None]]:
     q = select(feeds.c.id, feeds.c.last_attempt_at, feeds.c.last_success_at)
     return [(r[0], r[1], r[2]) for r in conn.execute(q)]
+
+
+def last_runs(conn: Connection) -> list[tuple[str, str, datetime, datetime | None]]:
+    """Each feed's last finished run: (feed, status, started, finished)."""
+    r = feed_runs
+    last = (
+        select(r.c.feed, func.max(r.c.id).label("id"))
+        .where(r.c.finished_at.is_not(None))
+        .group_by(r.c.feed)
+        .subquery()
+    )
+    q = select(r.c.feed, r.c.status, r.c.started_at, r.c.finished_at).join(
+        last, r.c.id == last.c.id
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in conn.execute(q)]
+
+
+def failure_counts(conn: Connection) -> list[tuple[str, str, int]]:
+    """(feed, reason, failed runs)."""
+    r = feed_runs
+    # Runs that failed before reasons were recorded count as internal errors.
+    reason = func.coalesce(r.c.error_reason, "internal_error")
+    q = (
+        select(r.c.feed, reason, func.count())
+        .where(r.c.status == "failed")
+        .group_by(r.c.feed, reason)
+    )
+    return [(row[0], row[1], int(row[2])) for row in conn.execute(q)]
 
 
 def ingested_counts(conn: Connection) -> dict[str, int]:

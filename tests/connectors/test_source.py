@@ -1,0 +1,518 @@
+"""connectors.source.payloads on URLs (a loopback server) and on local archives: conditional
+GETs through the cursor, HTML pages, .gz and .zip bodies with their limits, and a feed run that
+re-reads an unchanged URL and adds nothing."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import zipfile
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO, ClassVar
+
+import pytest
+
+from connectors.archive import ZSTD
+from connectors.files import Item, Reader, read_all
+from connectors.observations_json import parse_batch
+from connectors.source import conditional_headers, payloads
+from tests.connectors import craft
+from tests.connectors.conftest import NOW, clock
+from tests.test_http import FAST, Handler, Loopback, Script, loopback, reply
+from warden.connector import Cursor, sha256
+from warden.errors import NotReady, ParseError
+from warden.http import FetchError, FetchLimits, HttpClient
+from warden.ingest import run_feed
+from warden.model import Observation, Payload, Pending, Rejection
+from warden.store import Store
+
+__all__ = ["loopback"]  # the fixture, shared with tests/test_http.py
+
+MODIFIED = "Thu, 01 Jan 2026 00:00:00 GMT"
+OBSERVATION = {
+    "model": "acme/model-1",
+    "benchmark": "gpqa_diamond",
+    "metric": "accuracy",
+    "value": 0.62,
+    "observed_at": "2026-03-01T12:00:00+00:00",
+}
+DOC = json.dumps([OBSERVATION, {**OBSERVATION, "model": "acme/model-2"}]).encode()
+
+
+def etagged(
+    body: bytes,
+    etag: str | None = '"v1"',
+    modified: str | None = MODIFIED,
+    *,
+    honour: bool = True,
+    content_type: str = "application/json",
+) -> Script:
+    """A document with validators; answers a matching conditional request with 304."""
+
+    def script(h: Handler) -> None:
+        match = etag is not None and h.headers.get("If-None-Match") == etag
+        match = match or (etag is None and h.headers.get("If-Modified-Since") == modified)
+        validators = {"ETag": etag, "Last-Modified": modified}
+        headers = {k: v for k, v in validators.items() if v is not None}
+        if honour and match:
+            reply(304, headers=headers)(h)
+        else:
+            reply(200, body, {**headers, "Content-Type": content_type})(h)
+
+    return script
+
+
+def fetch(
+    source: str | Path,
+    cursor: Cursor | None = None,
+    *,
+    suffixes: tuple[str, ...] = (".json",),
+    reader: Reader | None = None,
+    limits: FetchLimits = FAST,
+) -> list[Item]:
+    items = payloads(
+        source,
+        suffixes,
+        cursor or Cursor(),
+        reader or read_all(2**20),
+        "observation files",
+        limits=limits,
+        clock=clock,
+    )
+    return list(items)
+
+
+def remember(cursor: Cursor, items: list[Item]) -> None:
+    """What ingest does once a payload's observations are stored."""
+    for item in items:
+        if isinstance(item, Payload | Rejection) and item.version is not None:
+            cursor.versions[item.source] = item.version
+
+
+def zipped(members: Mapping[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        for name, data in members.items():
+            if name.endswith("/"):
+                archive.mkdir(name.rstrip("/"))
+            else:
+                archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+# -- one document, conditional GETs -------------------------------------------------------------
+def test_url_document_becomes_one_payload(loopback: Loopback) -> None:
+    loopback.routes["/obs.json"] = etagged(DOC)
+    url = loopback.url("/obs.json")
+    (item,) = fetch(url)
+    assert isinstance(item, Payload)
+    assert (item.source, item.content, item.member) == (url, DOC, None)
+    assert item.content_hash == sha256(DOC)
+    assert item.fetched_at == NOW
+    assert item.version is not None
+    assert json.loads(item.version) == {
+        "etag": '"v1"',
+        "last_modified": MODIFIED,
+        "sha256": sha256(DOC),
+    }
+    assert [o.subject for o in parse_batch(item)] == ["acme/model-1", "acme/model-2"]
+
+
+def test_unchanged_url_costs_one_conditional_request_and_yields_nothing(
+    loopback: Loopback,
+) -> None:
+    loopback.routes["/obs.json"] = etagged(DOC)
+    url, cursor = loopback.url("/obs.json"), Cursor()
+    remember(cursor, fetch(url, cursor))
+    assert fetch(url, cursor) == []
+    first, second = loopback.hits("/obs.json")
+    assert "If-None-Match" not in first.headers
+    assert second.headers["If-None-Match"] == '"v1"'
+    assert second.headers["If-Modified-Since"] == MODIFIED
+
+
+def test_last_modified_alone_makes_the_request_conditional(loopback: Loopback) -> None:
+    loopback.routes["/obs.json"] = etagged(DOC, etag=None)
+    url, cursor = loopback.url("/obs.json"), Cursor()
+    remember(cursor, fetch(url, cursor))
+    assert fetch(url, cursor) == []
+    assert "If-None-Match" not in loopback.hits("/obs.json")[1].headers
+
+
+def test_changed_document_is_read_again(loopback: Loopback) -> None:
+    url, cursor = loopback.url("/obs.json"), Cursor()
+    loopback.routes["/obs.json"] = etagged(DOC)
+    remember(cursor, fetch(url, cursor))
+    changed = json.dumps([OBSERVATION]).encode()
+    loopback.routes["/obs.json"] = etagged(changed, '"v2"')
+    (item,) = fetch(url, cursor)
+    assert isinstance(item, Payload) and item.content == changed
+    assert item.version is not None and json.loads(item.version)["etag"] == '"v2"'
+
+
+def test_server_ignoring_conditional_requests_still_adds_nothing(loopback: Loopback) -> None:
+    loopback.routes["/obs.json"] = etagged(DOC, honour=False)
+    url, cursor = loopback.url("/obs.json"), Cursor()
+    remember(cursor, fetch(url, cursor))
+    assert fetch(url, cursor) == []  # same validators and bytes: the version matches
+    loopback.routes["/bare.json"] = reply(200, DOC)  # no validators at all: the hash decides
+    url = loopback.url("/bare.json")
+    remember(cursor, fetch(url, cursor))
+    assert fetch(url, cursor) == []
+
+
+def test_a_local_files_version_gives_no_conditional_headers() -> None:
+    assert conditional_headers("1234:1700000000000000000") == {}
+    assert conditional_headers('["not", "a", "dict"]') == {}
+    assert conditional_headers(None) == {}
+    assert conditional_headers('{"etag": "\\"a\\"", "sha256": "0"}') == {"If-None-Match": '"a"'}
+
+
+def test_streaming_readers_get_a_file_for_urls_too(loopback: Loopback) -> None:
+    loopback.routes["/big.json"] = reply(200, b'{"head": 1}\n' + b"x" * 300_000)
+
+    def first_line(fp: BinaryIO, source: str) -> tuple[bytes, str | None]:
+        assert fp.seekable() and source == loopback.url("/big.json")
+        return fp.readline().strip(), "line-1"
+
+    (item,) = fetch(loopback.url("/big.json"), reader=first_line)
+    assert isinstance(item, Payload)
+    assert (item.content, item.member, item.content_hash) == (
+        b'{"head": 1}',
+        "line-1",
+        sha256(b'{"head": 1}'),
+    )
+
+
+def test_reader_errors_become_rejections_with_the_version(loopback: Loopback) -> None:
+    loopback.routes["/obs.json"] = etagged(DOC)
+    (item,) = fetch(loopback.url("/obs.json"), reader=read_all(10))
+    assert isinstance(item, Rejection)
+    assert (item.reason, item.message) == ("too_large", "file is over the 10-byte limit")
+    assert item.version is not None  # the same bytes are not rejected again
+
+    def not_yet(fp: BinaryIO, source: str) -> tuple[bytes, str | None]:
+        raise NotReady(source, "run in progress")
+
+    (pending,) = fetch(loopback.url("/obs.json"), reader=not_yet)
+    assert pending == Pending(loopback.url("/obs.json"), "run in progress")
+
+
+# -- what the server sends instead ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/html; charset=utf-8", b"<h1>Sign in</h1>"),
+        ("text/plain", b"\n  <!DOCTYPE html><html><head><title>Rate\nlimited</title></head>"),
+        ("application/json", b"\xef\xbb\xbf<HTML><body>Service down</body></HTML>"),
+    ],
+)
+def test_html_page_is_rejected_not_parsed(
+    loopback: Loopback, content_type: str, body: bytes
+) -> None:
+    loopback.routes["/obs.json"] = reply(200, body, {"Content-Type": content_type})
+    (item,) = fetch(loopback.url("/obs.json"))
+    assert isinstance(item, Rejection)
+    assert item.reason == "malformed" and item.version is None
+    assert item.message.startswith("the server sent an HTML page")
+    assert "not observation files" in item.message
+    assert f"Content-Type {content_type.split(';')[0]}" in item.message
+    if b"Rate" in body:
+        assert "titled 'Rate limited'" in item.message
+
+
+def test_html_is_a_document_when_the_connector_reads_html(loopback: Loopback) -> None:
+    page = b"<!DOCTYPE html><html><table></table></html>"
+    loopback.routes["/board.html"] = reply(200, page, {"Content-Type": "text/html"})
+    (item,) = fetch(loopback.url("/board.html"), suffixes=(".html",))
+    assert isinstance(item, Payload) and item.content == page
+
+
+def test_unreachable_url_fails_the_iteration(loopback: Loopback) -> None:
+    with pytest.raises(FetchError) as caught:
+        fetch(loopback.url("/gone.json"))
+    assert caught.value.permanent and caught.value.status == 404
+
+
+def test_too_large_body_is_a_rejection(loopback: Loopback) -> None:
+    loopback.routes["/obs.json"] = reply(200, DOC)
+    (item,) = fetch(loopback.url("/obs.json"), limits=FAST.model_copy(update={"max_bytes": 50}))
+    assert isinstance(item, Rejection) and item.reason == "too_large"
+    assert "over the 50-byte limit" in item.message
+
+
+# -- gzip ------------------------------------------------------------------------------------------
+def test_gz_url_is_gunzipped(loopback: Loopback) -> None:
+    packed = gzip.compress(DOC)
+    loopback.routes["/obs.json.gz"] = reply(200, packed, {"Content-Type": "application/gzip"})
+    (item,) = fetch(loopback.url("/obs.json.gz"))
+    assert isinstance(item, Payload)
+    assert (item.content, item.content_hash) == (DOC, sha256(DOC))
+    assert item.source == loopback.url("/obs.json.gz")
+
+
+def test_gz_name_decoded_in_transfer_is_not_gunzipped_twice(loopback: Loopback) -> None:
+    encoded = {"Content-Encoding": "gzip", "Content-Type": "application/gzip"}
+    loopback.routes["/obs.json.gz"] = reply(200, gzip.compress(DOC), encoded)
+    (item,) = fetch(loopback.url("/obs.json.gz"))
+    assert isinstance(item, Payload) and item.content == DOC
+
+
+@pytest.mark.parametrize(
+    ("packed", "reason"),
+    [
+        (gzip.compress(b"\0" * 8 * 2**20, 9), "too_large"),
+        (gzip.compress(DOC)[:-20], "truncated"),
+        (b"\x1f\x8b\x08garbage", "malformed"),
+    ],
+    ids=["bomb", "cut", "garbage"],
+)
+def test_bad_gz_body_is_rejected(loopback: Loopback, packed: bytes, reason: str) -> None:
+    loopback.routes["/obs.json.gz"] = reply(200, packed)
+    limits = FAST.model_copy(update={"max_expanded_bytes": 2**20})
+    (item,) = fetch(loopback.url("/obs.json.gz"), limits=limits)
+    assert isinstance(item, Rejection) and item.reason == reason
+
+
+# -- zip -------------------------------------------------------------------------------------------
+ARCHIVE = {
+    "a.json": DOC,
+    "dir/": b"",
+    "dir/b.JSON": json.dumps([OBSERVATION]).encode(),
+    ".hidden.json": b"[]",
+    "dir/.x.json": b"[]",
+    "__MACOSX/._a.json": b"\0\x05\x16\x07",
+    "README.txt": b"read me",
+}
+
+
+def test_zip_url_gives_one_payload_per_member(loopback: Loopback) -> None:
+    loopback.routes["/data.zip"] = etagged(zipped(ARCHIVE), content_type="application/zip")
+    url, cursor = loopback.url("/data.zip"), Cursor()
+    items = fetch(url, cursor)
+    assert [(i.source, i.member) for i in items if isinstance(i, Payload)] == [
+        (url, "a.json"),
+        (url, "dir/b.JSON"),
+    ]
+    first, second = (i for i in items if isinstance(i, Payload))
+    assert (first.content, first.content_hash) == (DOC, sha256(DOC))
+    assert first.version == second.version and first.fetched_at == NOW
+    remember(cursor, items)
+    assert fetch(url, cursor) == []
+
+
+def test_zip_content_type_or_redirect_name_makes_an_archive(loopback: Loopback) -> None:
+    body = zipped({"a.json": DOC})
+    loopback.routes["/download"] = reply(200, body, {"Content-Type": "application/zip"})
+    loopback.routes["/latest"] = reply(302, headers={"Location": "/files/data-2026.zip"})
+    loopback.routes["/files/data-2026.zip"] = reply(200, body)  # no type: the name decides
+    for path in ("/download", "/latest"):
+        (item,) = fetch(loopback.url(path))
+        assert isinstance(item, Payload) and (item.member, item.content) == ("a.json", DOC)
+        assert item.source == loopback.url(path)
+
+
+def test_inspect_eval_logs_are_not_treated_as_archives(loopback: Loopback) -> None:
+    log = zipped({"header.json": b"{}", "_journal/start.json": b"{}"})
+    loopback.routes["/logs/run.eval"] = reply(200, log, {"Content-Type": "application/zip"})
+    (item,) = fetch(loopback.url("/logs/run.eval"), suffixes=(".eval", ".json"))
+    assert isinstance(item, Payload) and item.content == log and item.member is None
+    loopback.routes["/logs/run.zip"] = reply(200, log)
+    (item,) = fetch(loopback.url("/logs/run.zip"), suffixes=(".zip",))
+    assert isinstance(item, Payload) and item.content == log
+
+
+def test_zip_with_too_many_entries_is_rejected_before_reading_them(loopback: Loopback) -> None:
+    loopback.routes["/many.zip"] = reply(200, zipped({f"m{i}.json": b"[]" for i in range(50)}))
+    limits = FAST.model_copy(update={"max_members": 20})
+    (item,) = fetch(loopback.url("/many.zip"), limits=limits)
+    assert isinstance(item, Rejection) and item.reason == "too_large"
+    assert item.message == "the zip archive has 50 entries, over the 20-entry limit"
+
+
+def test_zip_bomb_is_rejected_at_the_expanded_limit(loopback: Loopback) -> None:
+    members = {"a.json": DOC, "bomb.json": b"\0" * 8 * 2**20, "z.json": DOC}
+    loopback.routes["/bomb.zip"] = reply(200, zipped(members))
+    limits = FAST.model_copy(update={"max_expanded_bytes": 2**20})
+    items = fetch(loopback.url("/bomb.zip"), limits=limits)
+    assert [type(i).__name__ for i in items] == ["Payload", "Rejection"]
+    rejection = items[1]
+    assert isinstance(rejection, Rejection)
+    assert (rejection.reason, rejection.record) == ("too_large", "bomb.json")
+
+
+def test_member_sizes_are_counted_not_trusted(tmp_path: Path, loopback: Loopback) -> None:
+    plain = craft.write_zip(tmp_path / "x.zip", {"big.json": b"\0" * 300_000})
+    small = craft.patch_sizes(tmp_path / "x.zip", "big.json", file_size=10)
+    loopback.routes["/small.zip"] = reply(200, small.read_bytes())
+    (item,) = fetch(loopback.url("/small.zip"), reader=read_all(2**30))
+    assert isinstance(item, Rejection) and item.reason == "truncated"  # CRC of 10 bytes fails
+    assert item.record == "big.json"
+    huge = craft.patch_sizes(craft.write_zip(plain, {"ok.json": DOC}), "ok.json", file_size=2**31)
+    loopback.routes["/huge.zip"] = reply(200, huge.read_bytes())
+    limits = FAST.model_copy(update={"max_expanded_bytes": 4096})
+    (item,) = fetch(loopback.url("/huge.zip"), limits=limits)
+    assert isinstance(item, Payload) and item.content == DOC  # 2 GB declared, few bytes real
+
+
+def test_zstd_members_are_expanded(tmp_path: Path, loopback: Loopback) -> None:
+    path = craft.write_zip(tmp_path / "z.zip", {"a.json": DOC, "b.json": b"[]"}, ZSTD)
+    loopback.routes["/z.zip"] = reply(200, path.read_bytes())
+    items = fetch(loopback.url("/z.zip"))
+    assert [(i.member, i.content) for i in items if isinstance(i, Payload)] == [
+        ("a.json", DOC),
+        ("b.json", b"[]"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [(zipped({"a.json": DOC})[:-30], "truncated"), (b"just text, not a zip", "malformed")],
+)
+def test_damaged_or_false_zip_is_rejected(loopback: Loopback, body: bytes, reason: str) -> None:
+    loopback.routes["/d.zip"] = reply(200, body)
+    (item,) = fetch(loopback.url("/d.zip"))
+    assert isinstance(item, Rejection) and item.reason == reason
+
+
+def test_zip_without_wanted_members_is_rejected(loopback: Loopback) -> None:
+    loopback.routes["/d.zip"] = reply(200, zipped({"README.txt": b"hi", "x/": b""}))
+    (item,) = fetch(loopback.url("/d.zip"))
+    assert isinstance(item, Rejection) and item.reason == "malformed"
+    assert item.message == "no observation files (*.json) found in the zip archive"
+
+
+def test_reader_error_in_a_member_names_the_member(loopback: Loopback) -> None:
+    loopback.routes["/d.zip"] = reply(200, zipped({"a.json": DOC, "b.json": DOC * 10}))
+
+    def picky(fp: BinaryIO, source: str) -> tuple[bytes, str | None]:
+        if source.endswith("!b.json"):
+            raise ParseError("invalid_value", "bad", source=source, record="3")
+        return fp.read(), None
+
+    good, bad = fetch(loopback.url("/d.zip"), reader=picky)
+    assert isinstance(good, Payload) and good.member == "a.json"
+    assert isinstance(bad, Rejection) and (bad.reason, bad.record) == ("invalid_value", "b.json:3")
+    assert bad.source == loopback.url("/d.zip") and bad.version == good.version
+
+
+def test_a_given_client_is_reused_with_its_limits_and_clock(loopback: Loopback) -> None:
+    loopback.routes["/obs.json"] = etagged(DOC)
+    later = datetime(2027, 1, 1, tzinfo=UTC)
+    with HttpClient(FAST, clock=lambda: later) as client:
+        for _ in range(2):
+            items = list(
+                payloads(
+                    loopback.url("/obs.json"),
+                    (".json",),
+                    Cursor(),
+                    read_all(2**20),
+                    "x",
+                    client=client,
+                )
+            )
+            assert [i.fetched_at for i in items if isinstance(i, Payload)] == [later]
+        assert len({s.client_port for s in loopback.hits("/obs.json")}) == 1  # kept alive
+
+
+@pytest.mark.realdata
+def test_real_epoch_hub_served_as_a_zip_gives_its_csvs(samples: Path, loopback: Loopback) -> None:
+    """Epoch publishes its Benchmarking Hub as benchmark_data.zip: CSVs plus a README."""
+    folder = samples / "epoch" / "benchmark_data"
+    files = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    hub = zipped({f"benchmark_data/{name}": data for name, data in files.items()})
+    loopback.routes["/data/benchmark_data.zip"] = reply(200, hub, {"ETag": '"hub"'})
+    url = loopback.url("/data/benchmark_data.zip")
+    items = fetch(url, suffixes=(".csv",), reader=read_all(64 * 2**20))
+    got = {i.member: i.content for i in items if isinstance(i, Payload)}
+    assert len(items) == len(got) == 4
+    assert got == {f"benchmark_data/{n}": d for n, d in files.items() if n.endswith(".csv")}
+    assert got["benchmark_data/gpqa_diamond.csv"].startswith(b"Model version,mean_score,")
+    assert {i.source for i in items} == {url}
+
+
+# -- local archives --------------------------------------------------------------------------------
+def test_local_zip_gives_members_and_is_skipped_when_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(zipped(ARCHIVE))
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    cursor = Cursor()
+    items = fetch(path, cursor)
+    assert [(i.source, i.member) for i in items if isinstance(i, Payload)] == [
+        (str(path), "a.json"),
+        (str(path), "dir/b.JSON"),
+    ]
+    assert len(items) == 2 and {i.fetched_at for i in items if isinstance(i, Payload)} == {
+        datetime.fromtimestamp(1_700_000_000, UTC)
+    }
+    remember(cursor, items)
+    assert fetch(path, cursor) == []
+
+
+def test_local_gz_file_is_gunzipped(tmp_path: Path) -> None:
+    path = tmp_path / "obs.json.gz"
+    path.write_bytes(gzip.compress(DOC))
+    (item,) = fetch(path)
+    assert isinstance(item, Payload) and item.content == DOC and item.source == str(path)
+
+
+def test_local_folders_and_plain_files_are_walked_as_before(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_bytes(DOC)
+    (tmp_path / "b.zip").write_bytes(zipped({"c.json": DOC}))  # only the source itself unzips
+    assert [Path(i.source).name for i in fetch(tmp_path)] == ["a.json"]
+    with pytest.raises(FileNotFoundError):
+        fetch(tmp_path / "missing.zip")
+
+
+# -- through a feed run ----------------------------------------------------------------------------
+class UrlObservations:
+    """observations_json read through `payloads`, so its source may be a URL."""
+
+    name: ClassVar[str] = "url_observations"
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
+        reader = read_all(2**20)
+        return payloads(self.source, (".json",), cursor, reader, "observation files", limits=FAST)
+
+    def parse(self, payload: Payload) -> list[Observation]:
+        return parse_batch(payload)
+
+
+def test_feed_rerun_of_an_unchanged_url_adds_nothing(store: Store, loopback: Loopback) -> None:
+    loopback.routes["/obs.json"] = etagged(DOC)
+    connector, cursor = UrlObservations(loopback.url("/obs.json")), Cursor()
+    first = run_feed(store, "remote", connector, cursor, clock)
+    assert (first.ingested, first.rejected, first.error) == (2, 0, None)
+    assert json.loads(cursor.versions[loopback.url("/obs.json")])["etag"] == '"v1"'
+    again = run_feed(store, "remote", connector, cursor, clock)
+    assert (again.ingested, again.duplicates, again.rejected, again.error) == (0, 0, 0, None)
+    assert len(loopback.hits("/obs.json")) == 2
+    assert loopback.hits("/obs.json")[1].headers["If-None-Match"] == '"v1"'
+
+
+def test_feed_run_records_an_unreachable_url_as_failed(store: Store, loopback: Loopback) -> None:
+    loopback.routes["/obs.json"] = reply(503)
+    result = run_feed(store, "remote", UrlObservations(loopback.url("/obs.json")), Cursor(), clock)
+    assert result.error == (
+        f"FetchError: {loopback.url('/obs.json')}: HTTP 503 Service Unavailable "
+        "(gave up after 3 attempts; the next run tries again)"
+    )
+    assert result.ingested == 0
+
+
+def test_feed_run_rejects_an_html_page_and_asks_again_next_run(
+    store: Store, loopback: Loopback
+) -> None:
+    loopback.routes["/obs.json"] = reply(200, b"<html>down</html>", {"Content-Type": "text/html"})
+    connector, cursor = UrlObservations(loopback.url("/obs.json")), Cursor()
+    result = run_feed(store, "remote", connector, cursor, clock)
+    assert [r.reason for r in result.rejections] == ["malformed"] and cursor.versions == {}
+    loopback.routes["/obs.json"] = etagged(DOC)
+    assert run_feed(store, "remote", connector, cursor, clock).ingested == 2

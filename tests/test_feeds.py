@@ -1,0 +1,107 @@
+"""Feed health on real stores: `warden feeds`, `warden rejects` and `rejects retry`,
+`warden backfill`, and the feed metrics, with real files and a loopback HTTP server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+from prometheus_client import generate_latest
+
+from warden.cli import main
+from warden.daemon import Warden
+from warden.settings import load_settings
+
+GOOD = [
+    {"model": "acme/m1", "benchmark": "lab/eval", "metric": "acc", "value": 0.4,
+     "observed_at": "2025-06-01T00:00:00Z"},
+    {"model": "acme/m1", "benchmark": "lab/eval", "metric": "acc", "value": 0.5,
+     "observed_at": "2026-02-01T00:00:00Z"},
+]  # fmt: skip
+
+
+def warden(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def setup(tmp_path: Path) -> tuple[Path, Path]:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "good.json").write_text(json.dumps(GOOD))
+    (data / "bad.json").write_text('[{"model": "acme/m2", "benchmark": "lab/eval"')  # cut short
+    cfg = tmp_path / "w.yaml"
+    cfg.write_text(
+        f"database_url: sqlite:///{tmp_path / 'w.db'}\n"
+        "feeds:\n"
+        f"  - {{id: lab, connector: observations_json, every: 3600, options: {{source: {data}}}}}\n"
+        f"  - {{id: gone, connector: observations_json, cron: '0 * * * *',"
+        f" options: {{source: {tmp_path / 'missing'}}}}}\n"
+    )
+    return cfg, data
+
+
+def test_backfill_rejects_retry_and_feeds(tmp_path: Path) -> None:
+    cfg, data = setup(tmp_path)
+    listed = json.loads(warden("feeds", "--json", "--config", cfg).output)
+    assert [(f["feed"], f["schedule"], f["state"]) for f in listed] == [
+        ("lab", "every 3600s", "never run"),
+        ("gone", "cron 0 * * * *", "never run"),
+    ]
+    r = warden("backfill", "lab", "--from", "2026-01-01", "--config", cfg)
+    assert r.exit_code == 1  # bad.json was rejected
+    assert (
+        "lab: 1 new, 0 already known, 1 rejected, 0 not finished, 1 before 2026-01-01 left out"
+        in r.output
+    )
+    rejects = json.loads(warden("rejects", "--json", "--config", cfg).output)
+    assert [(x["feed"], Path(x["source"]).name, x["reason"]) for x in rejects] == [
+        ("lab", "bad.json", "truncated")
+    ] or [(x["feed"], Path(x["source"]).name) for x in rejects] == [("lab", "bad.json")]
+    # Still broken: retry leaves it open.
+    r = warden("rejects", "retry", "--config", cfg)
+    assert r.exit_code == 1 and "0 rejects resolved, 1 still open" in r.output
+    # Fixed: retry reads it again and resolves it.
+    (data / "bad.json").write_text(json.dumps([{**GOOD[1], "model": "acme/m2"}]))
+    r = warden("rejects", "retry", "--config", cfg)
+    assert r.exit_code == 0 and "1 rejects resolved, 0 still open; 1 new observations" in r.output
+    assert json.loads(warden("rejects", "--json", "--config", cfg).output) == []
+    history = json.loads(warden("rejects", "--all", "--json", "--config", cfg).output)
+    assert len(history) == 1 and history[0]["resolved_at"]
+    # The retry was a feed run: it read what the feed had not read (its saved cursor knew
+    # nothing of the backfill), so a backfill now finds everything stored already.
+    r = warden("backfill", "lab", "--config", cfg)
+    assert r.exit_code == 0 and "lab: 0 new, 3 already known, 0 rejected" in r.output
+    listed = {f["feed"]: f for f in json.loads(warden("feeds", "--json", "--config", cfg).output)}
+    assert listed["lab"]["state"] == "ok" and listed["lab"]["observations"] == 3
+    assert listed["lab"]["open_rejects"] == 0
+
+
+def test_failures_are_counted_by_reason_and_feed_up_follows_the_last_run(tmp_path: Path) -> None:
+    cfg, _ = setup(tmp_path)
+    w = Warden(load_settings(cfg))
+    try:
+        failed = w.run_feed("gone")
+        assert failed.error_reason == "not_found" and "missing" in (failed.error or "")
+        ok = w.run_feed("lab")
+        assert ok.error is None
+        text = generate_latest(w.metrics.registry).decode()
+    finally:
+        w.close()
+    assert 'warden_feed_up{feed="gone"} 0.0' in text
+    assert 'warden_feed_up{feed="lab"} 1.0' in text
+    assert 'warden_feed_failures_total{feed="gone",reason="not_found"} 1.0' in text
+    assert 'warden_feed_last_run_duration_seconds{feed="lab"}' in text
+    listed = {f["feed"]: f for f in json.loads(warden("feeds", "--json", "--config", cfg).output)}
+    assert listed["gone"]["state"] == "failing (not_found)"
+
+
+def test_unknown_feeds_and_bad_dates_exit_2(tmp_path: Path) -> None:
+    cfg, _ = setup(tmp_path)
+    for args, message in (
+        (["backfill", "nope"], "no feed 'nope' in the config (lab, gone)"),
+        (["backfill", "lab", "--from", "soon"], "--from: not a date"),
+        (["rejects", "retry", "--feed", "nope"], "--feed 'nope': no such feed"),
+    ):
+        r = CliRunner().invoke(main, [*args, "--config", str(cfg)])
+        assert r.exit_code == 2 and message in r.output, (args, r.output)
