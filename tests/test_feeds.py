@@ -105,3 +105,45 @@ def test_unknown_feeds_and_bad_dates_exit_2(tmp_path: Path) -> None:
     ):
         r = CliRunner().invoke(main, [*args, "--config", str(cfg)])
         assert r.exit_code == 2 and message in r.output, (args, r.output)
+
+
+def test_a_feed_silent_past_its_stale_after_raises_its_own_alert(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    data = tmp_path / "data"
+    cfg = tmp_path / "w.yaml"
+    cfg.write_text(
+        f"database_url: sqlite:///{tmp_path / 'w.db'}\n"
+        "feeds:\n"
+        f"  - {{id: lab, connector: observations_json, stale_after: 3600,"
+        f" options: {{source: {data}}}}}\n"
+    )
+    now = [datetime(2026, 3, 1, tzinfo=UTC)]
+    w = Warden(load_settings(cfg), clock=lambda: now[0])
+    try:
+        w.note_catalog()
+        assert w.run_feed("lab").error_reason == "not_found"  # the folder is not there yet
+        (ev,) = [e for e in w.evaluate().evaluations if e.threshold == "warden.feed.lab.silent"]
+        assert ev.verdict.value == "ok" and ev.subject == "lab"
+        now[0] += timedelta(hours=2)
+        (t,) = [t for _, t in w.evaluate().transitions]
+        assert (t.threshold, t.subject, t.to_state.value) == (
+            "warden.feed.lab.silent",
+            "lab",
+            "firing",
+        )
+        assert "7200 s and it never succeeded (>= 3600 s)" in t.evaluation.reason
+        data.mkdir()
+        (data / "a.json").write_text(json.dumps(GOOD))
+        w.run_feed("lab")  # success: its own alert resolves at once
+        with w.store.read() as conn:
+            from warden.store import alerts
+
+            states = alerts.load_states(conn, ["warden.feed.lab.silent"])
+        assert states[("warden.feed.lab.silent", "lab")].value == "resolved"
+    finally:
+        w.close()
+    entries = [json.loads(x) for x in warden("log", "--json", "--config", cfg).output.splitlines()]
+    fired = [e for e in entries if e.get("threshold") == "warden.feed.lab.silent"]
+    assert [e["to"] for e in fired] == ["firing", "resolved"]
+    assert fired[0]["labels"] == {"feed": "lab"} and fired[0]["severity"] == "warning"

@@ -127,16 +127,37 @@ class Reassessment(Comparison):
         return ()
 
 
+class Silence(Comparison):
+    """A feed silent too long: `value` seconds or more since its last successful run (or, if it
+    never succeeded, since its first attempt). Warden makes one for each feed with a
+    `stale_after` (warden/feedhealth.py); its subject is the feed."""
+
+    feed: str = Field(min_length=1)
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        return ()
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        return ()
+
+
 def _kind(data: Any) -> str:
     if isinstance(data, dict):
         if "mode" in data:
             return "<combination>"
         if "since" in data:
             return "<reassessment>"
-    if isinstance(data, Combination):
-        return "<combination>"
-    if isinstance(data, Reassessment):
-        return "<reassessment>"
+        if "feed" in data:
+            return "<silence>"
+    for kind, name in (
+        (Combination, "<combination>"),
+        (Reassessment, "<reassessment>"),
+        (Silence, "<silence>"),
+    ):
+        if isinstance(data, kind):
+            return name
     return "<condition>"
 
 
@@ -144,7 +165,8 @@ def _kind(data: Any) -> str:
 When = Annotated[
     Annotated[Condition, Tag("<condition>")]
     | Annotated[Combination, Tag("<combination>")]
-    | Annotated[Reassessment, Tag("<reassessment>")],
+    | Annotated[Reassessment, Tag("<reassessment>")]
+    | Annotated[Silence, Tag("<silence>")],
     Discriminator(_kind),
 ]
 

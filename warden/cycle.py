@@ -13,12 +13,12 @@ from typing import NamedTuple
 
 from warden.catalog import Catalog, Threshold
 from warden.clock import Clock
-from warden.condition import Reassessment
-from warden.evaluate import depth, evaluate_threshold, explain
+from warden.condition import Reassessment, Silence
+from warden.evaluate import FeedRuns, depth, evaluate_threshold, explain
 from warden.model import NOTIFY_STATES, Assessment, Evaluation, State, Transition, Verdict
 from warden.registry import ModelSpec
 from warden.state import advance
-from warden.store import Store
+from warden.store import Store, stats
 from warden.store import alerts as alert_rows
 from warden.store import assessments as assessment_rows
 from warden.store import observations as obs_rows
@@ -78,6 +78,8 @@ def run_cycle(
         independent = obs_rows.series(conn, pairs, read, extra, independent=True)
         due = any(isinstance(t.when, Reassessment) for t in chosen)
         assessed = assessment_rows.latest(conn) if due else {}
+        silent = any(isinstance(t.when, Silence) for t in chosen)
+        runs = {f: FeedRuns(*times) for f, *times in stats.feed_history(conn)} if silent else {}
         known: dict[str, list[str]] = {}
         for tid, subject in states:
             known.setdefault(tid, []).append(subject)
@@ -89,7 +91,7 @@ def run_cycle(
                 known,
                 now,
                 result,
-                Context(catalog.registry.models, feed_stale or {}, assessed),
+                Context(catalog.registry.models, feed_stale or {}, assessed, runs),
             )
             for ev in evaluations:
                 key = (threshold.id, ev.subject)
@@ -158,6 +160,7 @@ class Context(NamedTuple):
     models: Mapping[str, ModelSpec]
     feed_stale: Mapping[str, float]
     assessments: Mapping[str, Assessment]
+    feed_runs: Mapping[str, FeedRuns]
 
 
 def _evaluate_one(
@@ -178,6 +181,7 @@ def _evaluate_one(
             context.models,
             context.feed_stale,
             context.assessments,
+            context.feed_runs,
         )
     except Exception as exc:
         log.exception("threshold %s: evaluation failed", threshold.id)

@@ -18,6 +18,7 @@ from warden.connector import Connector, Cursor
 from warden.cycle import CycleResult, run_cycle
 from warden.dispatch import Dispatcher
 from warden.errors import PluginError, Problem, ProblemsError, WardenError
+from warden.feedhealth import threshold_id, with_feed_health
 from warden.ingest import IngestResult, handle, run_feed
 from warden.metrics import Metrics
 from warden.model import Payload
@@ -73,7 +74,8 @@ def assemble(settings: Settings) -> Parts:
     the first (`warden check` prints them all)."""
     parts = Parts()
     try:
-        parts.catalog = load_catalog(settings.catalog_paths(), settings.registry_paths())
+        catalog = load_catalog(settings.catalog_paths(), settings.registry_paths())
+        parts.catalog = with_feed_health(catalog, settings.feeds)
     except ProblemsError as exc:
         parts.problems.extend(exc.problems)
     for f in settings.feeds:
@@ -157,7 +159,7 @@ class Warden:
             log.error("catalog reload failed; keeping the last good catalog: %s", exc)
             self.metrics.catalog_reload_ok.set(0)
             return False
-        self.catalog = catalog
+        self.catalog = with_feed_health(catalog, self.settings.feeds)
         self.metrics.catalog_reload_ok.set(1)
         self.note_catalog()
         self.evaluate()
@@ -175,7 +177,10 @@ class Warden:
             self.catalog.registry,
             persist=True,
         )
-        self.evaluate_touched(result.touched)
+        health = [t for t in self.catalog.thresholds if t.id == threshold_id(feed_id)]
+        touched = self.catalog.touching(result.touched)
+        if touched or health:
+            self.evaluate([*touched, *health])
         return result
 
     def ingest_payload(self, feed: str, connector: Connector, payload: Payload) -> IngestResult:

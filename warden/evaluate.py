@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from warden.catalog import Scope, Threshold
-from warden.condition import COMPUTE, Combination, Condition, Reassessment
+from warden.condition import COMPUTE, Combination, Condition, Reassessment, Silence
 from warden.model import Assessment, Evaluation, Point, Verdict
 from warden.registry import ModelSpec
 
@@ -41,9 +42,13 @@ def evaluate_threshold(
     models: Mapping[str, ModelSpec] | None = None,
     feed_stale: Mapping[str, float] | None = None,
     assessments: Mapping[str, Assessment] | None = None,
+    feed_runs: Mapping[str, FeedRuns] | None = None,
 ) -> list[Evaluation]:
-    """Evaluate one threshold of any kind on `evidence` (every series it reads)."""
+    """Evaluate one threshold of any kind on `evidence` (every series it reads).
+    `assessments`: each model's last assessment; `feed_runs`: each feed's run history."""
     when = threshold.when
+    if isinstance(when, Silence):
+        return [_silent(threshold, when, now, (feed_runs or {}).get(when.feed))]
     if isinstance(when, Combination):
         return _combined(threshold, when, evidence, now, known_subjects, models, feed_stale)
     if isinstance(when, Reassessment):
@@ -337,6 +342,29 @@ def _reassessed(
         confirmations = 1 if verdict is Verdict.BREACHED else 0
         out.append(Evaluation(threshold.id, subject, verdict, value, confirmations, points, reason))
     return out
+
+
+class FeedRuns(NamedTuple):
+    first_attempt: datetime | None
+    last_success: datetime | None
+
+
+def _silent(
+    threshold: Threshold, when: Silence, now: datetime, runs: FeedRuns | None
+) -> Evaluation:
+    """Whether feed `when.feed` has gone `when.value` seconds without a successful run."""
+    if runs is None or runs.first_attempt is None:
+        return Evaluation(threshold.id, when.feed, Verdict.UNKNOWN, reason="the feed never ran")
+    since = runs.last_success or runs.first_attempt
+    value = (now - since).total_seconds()
+    what = "since its last successful run" if runs.last_success else "and it never succeeded"
+    verdict = Verdict.BREACHED if when.holds(value) else Verdict.OK
+    reason = (
+        f"{value:.0f} s {what} ({'' if verdict is Verdict.BREACHED else 'not '}>= {when.value:g} s)"
+    )
+    return Evaluation(
+        threshold.id, when.feed, verdict, value, int(verdict is Verdict.BREACHED), (), reason
+    )
 
 
 def depth(thresholds: Iterable[Threshold]) -> int:

@@ -40,6 +40,14 @@ def feed_times(conn: Connection) -> list[tuple[str, datetime | None, datetime | 
     return [(r[0], r[1], r[2]) for r in conn.execute(q)]
 
 
+def feed_history(conn: Connection) -> list[tuple[str, datetime | None, datetime | None]]:
+    """Each feed's first run start and last success: (feed, first attempt, last success)."""
+    first = select(feed_runs.c.feed, func.min(feed_runs.c.started_at)).group_by(feed_runs.c.feed)
+    starts = dict(conn.execute(first).all())
+    q = select(feeds.c.id, feeds.c.last_success_at)
+    return [(row[0], starts.get(row[0]), row[1]) for row in conn.execute(q)]
+
+
 def last_runs(conn: Connection) -> list[tuple[str, str, datetime, datetime | None]]:
     """Each feed's last finished run: (feed, status, started, finished)."""
     r = feed_runs
