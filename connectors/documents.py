@@ -1,0 +1,150 @@
+"""What the connectors reading whole documents (mapped, swebench, helm, hf_model_index) share.
+
+- `json_document`: a JSON document, telling a truncated one (the text ends before the document
+  does: a partial download, a file still being written) from a malformed one (an HTML error
+  page, not JSON at all).
+- `safe_yaml`: a YAML document read by yaml's safe loader, refusing more than a given number of
+  aliases (a "billion laughs" document expands a few hundred bytes into gigabytes).
+- The store's limits and the checks against them: `MAX_ID` (subject, benchmark and metric ids:
+  `is_id`, `require_id`, `short_text`) and `MAX_COUNT` (sample counts: `valid_count`).
+- `fetch_time`: the payload's fetch time as aware UTC, for sources that carry no time.
+- `Bad`, a value that cannot become what it is read as, for the caller to turn into a
+  ParseError naming the record and field; `dedupe`, one observation per content key.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, TypeGuard
+
+import yaml
+
+from warden.errors import ParseError
+from warden.model import Observation, Payload, Rejection
+
+MAX_ID = 200  # the store's width for subject, benchmark and metric ids
+MAX_COUNT = 2**31 - 1  # the store's sample count is a 32-bit integer
+
+
+class Bad(Exception):
+    """A value that cannot become what it is mapped to: (reason, message)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+# -- documents -------------------------------------------------------------------------------
+def json_document(content: bytes | str, source: str, what: str, field: str | None = None) -> Any:
+    """The JSON document in `content`, or ParseError (with `field`): `truncated` when the text
+    ends before the document does, `malformed` otherwise. NaN and Infinity literals are read as
+    floats."""
+    if not content.strip():
+        raise ParseError("malformed", f"{what} is empty", source=source, field=field)
+    try:
+        return json.loads(content)
+    except RecursionError as exc:
+        message = f"{what}: JSON nested too deeply"
+        raise ParseError("malformed", message, source=source, field=field) from exc
+    except json.JSONDecodeError as exc:
+        ended = exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string")
+        if ended and exc.doc.strip():
+            why = f"ends before its JSON does ({exc.msg} at its end): a partial download or copy?"
+            raise ParseError("truncated", f"{what} {why}", source=source, field=field) from exc
+        html = exc.pos == 0 and exc.doc.lstrip()[:1] == "<"
+        why = "is an HTML or XML page, not JSON" if html else f"is not JSON: {exc}"
+        raise ParseError("malformed", f"{what} {why}", source=source, field=field) from exc
+    except ValueError as exc:  # UnicodeDecodeError, over-long integers
+        message = f"{what} is not JSON: {exc}"
+        raise ParseError("malformed", message, source=source, field=field) from exc
+
+
+class TooManyAliases(yaml.YAMLError):
+    """A YAML document using more aliases than its loader allows."""
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, refusing documents with more than `max_aliases` aliases."""
+
+    def __init__(self, stream: str, max_aliases: int) -> None:
+        super().__init__(stream)
+        self.max_aliases, self.aliases = max_aliases, 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > self.max_aliases:
+                raise TooManyAliases(f"more than {self.max_aliases} aliases")
+        return super().compose_node(parent, index)
+
+
+def safe_yaml(text: str, max_aliases: int) -> Any:
+    """The YAML document in `text`, read with yaml's safe loader. Raises what yaml raises
+    (yaml.YAMLError, and ValueError and the like from its constructors), TooManyAliases (a
+    yaml.YAMLError) past `max_aliases` aliases, RecursionError when nested too deeply."""
+    loader = _Loader(text, max_aliases)  # refuses control characters at once
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+# -- the store's limits ----------------------------------------------------------------------
+def is_id(value: Any) -> TypeGuard[str]:
+    """An id the store keeps: text of 1 to MAX_ID printable characters."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID and value.isprintable()
+
+
+def require_id(
+    text: Any, source: str, field: str, record: str | None = None, *, raw: Any = None
+) -> str:
+    """`text` when it is an id (`is_id`), else ParseError `invalid_value` naming `raw` (what
+    `text` was read from, when given) or `text`."""
+    if is_id(text):
+        return text
+    shown = text if raw is None else raw
+    raise ParseError(
+        "invalid_value",
+        f"{shown!r:.80} is not an id (1 to {MAX_ID} printable characters)",
+        source=source,
+        record=record,
+        field=field,
+    )
+
+
+def short_text(value: Any) -> str | None:
+    """`value` when it is short printable text (an id, `is_id`) for the attributes, or None."""
+    return value if is_id(value) else None
+
+
+def valid_count(value: Any) -> int | None:
+    """`value` when it is a sample count the store keeps (an integer from 0 to MAX_COUNT)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
+        return value
+    return None
+
+
+# -- observations ----------------------------------------------------------------------------
+def fetch_time(payload: Payload, what: str) -> datetime:
+    """The payload's fetch time as aware UTC (a naive one, from a payload built by hand, is
+    taken as UTC), for sources with no time of their own; ParseError `missing_field` without
+    one. `what` names what carries no time ("model cards")."""
+    when = payload.fetched_at
+    if when is None:
+        message = f"{what} carry no time and the payload has no fetch time"
+        raise ParseError("missing_field", message, source=payload.source, field="fetched_at")
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def dedupe(items: list[Observation | Rejection]) -> list[Observation | Rejection]:
+    """One observation per key: a duplicated row is one measurement."""
+    seen: set[str] = set()
+    out: list[Observation | Rejection] = []
+    for item in items:
+        if isinstance(item, Observation):
+            if item.key in seen:
+                continue
+            seen.add(item.key)
+        out.append(item)
+    return out
