@@ -1,0 +1,333 @@
+"""METR's time-horizon results (FORMATS.md section 5), and Epoch's copy of them.
+
+`https://metr.org/assets/benchmark_results_1_1.yaml` (TH 1.1) and `..._1_0.yaml` (TH 1.0):
+
+    benchmark_name: METR-Horizon-v1.1            # "METR-Horizon-v1" in the 1.0 file
+    long_tasks_version: <sha>   swaa_version: <sha>
+    doubling_time_in_days: {...}                 # a trend over models: not an observation
+    results:
+      <model key>:                               # METR's own key: gpt_5, claude_opus_4_5_inspect
+        benchmark_name: METR-Horizon-v1.1        # per entry in 1.1; carried-over ones say v1.0
+        release_date: 2024-06-20                 # a YAML date
+        scaffolds: [..., null]
+        metrics:
+          p50_horizon_length: {estimate, ci_low, ci_high}   # minutes of human-expert time
+          p80_horizon_length: {estimate, ci_low, ci_high}
+          average_score: {estimate}
+          is_sota | is_sota_p50, is_sota_p80: bool
+          usage: {usd, working_time}             # dropped in later copies
+
+One observation per model x metric (`p50_horizon_length`, `p80_horizon_length`): subject = the
+model key as METR spells it; benchmark = the entry's `benchmark_name` (else the file's); value =
+the estimate in minutes (`scale: minutes`), no stderr, and the asymmetric 95 % bootstrap CI as
+`ci_low` / `ci_high` / `ci_level: 0.95` (never turned into a symmetric stderr). The file has no
+measurement time, only release dates, so observed_at is when the file was fetched
+(`payload.fetched_at`, `timestamp_kind: fetched`) and the release date is an attribute.
+`source_version` is the file's top-level `benchmark_name`; `long_tasks_version`,
+`swaa_version`, `average_score`, `is_sota` and `scaffold` (the scaffolds joined by "; ") are
+attributes too. The key is the content (version, benchmark, model, metric, estimate and CI), not
+the fetch time: re-fetching unchanged numbers adds nothing, while a re-estimate (METR revises old
+models when the task suite changes) is a new observation, dated when it was first fetched.
+
+Epoch's copy (`metr_time_horizons_external.csv` in the benchmarking hub) is read too, with the
+hub's CSV reader (connectors.epoch_benchmarks) but dated the same way: metric `Time horizon`
+(the p50, minutes), benchmark `metr_time_horizons_external`.
+
+YAML is read with PyYAML's safe loader (no Python objects; libyaml's when available) after a
+size check; a document with anchors is refused when its aliases would expand it past MAX_EXPANDED
+values (a "billion laughs" file is refused, not expanded), and nesting too deep is refused. Bad
+entries (no metrics, an estimate that is not a finite non-negative number, ci_low above ci_high)
+are rejected one by one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors.epoch_benchmarks import parse_hub
+from connectors.files import read_all
+from connectors.source import payloads
+from connectors.tabular import MAX_ID
+from warden.connector import Cursor, content_key, options, rejected
+from warden.errors import ParseError
+from warden.model import Observation, Payload, Pending, Rejection
+
+SUFFIXES = (".yaml", ".yml", ".csv")
+METRICS = ("p50_horizon_length", "p80_horizon_length")
+CI_LEVEL = 0.95
+MAX_BYTES = 16 * 2**20
+MAX_EXPANDED = 1_000_000  # values, counting each alias as a copy of what it names
+Bad = Callable[..., ParseError]  # (reason, message, field) -> the error for one entry
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1)
+    max_bytes: int = Field(MAX_BYTES, gt=0)
+
+
+class MetrHorizons:
+    name: ClassVar[str] = "metr_horizons"
+
+    def __init__(self, raw_options: Mapping[str, Any], where: str = "metr_horizons") -> None:
+        self.options = options(Options, raw_options, where)
+
+    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
+        reader = read_all(self.options.max_bytes)
+        return payloads(self.options.source, SUFFIXES, cursor, reader, "METR time-horizon files")
+
+    def parse(self, payload: Payload) -> list[Observation | Rejection]:
+        if (payload.member or payload.source).split("?")[0].casefold().endswith(".csv"):
+            return parse_hub(payload, fetched=True)
+        return parse_results(payload, self.options.max_bytes)
+
+
+# libyaml's safe loader when PyYAML has it (several times faster), else the pure-Python one.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(payload: Payload, limit: int = MAX_BYTES) -> Any:
+    """The YAML document in `payload`, or ParseError (size, syntax, aliases, depth)."""
+    src = payload.source
+    if len(payload.content) > limit:
+        raise ParseError("too_large", f"the file is over the {limit}-byte limit", source=src)
+    try:
+        text = payload.content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParseError("malformed", f"not UTF-8 text ({exc.reason})", source=src) from exc
+    try:
+        data = yaml.load(text, Loader=_LOADER)  # a safe loader
+        # The loader shares what an alias names instead of copying it, so loading a "billion
+        # laughs" is cheap; walking it is not. Aliases need anchors: without an `&`, none.
+        if "&" in text and _expanded(data, {}, set()) > MAX_EXPANDED:
+            raise ParseError(
+                "malformed",
+                f"YAML aliases expand the document past {MAX_EXPANDED} values (a 'billion "
+                "laughs' document): refused",
+                source=src,
+            )
+    except RecursionError as exc:
+        raise ParseError("malformed", "YAML nested too deeply", source=src) from exc
+    except yaml.YAMLError as exc:
+        raise ParseError("malformed", f"invalid YAML: {_line(exc)}", source=src) from exc
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date 2024-13-45
+        raise ParseError("malformed", f"invalid YAML value: {exc}", source=src) from exc
+    return data
+
+
+def _expanded(value: Any, sizes: dict[int, int], open_: set[int]) -> int:
+    """How many values `value` stands for once every shared one is copied out (a value inside
+    itself: no end)."""
+    if isinstance(value, dict):
+        children: Any = (v for pair in value.items() for v in pair)
+    elif isinstance(value, list | tuple | set):
+        children = value
+    else:
+        return 1
+    done = sizes.get(id(value))
+    if done is not None:
+        return done
+    if id(value) in open_:
+        return MAX_EXPANDED + 1  # an alias inside its own anchor: expands forever
+    open_.add(id(value))
+    total = 1
+    for child in children:
+        total += _expanded(child, sizes, open_)
+        if total > MAX_EXPANDED:
+            break
+    open_.discard(id(value))
+    sizes[id(value)] = total
+    return total
+
+
+def _line(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{problem} at line {mark.line + 1}" if mark is not None else str(problem)
+
+
+def parse_results(payload: Payload, limit: int = MAX_BYTES) -> list[Observation | Rejection]:
+    """Observations from one METR `benchmark_results_*.yaml`."""
+    src = payload.source
+    doc = load_yaml(payload, limit)
+    if not isinstance(doc, dict):
+        raise ParseError(
+            "malformed", "top level is not a mapping: not a METR results file", source=src
+        )
+    version = doc.get("benchmark_name")
+    if not isinstance(version, str) or not _is_id(version):
+        raise ParseError(
+            "missing_field",
+            f"benchmark_name must name the file's version, found {version!r:.80}",
+            source=src,
+            field="benchmark_name",
+        )
+    results = doc.get("results")
+    if not isinstance(results, dict):
+        raise ParseError(
+            "missing_field", "no results mapping of models", source=src, field="results"
+        )
+    if payload.fetched_at is None:
+        raise ParseError(
+            "missing_field",
+            "the payload has no fetch time, and METR's file has no time of its own",
+            source=src,
+            field="fetched_at",
+        )
+    shared = {
+        "source_version": version,
+        "long_tasks_version": _short(doc.get("long_tasks_version")),
+        "swaa_version": _short(doc.get("swaa_version")),
+        "member": payload.member,
+    }
+    out: list[Observation | Rejection] = []
+    for model, entry in results.items():
+        try:
+            out.extend(_entry(payload, version, shared, model, entry, payload.fetched_at))
+        except ParseError as exc:
+            out.append(rejected(payload, exc))
+    return out
+
+
+def _entry(
+    payload: Payload,
+    version: str,
+    shared: dict[str, Any],
+    model: Any,
+    entry: Any,
+    fetched_at: datetime,
+) -> list[Observation]:
+    src = payload.source
+    record = repr(model)[:MAX_ID] if not isinstance(model, str) else model[:MAX_ID]
+
+    def bad(reason: str, message: str, field: str | None = None) -> ParseError:
+        return ParseError(reason, message, source=src, record=record, field=field)
+
+    if not isinstance(model, str) or not _is_id(model):
+        raise bad(
+            "invalid_value", f"model key {model!r:.80} is not an id (1 to {MAX_ID} characters)"
+        )
+    if not isinstance(entry, dict):
+        raise bad("invalid_value", f"the entry is not a mapping but {type(entry).__name__}")
+    benchmark = entry.get("benchmark_name", version)
+    if not isinstance(benchmark, str) or not _is_id(benchmark):
+        raise bad(
+            "invalid_value", f"benchmark_name {benchmark!r:.80} is not a name", "benchmark_name"
+        )
+    metrics = entry.get("metrics")
+    if not isinstance(metrics, dict):
+        raise bad("missing_field", "the entry has no metrics mapping", "metrics")
+    release = _release(entry.get("release_date"), bad)
+    scaffolds = entry.get("scaffolds")
+    scaffold = (
+        "; ".join(s for s in scaffolds if isinstance(s, str))
+        if isinstance(scaffolds, list)
+        else None
+    )
+    average = metrics.get("average_score")
+    average = average.get("estimate") if isinstance(average, dict) else None
+    base = {
+        **shared,
+        "scale": "minutes",
+        "ci_level": CI_LEVEL,
+        "timestamp_kind": "fetched",
+        "release_date": release,
+        "scaffold": scaffold or None,
+        "average_score": average if _finite(average) else None,
+        "record": model,
+    }
+    found = [m for m in METRICS if m in metrics]
+    if not found:
+        raise bad("missing_field", f"the entry has none of {list(METRICS)}", "metrics")
+    out = []
+    for metric in found:
+        field = f"metrics.{metric}"
+        given = metrics[metric]
+        if not isinstance(given, dict):
+            raise bad("invalid_value", f"{metric} is not a mapping", field)
+        value = _number(given.get("estimate"), bad, f"{field}.estimate", required=True)
+        assert value is not None
+        low = _number(given.get("ci_low"), bad, f"{field}.ci_low")
+        high = _number(given.get("ci_high"), bad, f"{field}.ci_high")
+        if low is not None and high is not None and low > high:
+            raise bad("invalid_value", f"ci_low {low!r} is above ci_high {high!r}", field)
+        sota = metrics.get(f"is_sota_{metric[:3]}", metrics.get("is_sota"))
+        attributes = {
+            **base,
+            "ci_low": low,
+            "ci_high": high,
+            "is_sota": sota if isinstance(sota, bool) else None,
+        }
+        out.append(
+            Observation(
+                subject=model,
+                benchmark=benchmark,
+                metric=metric,
+                value=value,
+                observed_at=fetched_at,
+                key=content_key(version, benchmark, model, metric, value, low, high),
+                source=src,
+                content_hash=payload.content_hash,
+                attributes={k: v for k, v in attributes.items() if v is not None},
+            )
+        )
+    return out
+
+
+def _number(value: Any, bad: Bad, field: str, *, required: bool = False) -> float | None:
+    """A finite non-negative number of minutes; booleans are not numbers."""
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise bad(
+            "missing_field" if value is None else "invalid_value",
+            f"expected a number of minutes, found {value!r:.80}",
+            field,
+        )
+    try:
+        number = float(value)
+    except OverflowError:
+        raise bad("invalid_value", "the number is out of range", field) from None
+    if not math.isfinite(number) or number < 0:
+        raise bad("invalid_value", f"{number!r} is not a finite non-negative number", field)
+    return number
+
+
+def _release(value: Any, bad: Bad) -> str | None:
+    """The release date as an ISO date (YAML gives a date; a quoted one is a string)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            pass
+    raise bad("invalid_value", f"release_date {value!r:.80} is not a date", "release_date")
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _is_id(text: str) -> bool:
+    return 0 < len(text) <= MAX_ID and text.isprintable()
+
+
+def _short(value: Any) -> str | None:
+    return value if isinstance(value, str) and _is_id(value) else None
