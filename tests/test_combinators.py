@@ -182,3 +182,13 @@ def test_vendor_reported_results_do_not_count_where_excluded(store: Store) -> No
     got = {e.threshold: (e.verdict, e.value) for e in r.evaluations}
     assert got["test.independent.high"] == (Verdict.OK, 0.3)  # the card's 0.9 is left out
     assert got["test.any_source.high"] == (Verdict.BREACHED, 0.9)
+
+
+def test_evidence_that_establishes_a_warning_is_reported_despite_gaps() -> None:
+    parts = [part("a", 0.5, warn_at=0.3), part("b", 0.5)]
+    evidence = {("a", "acc"): series(obs("m", 0.35))}  # a at its warning level, b unmeasured
+    (e,) = evaluate_threshold(combined({"any": parts}), evidence, NOW)
+    assert e.verdict is Verdict.WARNING  # b could only make it worse
+    assert "b/acc: no evidence" in e.reason
+    (e,) = evaluate_threshold(combined({"all": parts}), evidence, NOW)
+    assert e.verdict is Verdict.UNKNOWN  # b could make it ok or breached

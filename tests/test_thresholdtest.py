@@ -326,3 +326,19 @@ def test_thresholds_list_reports_a_bad_catalog_and_exits_2(tmp_path: Path) -> No
     cfg = write(tmp_path, f"catalog: [{bad}]\n", "warden.yaml")
     r = warden("thresholds", "list", "--config", cfg)
     assert r.exit_code == 2 and f"{bad}:" in r.output and "level" in r.output
+
+
+def test_every_number_of_the_bundled_catalog_has_its_provenance() -> None:
+    from warden.catalog import numbers
+    from warden.yamlfile import LocatedYaml
+
+    count = 0
+    for path in sorted(bundled_catalog().glob("*.yaml")):
+        for raw in LocatedYaml.read(path).data.get("thresholds") or []:
+            wanted, given = set(numbers(raw)), set(raw.get("provenance") or {})
+            assert wanted == given, f"{path.name} {raw['id']}: missing {wanted - given}"
+            assert all(
+                p["kind"] in ("source", "proxy") and p["note"] for p in raw["provenance"].values()
+            )
+            count += 1
+    assert count >= 25

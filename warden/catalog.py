@@ -192,7 +192,7 @@ def numbers(raw: dict[str, Any]) -> list[str]:
         out.append("warn_at.margin")
 
     def walk(node: Any, path: str) -> None:
-        if number(node) and not path.endswith(("at_least", "for")):
+        if number(node):
             out.append(path)
         elif isinstance(node, dict):
             for key, value in node.items():

@@ -9,7 +9,8 @@
 - A combination (`all`, `any`, `at_least: k`) judges each condition per model and combines the
   verdicts (ok < warning < breached: `all` takes the lowest, `any` the highest, `at_least: k` the
   k-th highest). A condition without evidence could be anything: the combined verdict is the
-  one that holds whatever it is, else `unknown`. Under a frontier scope the model whose
+  one that holds whatever it is; else, if the evidence there is already establishes a
+  `warning`, that; else `unknown` (missing evidence never reads as `ok`). Under a frontier scope the model whose
   combination is most severe is the frontier.
 - `since_assessment` judges each model with a recorded assessment: the days since it, or its
   newest training compute over the compute recorded with it.
@@ -122,9 +123,11 @@ def _fresh(
 
     def counts(o: Point) -> bool:
         by_feed = feed_oldest.get(o.feed)
+        at = o.observed_at
+        assert at is not None or (oldest is None and by_feed is None), "read observed_at"
         return (
-            (oldest is None or o.observed_at >= oldest)
-            and (by_feed is None or o.observed_at >= by_feed)
+            (oldest is None or (at is not None and at >= oldest))
+            and (by_feed is None or (at is not None and at >= by_feed))
             and (t.min_samples is None or (o.n is not None and o.n >= t.min_samples))
             and not (need_stderr and o.stderr is None)
         )
@@ -279,8 +282,9 @@ def _combine(
         lines.append(f"{name}: no evidence" if e is None else f"{name} {_brief(part, e)}")
     reason = f"{met} of {len(legs)} met ({rule}): " + "; ".join(lines)
     evidence = tuple(p for e in judged if e for p in e.evidence)
-    if low != high:
+    if low != high and low < _RANK[Verdict.WARNING]:
         return Evaluation(threshold.id, subject, Verdict.UNKNOWN, None, 0, evidence, reason)
+    # The evidence there is establishes at least `low`; what is missing could only raise it.
     verdict = _BY_RANK[low]
     confirmations = 0
     if verdict is Verdict.BREACHED:
