@@ -48,7 +48,9 @@ def test_help_explains_commands_and_exit_codes() -> None:
 def test_check_passes_on_the_demo_config() -> None:
     r = warden("check", "--config", REPO / "deploy/demo/warden.yaml")
     assert r.exit_code == 0 and "ok:" in r.output and "1 feeds, 1 sinks" in r.output
-    assert re.search(r"\d+ thresholds in \d+ catalog files, \d+ benchmarks and \d+ models", r.output)
+    assert re.search(
+        r"\d+ thresholds in \d+ catalog files, \d+ benchmarks and \d+ models", r.output
+    )
 
 
 def test_check_lists_every_problem_and_exits_2(tmp_path: Path) -> None:

@@ -42,16 +42,28 @@ def test_percent_and_hours_convert_to_the_canonical_scale(registry: Registry) ->
     o = registry.normalise(obs("metr_time_horizon", "p50_minutes", 2.0, scale="hours"))
     assert (o.value, o.stderr) == (120.0, 30.0)
     o = registry.normalise(obs("gpqa_diamond", "accuracy", 0.4))  # canonical already
-    assert o.value == 0.4 and o.attributes["scale"] == "fraction" and "raw_value" not in o.attributes
+    assert (
+        o.value == 0.4 and o.attributes["scale"] == "fraction" and "raw_value" not in o.attributes
+    )
 
 
 @pytest.mark.parametrize(
     ("value", "scale", "field", "message"),
     [
-        (87.5, None, "value", "87.5 is impossible on a fraction scale (must be in [0, 1]) (a percentage?"),
+        (
+            87.5,
+            None,
+            "value",
+            "87.5 is impossible on a fraction scale (must be in [0, 1]) (a percentage?",
+        ),
         (101.0, "percent", "value", "101 is impossible on a percent scale"),
         (-0.1, None, "value", "-0.1 is impossible on a fraction scale"),
-        (30.0, "minutes", "scale", "a value in minutes cannot be converted to this metric's fraction"),
+        (
+            30.0,
+            "minutes",
+            "scale",
+            "a value in minutes cannot be converted to this metric's fraction",
+        ),
         (1.0, "furlongs", "scale", "a value in furlongs cannot be converted"),
     ],
 )
@@ -93,7 +105,9 @@ class Rows:
         out: list[Observation | Rejection] = []
         for i, (value, scale) in enumerate(self.rows, start=1):
             if value is None:
-                error = ParseError("invalid_value", "not a number", record=f"row {i}", field="score")
+                error = ParseError(
+                    "invalid_value", "not a number", record=f"row {i}", field="score"
+                )
                 out.append(rejected(payload, error))
                 continue
             attributes = {"record": f"row {i}"} | ({"scale": scale} if scale else {})

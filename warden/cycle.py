@@ -69,6 +69,7 @@ def run_cycle(
         last_breach = alert_rows.breached_at(conn, kept)
         breached: list[tuple[str, str]] = []
         extra = {"stderr"} if any(t.confidence for t in chosen) else set()
+        extra |= {"observed_at"} if feed_stale or any(t.stale_after for t in chosen) else set()
         extra |= {"n"} if any(t.min_samples for t in chosen) else set()
         extra |= {"feed"} if feed_stale else set()
         read = depth(chosen)

@@ -27,6 +27,7 @@ from warden.settings import FeedSettings, Settings, SinkSettings
 from warden.sinks import Sink
 from warden.store import Store
 from warden.store import alerts as alert_rows
+from warden.sweep import Sweep
 from warden.triggerlog import catalog_entry
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ class Warden:
             self.store.upgrade()
         self.metrics = Metrics(self.store, self.catalog_pairs, [*self.feeds, PUSH_FEED])
         self.dispatcher = Dispatcher(self.store, self.sinks, settings.dispatch, clock)
+        self._sweep = Sweep()
 
     def catalog_pairs(self) -> set[tuple[str, str]]:
         return {p for t in self.catalog.thresholds for p in t.pairs}
@@ -206,6 +208,17 @@ class Warden:
             self.dispatcher.wake()
         return result
 
+    def sweep(self) -> CycleResult:
+        """The periodic evaluation: every threshold the first time, then those that time alone
+        can change, that read new observations or that failed (warden/sweep.py)."""
+        stale_feeds = [f.id for f in self.settings.feeds if f.stale_after]
+        catalog = self.catalog
+        with self.store.read() as conn:
+            chosen, watermark = self._sweep.due(conn, catalog, stale_feeds)
+        result = self.evaluate(chosen)
+        self._sweep.done(watermark, result.failed)
+        return result
+
     def close(self) -> None:
         self.store.dispose()
 
@@ -231,7 +244,7 @@ def serve(warden: Warden) -> int:
             schedules.cron(f"feed:{feed.id}", feed.cron, run)
         else:
             schedules.every(f"feed:{feed.id}", feed.every, run)
-    schedules.every("evaluate", settings.evaluate_every, warden.evaluate, start_now=False)
+    schedules.every("evaluate", settings.evaluate_every, warden.sweep, start_now=False)
     app = create_app(warden)
     sock = _bind(settings.http.host, settings.http.port)
     config = uvicorn.Config(

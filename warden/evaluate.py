@@ -10,8 +10,8 @@
   verdicts (ok < warning < breached: `all` takes the lowest, `any` the highest, `at_least: k` the
   k-th highest). A condition without evidence could be anything: the combined verdict is the
   one that holds whatever it is; else, if the evidence there is already establishes a
-  `warning`, that; else `unknown` (missing evidence never reads as `ok`). Under a frontier scope the model whose
-  combination is most severe is the frontier.
+  `warning`, that; else `unknown` (missing evidence never reads as `ok`). Under a frontier
+  scope the model whose combination is most severe is the frontier.
 - `since_assessment` judges each model with a recorded assessment: the days since it, or its
   newest training compute over the compute recorded with it.
 """

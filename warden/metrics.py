@@ -59,7 +59,9 @@ class StoreCollector(Collector):
             "read (in the source's unit).",
             labels=["model", "benchmark", "metric"],
         )
-        for (benchmark, metric), by_model in sorted(obs_rows.series(conn, self.pairs(), 1).items()):
+        for (benchmark, metric), by_model in sorted(
+            obs_rows.series(conn, self.pairs(), 1, ()).items()
+        ):
             for model, newest in sorted(by_model.items()):
                 value.add_metric([model, benchmark, metric], newest[0].value)
         yield value

@@ -71,7 +71,7 @@ class Point(NamedTuple):
     id: int
     subject: str
     value: float
-    observed_at: datetime
+    observed_at: datetime | None  # None when the read did not ask for it (no staleness rules)
     key: str  # content identity: the same measurement read by two feeds has one key
     stderr: float | None = None
     n: int | None = None

@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, null, select, tuple_
+from sqlalchemy import Connection, Select, func, null, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from warden.model import Observation, Point, Rejection, StoredObservation
@@ -97,7 +97,7 @@ def series(
     conn: Connection,
     pairs: Iterable[tuple[str, str]],
     depth: int,
-    extra: Collection[str] = (),
+    extra: Collection[str] = ("observed_at",),
     independent: bool = False,
 ) -> Series:
     """For each (benchmark, metric) pair, each subject's `depth` newest distinct observations,
@@ -105,15 +105,49 @@ def series(
 
     Reads only the columns evaluation needs, all of them in `ix_observations_series`, so the
     query never touches the table; `evidence` fetches whole rows for the few that matter.
-    `extra` names the optional Point fields to fill (`stderr`, `n`, `feed`); the others are
-    left empty, which keeps the common read narrow. `independent` leaves out what the model's
-    developer reported about its own model."""
+    `extra` names the optional Point fields to fill (`observed_at`, `stderr`, `n`, `feed`); the
+    others are left empty (None), which keeps the common read narrow and cheap to convert.
+    `independent` leaves out what the model's developer reported about its own model."""
     wanted = sorted(set(pairs))
     out: Series = defaultdict(lambda: defaultdict(list))
     if not wanted:
         return out
     o = observations
-    # Copies of one measurement share a time, so they share a rank; they are dropped below.
+    cols = [
+        o.c.benchmark,
+        o.c.metric,
+        o.c.id,
+        o.c.subject,
+        o.c.value,
+        o.c.observed_at if "observed_at" in extra else null().label("observed_at"),
+        o.c.key,
+        *(o.c[name] if name in extra else null().label(name) for name in OPTIONAL_POINT_FIELDS),
+    ]
+    make = Point._make
+    for chunk in _chunks(wanted, 200):
+        where = [tuple_(o.c.benchmark, o.c.metric).in_(chunk)]
+        if independent:
+            where.append(o.c.vendor_reported.is_(False))
+        for row in conn.execute(_newest(cols, where, depth)):
+            point = make(row[2:])
+            listed = out[(row[0], row[1])][point.subject]
+            if not listed or (len(listed) < depth and all(p.key != point.key for p in listed)):
+                listed.append(point)
+    return out
+
+
+def _newest(cols: list[Any], where: list[Any], depth: int) -> Select[Any]:
+    """The rows of `cols` in series order, newest first (of two measurements at the same time,
+    the one ingested last). For `depth` 1 a plain ordered scan of the covering index, of which
+    the caller keeps the first row per series: it is cheaper than ranking every row."""
+    o = observations
+    if depth == 1:
+        return (
+            select(*cols)
+            .where(*where)
+            .order_by(o.c.benchmark, o.c.metric, o.c.subject, o.c.observed_at.desc(), o.c.id.desc())
+        )
+    # Copies of one measurement share a time, so they share a rank; the caller drops them.
     rank = (
         func.dense_rank()
         .over(
@@ -121,37 +155,14 @@ def series(
         )
         .label("rank")
     )
-    cols = [
-        o.c.benchmark,
-        o.c.metric,
-        o.c.id,
-        o.c.subject,
-        o.c.value,
-        o.c.observed_at,
-        o.c.key,
-        *(o.c[name] if name in extra else null().label(name) for name in OPTIONAL_POINT_FIELDS),
-    ]
-    for chunk in _chunks(wanted, 200):
-        where = [tuple_(o.c.benchmark, o.c.metric).in_(chunk)]
-        if independent:
-            where.append(o.c.vendor_reported.is_(False))
-        inner = select(*cols, rank).where(*where).subquery()
-        q = select(*[inner.c[c.name] for c in cols]).where(inner.c.rank <= depth)
-        # Of two measurements at the same time, the one ingested last counts as the newest.
-        q = q.order_by(
-            inner.c.benchmark,
-            inner.c.metric,
-            inner.c.subject,
-            inner.c.observed_at.desc(),
-            inner.c.id.desc(),
+    inner = select(*cols, o.c.observed_at.label("at"), rank).where(*where).subquery()
+    return (
+        select(*[inner.c[c.name] for c in cols])
+        .where(inner.c.rank <= depth)
+        .order_by(
+            inner.c.benchmark, inner.c.metric, inner.c.subject, inner.c.at.desc(), inner.c.id.desc()
         )
-        make = Point._make
-        for row in conn.execute(q).all():
-            point = make(row[2:])
-            listed = out[(row[0], row[1])][point.subject]
-            if not listed or (len(listed) < depth and all(p.key != point.key for p in listed)):
-                listed.append(point)
-    return out
+    )
 
 
 def unmapped(conn: Connection) -> list[tuple[str, str, str, int, datetime, datetime]]:
@@ -172,6 +183,23 @@ def unmapped(conn: Connection) -> list[tuple[str, str, str, int, datetime, datet
         )
         out += [(kind, r[0], r[1], int(r[2]), r[3], r[4]) for r in conn.execute(q)]
     return out
+
+
+def newest_id(conn: Connection) -> int:
+    """The id of the newest stored observation (0 when there is none)."""
+    return int(conn.execute(select(func.coalesce(func.max(observations.c.id), 0))).scalar_one())
+
+
+def pairs_since(
+    conn: Connection, after_id: int, feeds: Collection[str] | None = None
+) -> set[tuple[str, str]]:
+    """The (benchmark, metric) pairs with observations stored after `after_id` (from `feeds`,
+    when given)."""
+    o = observations
+    q = select(o.c.benchmark, o.c.metric).where(o.c.id > after_id).distinct()
+    if feeds is not None:
+        q = q.where(o.c.feed.in_(list(feeds)))
+    return {(b, m) for b, m in conn.execute(q)}
 
 
 def pairs_with_evidence(conn: Connection) -> set[tuple[str, str]]:
