@@ -39,10 +39,13 @@ def write(tmp_path: Path, text: str, name: str = "cat.yaml") -> Path:
 
 def test_bundled_catalog_loads_with_real_sources() -> None:
     catalog = load_catalog([bundled_catalog()], [bundled_registry()])
-    assert len(catalog.thresholds) >= 4
+    assert len(catalog.thresholds) >= 25
     for t in catalog.thresholds:
         assert t.sources and all(str(s.url).startswith("https://") for s in t.sources)
-        assert t.when.benchmark in catalog.benchmarks
+        assert all(b in catalog.benchmarks for b, _ in t.pairs)
+    domains = {t.domain for t in catalog.thresholds}
+    assert domains == {"bio_chem", "cyber", "ai_rnd_autonomy", "misalignment", "compute", "general"}
+    assert {p.stem for p in catalog.files} == domains
 
 
 def test_demo_catalog_loads_beside_the_bundled_one() -> None:

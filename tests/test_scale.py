@@ -145,3 +145,23 @@ def test_ingest_rejects_bad_rows_alone_and_stores_the_rest(
     assert cursor.versions == {"rows.csv": "v1"}  # the payload counts as read
     again = run_feed(store, "rows", Rows(rows), Cursor(), lambda: T, registry)
     assert (again.ingested, again.duplicates) == (0, 2)
+
+
+def test_a_confidence_interval_gives_the_stderr_on_the_less_capable_side(
+    registry: Registry,
+) -> None:
+    ci = {"ci_low": 1.0, "ci_high": 5.0, "ci_level": 0.95, "scale": "hours"}
+    o = registry.normalise(
+        Observation("m", "metr_time_horizon", "p50_minutes", 2.0, T, "k", "s", "0" * 64,
+                    attributes=ci)
+    )  # fmt: skip
+    assert o.value == 120.0 and o.attributes["stderr_from"] == "ci_low"
+    assert o.stderr == pytest.approx(60 / 1.959964, rel=1e-5)  # 1 hour below, at z(0.95)
+    # with `confidence: 0.95` the compared bound is the interval's own lower bound: 60 minutes
+    assert o.value - 1.959964 * o.stderr == pytest.approx(60.0, rel=1e-5)
+    odd = {"ci_low": 3.0, "ci_high": 5.0, "ci_level": 0.95}  # the value lies outside its CI
+    p = registry.normalise(
+        Observation("m", "metr_time_horizon", "p50_minutes", 2.0, T, "k", "s", "0" * 64,
+                    attributes=odd)
+    )  # fmt: skip
+    assert p.stderr is None and "stderr_from" not in p.attributes

@@ -13,7 +13,8 @@ import math
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from statistics import NormalDist
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
@@ -143,8 +144,10 @@ class Registry:
                 attributes[key] = raw
         spec = self.metric(benchmark, metric)[1] if benchmark else None
         value, stderr = o.value, o.stderr
+        if stderr is None and spec is not None:
+            stderr = _stderr_from_interval(o.value, attributes, spec.direction)
         if spec is not None:
-            value, stderr = convert(o.value, o.stderr, attributes.get("scale"), spec.scale)
+            value, stderr = convert(o.value, stderr, attributes.get("scale"), spec.scale)
             if attributes.get("scale", spec.scale) != spec.scale:
                 attributes["raw_value"], attributes["raw_scale"] = o.value, attributes["scale"]
             attributes["scale"] = spec.scale
@@ -214,6 +217,24 @@ def _in_range(value: float, scale: str, declared: bool = True) -> None:
         f"{value:g} is impossible on a {scale} scale (must be in [{low:g}, {high:g}]){hint}",
         field="value",
     )
+
+
+def _stderr_from_interval(value: float, attributes: dict[str, Any], direction: str) -> float | None:
+    """A stderr for an observation that gives a confidence interval instead (METR's time
+    horizons): the distance to the bound on the less capable side over the interval's z, so
+    that a `confidence:` at the interval's own level compares exactly that bound (and other
+    levels a normal approximation of it). Noted in the attribute `stderr_from`."""
+    given = [attributes.get(k) for k in ("ci_low", "ci_high", "ci_level")]
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in given):
+        return None
+    low, high, level = (float(x) for x in given)  # type: ignore[arg-type]
+    if not (math.isfinite(low) and math.isfinite(high) and 0 < level < 1):
+        return None
+    side = value - low if direction == "higher" else high - value
+    if side < 0:
+        return None
+    attributes["stderr_from"] = "ci_low" if direction == "higher" else "ci_high"
+    return side / NormalDist().inv_cdf((1 + level) / 2)
 
 
 def _claim(
