@@ -179,7 +179,8 @@ def test_ingest_normalises_and_counts_unmapped_ids(tmp_path: Path, db_url: str) 
         ("model", "lab/model-x", "cli", 1),
     }
     store = Store(db_url)
-    text = generate_latest(Metrics(store, set, ["cli"]).registry).decode()
+    catalog = load_catalog([bundled_catalog()], [bundled_registry()])
+    text = generate_latest(Metrics(store, lambda: (catalog, {}), ["cli"]).registry).decode()
     store.dispose()
     assert 'warden_unmapped_observations_total{feed="cli",kind="benchmark"} 1.0' in text
     assert 'warden_unmapped_observations_total{feed="cli",kind="model"} 1.0' in text

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.openmetrics import exposition as openmetrics
 from starlette.concurrency import run_in_threadpool
 
 from connectors.observations_json import ObservationIn, parse_batch
@@ -49,8 +50,13 @@ def create_app(warden: Warden) -> FastAPI:
         )
 
     @app.get("/metrics")
-    def metrics() -> Response:
-        return Response(generate_latest(warden.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    def metrics(request: Request) -> Response:
+        # Content negotiation: OpenMetrics for scrapers that ask for it (Prometheus does).
+        if "application/openmetrics-text" in request.headers.get("accept", ""):
+            body = openmetrics.generate_latest(warden.metrics.registry)  # type: ignore[no-untyped-call]
+            return Response(body, headers={"Content-Type": openmetrics.CONTENT_TYPE_LATEST})
+        body = generate_latest(warden.metrics.registry)
+        return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.post("/api/v1/observations", openapi_extra=PUSH_SCHEMA)
     async def push(request: Request) -> Response:

@@ -21,14 +21,14 @@ from warden.errors import PluginError, Problem, ProblemsError, WardenError
 from warden.feedhealth import threshold_id, with_feed_health
 from warden.ingest import IngestResult, handle, run_feed
 from warden.metrics import Metrics
-from warden.model import Payload
+from warden.model import Evaluation, Payload
 from warden.reload import CatalogWatch
 from warden.settings import FeedSettings, Settings, SinkSettings
 from warden.sinks import Sink
 from warden.store import Store
 from warden.store import alerts as alert_rows
 from warden.sweep import Sweep
-from warden.triggerlog import catalog_entry
+from warden.triggerlog import Break, catalog_entry, verify
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,10 @@ class Feed:
     connector: Connector
     cursor: Cursor = field(default_factory=Cursor)
     cron: str | None = None
+
+
+def catalog_ids(catalog: Catalog) -> set[str]:
+    return {t.id for t in catalog.thresholds}
 
 
 def build_connector(name: str, options: dict[str, object], where: str) -> Connector:
@@ -120,7 +124,14 @@ class Warden:
         self.store = Store(settings.database_url)
         if migrate:
             self.store.upgrade()
-        self.metrics = Metrics(self.store, self.catalog_pairs, [*self.feeds, PUSH_FEED])
+        # The last evaluation of each threshold x subject (for the margins in /metrics).
+        self.last: dict[tuple[str, str], Evaluation] = {}
+        self.metrics = Metrics(
+            self.store,
+            lambda: (self.catalog, self.last),
+            [*self.feeds, PUSH_FEED],
+            settings.metrics,
+        )
         self.dispatcher = Dispatcher(self.store, self.sinks, settings.dispatch, clock)
         self._sweep = Sweep()
 
@@ -162,6 +173,7 @@ class Warden:
             self.metrics.catalog_reload_ok.set(0)
             return False
         self.catalog = with_feed_health(catalog, self.settings.feeds)
+        self.last = {k: v for k, v in self.last.items() if k[0] in catalog_ids(self.catalog)}
         self.metrics.catalog_reload_ok.set(1)
         self.note_catalog()
         self.evaluate()
@@ -202,11 +214,23 @@ class Warden:
             self.store, self.catalog, list(self.sinks), self.clock, thresholds, feed_stale
         )
         self.metrics.evaluation_seconds.observe(result.duration_seconds)
+        for ev in result.evaluations:
+            self.last[(ev.threshold, ev.subject)] = ev
         for tid in result.failed:
             self.metrics.evaluation_failures.labels(tid).inc()
         if result.notified:
             self.dispatcher.wake()
         return result
+
+    def verify_log(self) -> Break | None:
+        """Verify the trigger log's hash chain; the outcome is in warden_trigger_log_verified."""
+        with self.store.read() as conn:
+            broken = verify(alert_rows.entries(conn))
+        self.metrics.chain_ok.set(0 if broken else 1)
+        self.metrics.chain_checked.set(self.clock().timestamp())
+        if broken is not None:
+            log.error("trigger log: entry %d does not verify: %s", broken.seq, broken.why)
+        return broken
 
     def sweep(self) -> CycleResult:
         """The periodic evaluation: every threshold the first time, then those that time alone
@@ -245,6 +269,7 @@ def serve(warden: Warden) -> int:
         else:
             schedules.every(f"feed:{feed.id}", feed.every, run)
     schedules.every("evaluate", settings.evaluate_every, warden.sweep, start_now=False)
+    schedules.every("verify-log", settings.verify_every, warden.verify_log)
     app = create_app(warden)
     sock = _bind(settings.http.host, settings.http.port)
     config = uvicorn.Config(

@@ -1,8 +1,8 @@
 """Prometheus metrics, computed from the store at scrape time (so they are right after a restart).
 
 Labels come only from bounded, configured sets: feed and sink ids from the config, threshold ids
-from the catalog, model and benchmark ids from the observations, states and reasons from fixed
-enumerations.
+from the catalog, model ids from the registry (warden/thresholdmetrics.py caps the rest),
+benchmark ids from the catalog, states and reasons from fixed enumerations.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection
 
-from warden import __version__
-from warden.model import State
+from warden import __version__, thresholdmetrics
+from warden.catalog import Catalog
+from warden.settings import MetricsSettings
 from warden.store import Store, stats
-from warden.store import observations as obs_rows
+from warden.thresholdmetrics import Evaluations
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +29,16 @@ class StoreCollector(Collector):
     def __init__(
         self,
         store: Store,
-        pairs: Callable[[], set[tuple[str, str]]],
+        thresholds: Callable[[], tuple[Catalog, Evaluations]],
         feeds: list[str],
         errors: Counter,
+        settings: MetricsSettings,
     ) -> None:
         self.store = store
-        self.pairs = pairs  # the (benchmark, metric) pairs the current catalog's thresholds read
+        self.thresholds = thresholds  # the current catalog and its last evaluations
         self.feeds = feeds
         self.errors = errors
+        self.settings = settings
 
     def collect(self) -> Iterator[Metric]:
         info = GaugeMetricFamily(
@@ -53,28 +56,8 @@ class StoreCollector(Collector):
             self.errors.inc()
 
     def _from_store(self, conn: Connection) -> Iterator[Metric]:
-        value = GaugeMetricFamily(
-            "warden_observation_value",
-            "Newest observed value per model, for the benchmark metrics the catalog's thresholds "
-            "read (in the source's unit).",
-            labels=["model", "benchmark", "metric"],
-        )
-        for (benchmark, metric), by_model in sorted(
-            obs_rows.series(conn, self.pairs(), 1, ()).items()
-        ):
-            for model, newest in sorted(by_model.items()):
-                value.add_metric([model, benchmark, metric], newest[0].value)
-        yield value
-
-        state = GaugeMetricFamily(
-            "warden_threshold_state",
-            "Alert state per threshold and subject: 1 for the current state, 0 for the others.",
-            labels=["threshold", "subject", "state"],
-        )
-        for threshold, subject, current, _since in stats.states(conn):
-            for s in State:
-                state.add_metric([threshold, subject, s.value], 1.0 if s.value == current else 0.0)
-        yield state
+        catalog, evaluations = self.thresholds()
+        yield from thresholdmetrics.collect(conn, catalog, evaluations, self.settings)
 
         triggers = CounterMetricFamily(
             "warden_triggers",
@@ -165,12 +148,26 @@ class StoreCollector(Collector):
             delivered.add_metric([sink, outcome], count)
         yield delivered
 
+        outbox = GaugeMetricFamily(
+            "warden_outbox_messages",
+            "Alert deliveries in the outbox, by status (pending, delivered, failed).",
+            labels=["status"],
+        )
+        counts = stats.outbox_counts(conn)
+        for status in ("pending", "delivered", "failed"):
+            outbox.add_metric([status], counts.get(status, 0))
+        yield outbox
+
 
 class Metrics:
     """A registry per daemon: the store collector plus process-local figures."""
 
     def __init__(
-        self, store: Store, pairs: Callable[[], set[tuple[str, str]]], feeds: list[str]
+        self,
+        store: Store,
+        thresholds: Callable[[], tuple[Catalog, Evaluations]],
+        feeds: list[str],
+        settings: MetricsSettings | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)
@@ -198,4 +195,19 @@ class Metrics:
             registry=self.registry,
         )
         self.catalog_reload_ok.set(1)
-        self.registry.register(StoreCollector(store, pairs, feeds, self.scrape_errors))
+        self.chain_ok = Gauge(
+            "warden_trigger_log_verified",
+            "1 if the last verification of the trigger log's hash chain found it intact, 0 if it "
+            "found a bad entry (`warden log verify` names it).",
+            registry=self.registry,
+        )
+        self.chain_checked = Gauge(
+            "warden_trigger_log_last_verification_timestamp_seconds",
+            "When the daemon last verified the trigger log's hash chain (Unix time).",
+            registry=self.registry,
+        )
+        self.registry.register(
+            StoreCollector(
+                store, thresholds, feeds, self.scrape_errors, settings or MetricsSettings()
+            )
+        )

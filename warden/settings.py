@@ -80,6 +80,13 @@ class DispatchSettings(Strict):
     lease_seconds: float = Field(60.0, gt=0)
 
 
+class MetricsSettings(Strict):
+    # Which models' per-model series are exported: those in the registry, or every model.
+    subjects: str = Field("registry", pattern="^(registry|all)$")
+    # At most this many per-model threshold x subject pairs per scrape (alerting ones always).
+    max_subjects: int = Field(10_000, ge=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -98,6 +105,9 @@ class Settings(BaseSettings):
     sinks: list[SinkSettings] = Field(default_factory=list)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     log_format: str = Field("auto", pattern="^(auto|json|text)$")
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    # How often the daemon verifies the trigger log's hash chain (warden_trigger_log_verified).
+    verify_every: float = Field(3600.0, gt=0)
 
     @field_validator("feeds", "sinks")
     @classmethod

@@ -1,0 +1,159 @@
+"""Threshold metrics: what each threshold says about each subject, for Prometheus and Grafana.
+
+- `warden_threshold_info{threshold,title,level,domain,severity,scope}` 1 for every threshold.
+- `warden_threshold_state{threshold,subject,state}`: stateset-style, 1 for the current state and
+  0 for the six others, every state always present for every exported subject (a subject with no
+  stored state is `inactive`), so alert rules never hinge on a series appearing.
+- `warden_threshold_margin{threshold,subject,kind}`: the distance from what the last evaluation
+  compared (the newest value, or its confidence bound) to the trigger level (`kind="trigger"`)
+  and to the early-warning level (`kind="warning"`), in the metric's canonical unit; positive on
+  the safe side, zero or negative once crossed.
+- `warden_observation_value{model,benchmark,metric}`: the newest value of each series a
+  threshold reads; `warden_frontier_value{benchmark,metric,scope}`: its best over all models
+  (`scope="all"`) and over open-weights models (`scope="open_weights"`).
+- `warden_metrics_subjects_omitted`: per-model series left out by the cardinality rules.
+
+Cardinality: frontier-scoped thresholds have one subject each and are always exported. Per-model
+subjects (and model series) are exported only for models in the registry (`metrics.subjects:
+registry`, the default; `all` exports every model) and up to `metrics.max_subjects` threshold x
+subject pairs; a subject in any state but `inactive` is always exported, so an alert is never
+hidden. What is left out is counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from sqlalchemy import Connection
+
+from warden.catalog import Catalog, Threshold
+from warden.condition import Comparison, Silence
+from warden.model import Evaluation, State
+from warden.settings import MetricsSettings
+from warden.store import observations as obs_rows
+from warden.store import stats
+
+Evaluations = Mapping[tuple[str, str], Evaluation]
+
+
+def collect(
+    conn: Connection,
+    catalog: Catalog,
+    evaluations: Evaluations,
+    settings: MetricsSettings,
+) -> Iterator[Metric]:
+    registry = catalog.registry
+    known = registry.models
+    every = settings.subjects == "all"
+
+    def wanted(model: str) -> bool:
+        return every or model in known
+
+    pairs = {p for t in catalog.thresholds for p in t.pairs}
+    newest = obs_rows.series(conn, pairs, 1, ())
+    states: dict[str, dict[str, str]] = {}
+    for threshold, subject, current, _since in stats.states(conn):
+        states.setdefault(threshold, {})[subject] = current
+
+    info = GaugeMetricFamily(
+        "warden_threshold_info",
+        "Each threshold of the catalog, with its title, level, domain, severity and scope; 1.",
+        labels=["threshold", "title", "level", "domain", "severity", "scope"],
+    )
+    state = GaugeMetricFamily(
+        "warden_threshold_state",
+        "Alert state per threshold and subject: 1 for the current state, 0 for the others.",
+        labels=["threshold", "subject", "state"],
+    )
+    margin = GaugeMetricFamily(
+        "warden_threshold_margin",
+        "Distance from the last compared value to the trigger (kind=trigger) or early-warning "
+        "(kind=warning) level, in the metric's canonical unit; > 0 on the safe side.",
+        labels=["threshold", "subject", "kind"],
+    )
+    budget, omitted = settings.max_subjects, 0
+    for t in catalog.thresholds:
+        info.add_metric(
+            [t.id, t.title, t.level.value, t.domain, t.then.severity, t.scope.value], 1.0
+        )
+        alerting = {s for s, v in states.get(t.id, {}).items() if v != State.INACTIVE.value}
+        for subject in sorted(_subjects(t, newest, states.get(t.id, {}))):
+            if subject not in alerting and not t.is_frontier and _per_model(t):
+                if not wanted(subject) or budget <= 0:
+                    omitted += 1
+                    continue
+                budget -= 1
+            current = states.get(t.id, {}).get(subject, State.INACTIVE.value)
+            for s in State:
+                state.add_metric([t.id, subject, s.value], 1.0 if s.value == current else 0.0)
+            ev = evaluations.get((t.id, subject))
+            for kind, distance in _margins(t, ev):
+                margin.add_metric([t.id, subject, kind], distance)
+    yield info
+    yield state
+    yield margin
+
+    value = GaugeMetricFamily(
+        "warden_observation_value",
+        "Newest observed value per model, for the benchmark metrics the catalog's thresholds "
+        "read (in the metric's canonical unit).",
+        labels=["model", "benchmark", "metric"],
+    )
+    frontier = GaugeMetricFamily(
+        "warden_frontier_value",
+        "The best newest value among models (scope=all) and among open-weights models "
+        "(scope=open_weights), per benchmark metric a threshold reads.",
+        labels=["benchmark", "metric", "scope"],
+    )
+    for (benchmark, metric), by_model in sorted(newest.items()):
+        spec = registry.metric(benchmark, metric)[1]
+        better = max if spec is None or spec.direction == "higher" else min
+        values = {m: points[0].value for m, points in by_model.items()}
+        for model, v in sorted(values.items()):
+            if wanted(model):
+                value.add_metric([model, benchmark, metric], v)
+            else:
+                omitted += 1
+        if values:
+            frontier.add_metric([benchmark, metric, "all"], better(values.values()))
+        open_values = [v for m, v in values.items() if m in known and known[m].open_weights]
+        if open_values:
+            frontier.add_metric([benchmark, metric, "open_weights"], better(open_values))
+    yield value
+    yield frontier
+    left_out = GaugeMetricFamily(
+        "warden_metrics_subjects_omitted",
+        "Per-model series left out of this scrape by metrics.subjects and metrics.max_subjects.",
+    )
+    left_out.add_metric([], float(omitted))
+    yield left_out
+
+
+def _per_model(t: Threshold) -> bool:
+    """Per-model subjects are models (a feed-silence threshold's subject is its feed)."""
+    return not isinstance(t.when, Silence)
+
+
+def _subjects(t: Threshold, newest: obs_rows.Series, states: Mapping[str, str]) -> set[str]:
+    if t.is_frontier:
+        return {t.scope.value}
+    found = set(states)
+    for pair in t.pairs:
+        found |= set(newest.get(pair, {}))
+    if isinstance(t.when, Silence):
+        found.add(t.when.feed)  # a feed-silence threshold: its feed, before any state
+    return found
+
+
+def _margins(t: Threshold, ev: Evaluation | None) -> Iterator[tuple[str, float]]:
+    when = t.when
+    if ev is None or ev.value is None or not isinstance(when, Comparison):
+        return
+    newest = ev.evidence[0] if ev.evidence else None
+    higher = when.higher_is_more
+    compared = t.compared(ev.value, newest.stderr if newest else None, higher)
+    levels: list[tuple[str, float | None]] = [("trigger", when.value), ("warning", t.warn_at)]
+    for kind, level in levels:
+        if level is not None:
+            yield kind, (level - compared) if higher else (compared - level)
