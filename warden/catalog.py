@@ -292,6 +292,9 @@ class Catalog:
     def by_id(self, threshold_id: str) -> Threshold:
         return self._index[threshold_id]
 
+    def has(self, threshold_id: str) -> bool:
+        return threshold_id in self._index
+
     def touching(self, pairs: Iterable[tuple[str, str]]) -> list[Threshold]:
         """Thresholds whose condition reads one of the (benchmark, metric) pairs."""
         wanted = set(pairs)

@@ -131,6 +131,13 @@ def check(ctx: Context) -> None:
         f"{len(parts.catalog.registry.models)} models in the registry, "
         f"{len(parts.feeds)} feeds, {len(parts.sinks)} sinks"
     )
+    from warden.routing import Router
+
+    router = Router(settings.routes, list(parts.sinks), settings.inhibit)
+    for i in router.unused(parts.catalog.thresholds) if settings.routes else []:
+        click.echo(
+            f"warning: routes.{i} matches no threshold of the catalog in any state", err=True
+        )
 
 
 @main.command()
@@ -460,9 +467,10 @@ def thresholds_list(ctx: Context, as_json: bool) -> None:
 
 
 def _register() -> None:
-    from warden.cli_feeds import register
+    from warden import cli_alerts, cli_feeds
 
-    register(main)
+    cli_feeds.register(main)
+    cli_alerts.register(main)
 
 
 _register()

@@ -11,14 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
+from sqlalchemy import Connection
+
 from warden.catalog import Catalog, Threshold
 from warden.clock import Clock
 from warden.condition import Reassessment, Silence
 from warden.evaluate import FeedRuns, depth, evaluate_threshold, explain
 from warden.model import NOTIFY_STATES, Assessment, Evaluation, State, Transition, Verdict
 from warden.registry import ModelSpec
+from warden.routing import Decision, Router, labels
 from warden.state import advance
-from warden.store import Store, stats
+from warden.store import Store, actions, stats
 from warden.store import alerts as alert_rows
 from warden.store import assessments as assessment_rows
 from warden.store import observations as obs_rows
@@ -48,13 +51,15 @@ def idempotency_key(trigger_hash: str, sink: str) -> str:
 def run_cycle(
     store: Store,
     catalog: Catalog,
-    sinks: Sequence[str],
+    sinks: Sequence[str] | Router,
     clock: Clock,
     thresholds: Iterable[Threshold] | None = None,
     feed_stale: Mapping[str, float] | None = None,
 ) -> CycleResult:
     """Evaluate `thresholds` (default: the whole catalog) and persist what changed.
-    `feed_stale`: feed id -> seconds after which that feed's evidence no longer counts."""
+    `sinks`: a Router (routes, silences, inhibition), or sink ids that every notification goes
+    to. `feed_stale`: feed id -> seconds after which that feed's evidence no longer counts."""
+    router = sinks if isinstance(sinks, Router) else Router([], list(sinks), ())
     chosen = list(catalog.thresholds if thresholds is None else thresholds)
     result = CycleResult()
     started = time.perf_counter()
@@ -111,17 +116,19 @@ def run_cycle(
             result.evaluations.extend(evaluations)
         rows = [_state_row(th, t.subject, t.to_state, now) for t, th in changed]
         details = obs_rows.evidence(conn, (p.id for t, _ in changed for p in t.evaluation.evidence))
-        entries = chain(alert_rows.chain_head(conn), [(now, t, th) for t, th in changed], details)
+        decisions, extras = _deliveries(conn, catalog, router, changed, now)
+        items = [(now, t, th) for t, th in changed]
+        entries = chain(alert_rows.chain_head(conn), items, details, extras)
         alert_rows.save_states(conn, rows)
+        actions.clear(conn, [(t.threshold, t.subject) for t, _ in changed if t.to_state in QUIET])
         alert_rows.mark_breached(conn, breached, now)
         alert_rows.append_triggers(conn, entries)
         outbox_rows.enqueue(
             conn,
             [
                 (e.seq, sink, idempotency_key(e.hash, sink))
-                for e, (t, _) in zip(entries, changed, strict=True)
-                if t.to_state in NOTIFY_STATES
-                for sink in sinks
+                for e, decision in zip(entries, decisions, strict=True)
+                for sink in decision.sinks
             ],
             now,
         )
@@ -140,6 +147,45 @@ def run_cycle(
             extra={"trigger": seq, "threshold": t.threshold, "to_state": t.to_state.value},
         )
     return result
+
+
+# An alert in one of these states is over: its acknowledgement and notices are cleared.
+QUIET = frozenset({State.RESOLVED, State.INACTIVE})
+
+
+def _deliveries(
+    conn: Connection,
+    catalog: Catalog,
+    router: Router,
+    changed: Sequence[tuple[Transition, Threshold]],
+    now: datetime,
+) -> tuple[list[Decision], list[dict[str, object]]]:
+    """Where each transition is notified (routes, silences, inhibition) and what the trigger
+    log records about it: the decision, and the acknowledgement when there is one."""
+    if not changed:
+        return [], []
+    notified = [t.to_state in NOTIFY_STATES for t, _ in changed]
+    silences = actions.active_silences(conn, now) if any(notified) else []
+    acked = actions.acks(conn, ((t.threshold, t.subject) for t, _ in changed))
+    moved = {(t.threshold, t.subject) for t, _ in changed}
+    firing = [
+        labels(catalog.by_id(f.threshold), f.subject, "firing")
+        for f in actions.firing(conn)
+        if (f.threshold, f.subject) not in moved and catalog.has(f.threshold)
+    ] + [labels(th, t.subject, "firing") for t, th in changed if t.to_state is State.FIRING]
+    decisions, extras = [], []
+    for (t, th), notify in zip(changed, notified, strict=True):
+        if notify:
+            decision = router.decide(labels(th, t.subject, t.to_state.value), silences, firing, now)
+        else:
+            decision = Decision((), ())
+        extra: dict[str, object] = {"delivery": decision.record()} if notify else {}
+        ack = acked.get((t.threshold, t.subject))
+        if ack is not None:
+            extra["acknowledged"] = {"by": ack.by, "at": ack.at.isoformat(), "note": ack.note}
+        decisions.append(decision)
+        extras.append(extra)
+    return decisions, extras
 
 
 def _state_row(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-from warden import plugins
+from warden import alerting, plugins
 from warden.catalog import Catalog, Threshold, load_catalog
 from warden.clock import Clock, system_clock
 from warden.connector import Connector, Cursor
@@ -23,6 +23,7 @@ from warden.ingest import IngestResult, handle, run_feed
 from warden.metrics import Metrics
 from warden.model import Evaluation, Payload
 from warden.reload import CatalogWatch
+from warden.routing import Router
 from warden.settings import FeedSettings, Settings, SinkSettings
 from warden.sinks import Sink
 from warden.store import Store
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 PUSH_FEED = "api"  # the feed id of observations pushed over HTTP
 CATALOG_CHECK_SECONDS = 2.0  # how often the daemon looks for SIGHUP or changed catalog files
+FOLLOW_UP_SECONDS = 15.0  # how often ended silences are logged and repeats are considered
 
 
 @dataclass
@@ -134,6 +136,7 @@ class Warden:
         )
         self.dispatcher = Dispatcher(self.store, self.sinks, settings.dispatch, clock)
         self._sweep = Sweep()
+        self.router = Router(settings.routes, list(self.sinks), settings.inhibit)
 
     def catalog_pairs(self) -> set[tuple[str, str]]:
         return {p for t in self.catalog.thresholds for p in t.pairs}
@@ -211,7 +214,7 @@ class Warden:
     def evaluate(self, thresholds: Iterable[Threshold] | None = None) -> CycleResult:
         feed_stale = {f.id: f.stale_after for f in self.settings.feeds if f.stale_after}
         result = run_cycle(
-            self.store, self.catalog, list(self.sinks), self.clock, thresholds, feed_stale
+            self.store, self.catalog, self.router, self.clock, thresholds, feed_stale
         )
         self.metrics.evaluation_seconds.observe(result.duration_seconds)
         for ev in result.evaluations:
@@ -221,6 +224,14 @@ class Warden:
         if result.notified:
             self.dispatcher.wake()
         return result
+
+    def follow_up(self) -> None:
+        """Log the silences that ended, and repeat or escalate unacknowledged firing alerts."""
+        now = self.clock()
+        for silence_id in alerting.log_ended(self.store, now):
+            log.info("silence %d ended", silence_id)
+        if alerting.renotify(self.store, self.catalog, self.router, now).repeats:
+            self.dispatcher.wake()
 
     def verify_log(self) -> Break | None:
         """Verify the trigger log's hash chain; the outcome is in warden_trigger_log_verified."""
@@ -270,6 +281,7 @@ def serve(warden: Warden) -> int:
             schedules.every(f"feed:{feed.id}", feed.every, run)
     schedules.every("evaluate", settings.evaluate_every, warden.sweep, start_now=False)
     schedules.every("verify-log", settings.verify_every, warden.verify_log)
+    schedules.every("follow-up", FOLLOW_UP_SECONDS, warden.follow_up, start_now=False)
     app = create_app(warden)
     sock = _bind(settings.http.host, settings.http.port)
     config = uvicorn.Config(

@@ -26,6 +26,7 @@ from pydantic_settings import (
 )
 
 from warden.errors import ConfigError, Problem
+from warden.routing import DEFAULT_INHIBIT, InhibitSettings, RouteSettings
 from warden.yamlfile import LocatedYaml, YamlError, problems_from
 
 ENV_PREFIX = "WARDEN_"
@@ -103,6 +104,11 @@ class Settings(BaseSettings):
     evaluate_every: float = Field(60.0, gt=0)
     feeds: list[FeedSettings] = Field(default_factory=list)
     sinks: list[SinkSettings] = Field(default_factory=list)
+    # Which sinks each alert goes to (README, "Routing"); none: every alert to every sink.
+    routes: list[RouteSettings] = Field(default_factory=list)
+    # Firing alerts that hold back the notifications of others; default: a firing high or
+    # critical level hides the early warning of the same family and subject.
+    inhibit: list[InhibitSettings] = Field(default_factory=lambda: list(DEFAULT_INHIBIT))
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     log_format: str = Field("auto", pattern="^(auto|json|text)$")
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
@@ -118,6 +124,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"duplicate id {item.id!r}")
             seen.add(item.id)
         return items
+
+    @model_validator(mode="after")
+    def _routes_name_sinks(self) -> Settings:
+        known = {s.id for s in self.sinks}
+        listed = ", ".join(sorted(known)) or "none"
+        for i, route in enumerate(self.routes):
+            for name in (*route.sinks, *route.escalate_to):
+                if name not in known:
+                    raise ValueError(f"routes.{i}: no sink {name!r} (sinks: {listed})")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,8 @@ GENESIS = "0" * 64
 TRANSITION = "transition"  # an alert state changed
 CATALOG = "catalog"  # the catalog changed: thresholds added, changed or removed
 ASSESSMENT = "assessment"  # a model's capability assessment was recorded
+ACK = "ack"  # a person acknowledged an alert
+SILENCE = "silence"  # a silence was added, expired early, or ended
 
 
 @dataclass(frozen=True)
@@ -58,11 +60,14 @@ def content_of(
     transition: Transition,
     threshold: Threshold,
     details: Mapping[int, StoredObservation],
+    extra: Mapping[str, Any] | None = None,
 ) -> str:
-    """The canonical content of one trigger: what fired, on what evidence, under which rule."""
+    """The canonical content of one trigger: what fired, on what evidence, under which rule,
+    and (`extra`) where it was delivered and whether it was acknowledged."""
     ev = transition.evaluation
     return canonical(
         {
+            **(extra or {}),
             "seq": seq,
             "at": at.isoformat(),
             "threshold": threshold.id,
@@ -111,14 +116,16 @@ def chain(
     head: tuple[int, str],
     items: Iterable[tuple[datetime, Transition, Threshold]],
     details: Mapping[int, StoredObservation],
+    extras: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Entry]:
     """New entries after `head` (last seq, last hash), each hashed onto the one before.
-    `details` holds the whole stored observation behind each evidence point."""
+    `details` holds the whole stored observation behind each evidence point; `extras` (one per
+    item) adds what the cycle decided about it: its delivery and its acknowledgement."""
     seq, prev = head
     out = []
-    for at, transition, threshold in items:
+    for n, (at, transition, threshold) in enumerate(items):
         seq += 1
-        content = content_of(seq, at, transition, threshold, details)
+        content = content_of(seq, at, transition, threshold, details, extras[n] if extras else None)
         digest = chain_hash(prev, content)
         out.append(
             Entry(
@@ -205,6 +212,36 @@ def assessment_entry(head: tuple[int, str], at: datetime, a: Assessment) -> Entr
     )
     return Entry(
         seq, at, "", "", a.model, "", "", content, prev, chain_hash(prev, content), ASSESSMENT
+    )
+
+
+def action_entry(
+    head: tuple[int, str],
+    at: datetime,
+    kind: str,
+    body: Mapping[str, Any],
+    *,
+    threshold: str = "",
+    subject: str = "",
+) -> Entry:
+    """An entry recording what a person (or warden, `actor`) did: an acknowledgement, a
+    silence added or ended."""
+    seq, prev = head[0] + 1, head[1]
+    content = canonical(
+        {
+            **body,
+            "kind": kind,
+            "seq": seq,
+            "at": at.isoformat(),
+            "threshold": threshold,
+            "threshold_version": "",
+            "subject": subject,
+            "from": "",
+            "to": "",
+        }
+    )
+    return Entry(
+        seq, at, threshold, "", subject, "", "", content, prev, chain_hash(prev, content), kind
     )
 
 

@@ -162,6 +162,38 @@ alert_states = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     # The last evaluation that found it breached (kept for thresholds with keep_firing_for).
     Column("last_breached_at", UTCDateTime),
+    # `warden ack`: stops repeats and escalation until the alert resolves.
+    Column("acked_by", String(200)),
+    Column("acked_at", UTCDateTime),
+    Column("ack_note", Text),
+)
+
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("matchers", JSON, nullable=False),  # {"match": {...}, "match_re": {...}}
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Set when it ended early (`warden silence expire`) or when its end was logged.
+    Column("expired_at", UTCDateTime),
+    Column("expired_by", String(200)),
+)
+
+# Per firing alert and route: when it was last notified (for repeat_interval), how often it
+# was repeated, and when it was escalated. Cleared when the alert stops firing.
+notices = Table(
+    "notices",
+    metadata,
+    Column("threshold", String(200), primary_key=True),
+    Column("subject", String(200), primary_key=True),
+    Column("route", Integer, primary_key=True),
+    Column("last_at", UTCDateTime, nullable=False),
+    Column("repeats", Integer, nullable=False, server_default="0"),
+    Column("escalated_at", UTCDateTime),
 )
 
 triggers = Table(

@@ -1,0 +1,232 @@
+"""Routes, silences, inhibition, acknowledgements, repeats and escalation on real stores, with
+log sinks writing to files and the real dispatcher."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from warden import alerting
+from warden.cli import main
+from warden.daemon import Warden
+from warden.errors import ConfigError, UsageError
+from warden.model import Observation
+from warden.routing import Matchers
+from warden.settings import Settings, load_settings
+from warden.store import observations as obs_rows
+from warden.triggerlog import verify
+
+CATALOG = """
+benchmarks: [{id: ctf, title: CTF, metrics: {acc: {}}}]
+thresholds:
+  - id: cyber.ctf.early_warning
+    title: CTF early warning
+    domain: cyber
+    level: early_warning
+    sources: [{title: S, url: "https://example.org/"}]
+    when: {benchmark: ctf, metric: acc, op: ">=", value: 0.3}
+    then: {severity: warning}
+  - id: cyber.ctf.critical
+    title: CTF critical
+    domain: cyber
+    level: critical
+    sources: [{title: S, url: "https://example.org/"}]
+    when: {benchmark: ctf, metric: acc, op: ">=", value: 0.6}
+    then: {severity: critical, labels: {team: red}}
+"""
+T0 = datetime(2026, 4, 1, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def make(tmp_path: Path, clock: Clock, **extra: Any) -> Warden:
+    (tmp_path / "c.yaml").write_text(CATALOG)
+    sinks = [
+        {"id": name, "type": "log", "options": {"path": str(tmp_path / f"{name}.jsonl")}}
+        for name in ("pager", "chat", "boss")
+    ]
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'w.db'}",
+        catalog=[str(tmp_path / "c.yaml")],
+        sinks=sinks,
+        **extra,
+    )
+    return Warden(settings, clock=clock)
+
+
+def put(w: Warden, model: str, value: float, key: str) -> None:
+    o = Observation(model, "ctf", "acc", value, w.clock(), key, "s", "0" * 64)
+    with w.store.write() as conn:
+        obs_rows.insert_observations(conn, "f", [o], w.clock())
+    w.evaluate()
+    while w.dispatcher.run_once():
+        pass
+
+
+def got(tmp_path: Path, sink: str) -> list[tuple[str, str, str]]:
+    path = tmp_path / f"{sink}.jsonl"
+    if not path.exists():
+        return []
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    return [(x["trigger"]["threshold"], x["trigger"]["subject"], x["status"]) for x in lines]
+
+
+ROUTES = [
+    {"match": {"severity": "critical"}, "sinks": ["pager"], "continue": True},
+    {"match": {"domain": "cyber"}, "sinks": ["chat"], "send_resolved": False},
+]
+
+
+def test_routes_first_match_continue_and_send_resolved(tmp_path: Path) -> None:
+    clock = Clock()
+    w = make(tmp_path, clock, routes=ROUTES, inhibit=[])
+    try:
+        put(w, "m1", 0.4, "k1")  # early warning fires: cyber, not critical -> chat only
+        put(w, "m1", 0.7, "k2")  # critical fires -> pager and (continue) chat
+        put(w, "m1", 0.1, "k3")  # both resolve: chat does not want resolved
+    finally:
+        w.close()
+    assert got(tmp_path, "pager") == [
+        ("cyber.ctf.critical", "m1", "firing"),
+        ("cyber.ctf.critical", "m1", "resolved"),
+    ]
+    assert got(tmp_path, "chat") == [
+        ("cyber.ctf.early_warning", "m1", "firing"),
+        ("cyber.ctf.critical", "m1", "firing"),
+    ]
+    assert got(tmp_path, "boss") == []
+
+
+def test_inhibition_silences_and_the_trigger_log(tmp_path: Path) -> None:
+    clock = Clock()
+    w = make(tmp_path, clock, routes=[{"match": {"domain": "cyber"}, "sinks": ["chat"]}])
+    try:
+        put(w, "m1", 0.7, "k1")  # both fire in one cycle: the critical inhibits the early warning
+        alerting.add_silence(w.store, Matchers(match={"subject": "m2"}), T0,
+                             T0 + timedelta(hours=1), "ops", "maintenance", T0)  # fmt: skip
+        put(w, "m2", 0.7, "k2")  # silenced: logged, not delivered
+        with w.store.read() as conn:
+            from warden.store import alerts
+
+            entries = list(alerts.entries(conn))
+        clock.now = T0 + timedelta(hours=2)
+        assert alerting.log_ended(w.store, clock.now) == [1]
+    finally:
+        w.close()
+    assert got(tmp_path, "chat") == [("cyber.ctf.critical", "m1", "firing")]
+    by = {(e.threshold, e.subject): e.body for e in entries if e.kind == "transition"}
+    assert (
+        by[("cyber.ctf.early_warning", "m1")]["delivery"]["inhibited_by"]
+        == "cyber.ctf.critical (m1)"
+    )
+    assert by[("cyber.ctf.critical", "m2")]["delivery"]["silenced_by"] == [1]
+    assert by[("cyber.ctf.critical", "m2")]["delivery"]["sinks"] == []
+    kinds = [e.kind for e in entries]
+    assert kinds.count("silence") == 1
+
+
+def test_acknowledgement_stops_repeats_and_escalation(tmp_path: Path) -> None:
+    clock = Clock()
+    route = {"match": {"threshold": "cyber.ctf.critical"}, "sinks": ["pager"],
+             "repeat_interval": "1h", "escalate_after": "2h", "escalate_to": ["boss"]}  # fmt: skip
+    w = make(tmp_path, clock, routes=[route])
+    try:
+        put(w, "m1", 0.7, "k1")
+        for minutes, repeats, escalations in ((30, 0, 0), (61, 1, 0), (125, 1, 1), (130, 0, 0)):
+            clock.now = T0 + timedelta(minutes=minutes)
+            done = alerting.renotify(w.store, w.catalog, w.router, clock.now)
+            assert (done.repeats, done.escalations) == (repeats, escalations), minutes
+        while w.dispatcher.run_once():
+            pass
+        seq = alerting.acknowledge(w.store, "cyber.ctf.critical", "m1", "alice", "on it", clock.now)
+        clock.now = T0 + timedelta(hours=5)
+        assert alerting.renotify(w.store, w.catalog, w.router, clock.now).repeats == 0
+        put(w, "m1", 0.1, "k2")  # resolves; the notification shows the acknowledgement
+        with w.store.read() as conn:
+            from warden.store import alerts
+
+            entries = list(alerts.entries(conn))
+        with pytest.raises(UsageError, match="nothing to acknowledge"):
+            alerting.acknowledge(w.store, "cyber.ctf.critical", "m1", "bob", "", clock.now)
+    finally:
+        w.close()
+    assert got(tmp_path, "pager") == [("cyber.ctf.critical", "m1", "firing")] * 3 + [
+        ("cyber.ctf.critical", "m1", "resolved")
+    ]
+    assert got(tmp_path, "boss") == [("cyber.ctf.critical", "m1", "firing")]
+    ack = next(e for e in entries if e.seq == seq)
+    assert (ack.kind, ack.body["actor"], ack.body["note"]) == ("ack", "alice", "on it")
+    resolved = entries[-1].body
+    assert resolved["to"] == "resolved" and resolved["acknowledged"]["by"] == "alice"
+    assert verify(entries) is None
+
+
+def test_cli_ack_and_silences(tmp_path: Path) -> None:
+    clock = Clock()
+    w = make(tmp_path, clock)
+    put(w, "m1", 0.7, "k1")
+    w.close()
+    cfg = tmp_path / "w.yaml"
+    cfg.write_text(
+        f"database_url: sqlite:///{tmp_path / 'w.db'}\ncatalog: [{tmp_path / 'c.yaml'}]\n"
+    )
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(main, [*args, "--config", str(cfg)])
+
+    r = run("ack", "cyber.ctf.critical", "m1", "--by", "alice", "--note", "looking")
+    assert r.exit_code == 0 and "acknowledged by alice" in r.output, r.output
+    r = run("ack", "999", "--by", "alice")
+    assert r.exit_code == 2 and "trigger 999: no such alert" in r.output
+    r = run("silence", "add", "--match", "domain=cyber", "--for", "2h", "--by", "ops",
+            "--comment", "drill")  # fmt: skip
+    assert r.exit_code == 0 and r.output.startswith("silence 1 "), r.output
+    listed = json.loads(run("silence", "list", "--json").output)
+    assert [(s["id"], s["matchers"]["match"]) for s in listed] == [(1, {"domain": "cyber"})]
+    for args, message in (
+        (["silence", "add", "--for", "1h", "--by", "o", "--comment", "c"], "at least one matcher"),
+        (["silence", "add", "--match", "x", "--for", "1h", "--by", "o", "--comment", "c"],
+         "write LABEL=VALUE"),
+        (["silence", "add", "--match", "a=b", "--from", "2030-01-02", "--until", "2030-01-01",
+          "--by", "o", "--comment", "c"], "ends"),
+        (["silence", "add", "--match-re", "a=(", "--for", "1h", "--by", "o", "--comment", "c"],
+         "not a regular expression"),
+        (["silence", "expire", "7", "--by", "o"], "no silence 7"),
+    ):  # fmt: skip
+        r = run(*args)
+        assert r.exit_code == 2 and message in r.output, (args, r.output)
+    r = run("silence", "expire", "1", "--by", "ops")
+    assert r.exit_code == 0 and json.loads(run("silence", "list", "--json").output) == []
+    log = [json.loads(x) for x in run("log", "--json").output.splitlines()]
+    assert [e["kind"] for e in log if e["kind"] in ("ack", "silence")] == [
+        "ack",
+        "silence",
+        "silence",
+    ]
+
+
+def test_routes_must_name_sinks_and_unreachable_routes_are_warned(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(CATALOG)
+    cfg = tmp_path / "w.yaml"
+    cfg.write_text(
+        f"catalog: [{tmp_path / 'c.yaml'}]\n"
+        "sinks: [{id: chat, type: log}]\n"
+        "routes: [{match: {domain: bio}, sinks: [chat]}, {match: {domain: cyber}, sinks: [nope]}]\n"
+    )
+    with pytest.raises(ConfigError, match=r"routes\.1: no sink .nope. \(sinks: chat\)"):
+        load_settings(cfg)
+    cfg.write_text(cfg.read_text().replace("[nope]", "[chat]"))
+    r = CliRunner().invoke(main, ["check", "--config", str(cfg)])
+    assert r.exit_code == 0 and "warning: routes.0 matches no threshold" in r.output
+    assert "routes.1" not in r.output
