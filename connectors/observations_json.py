@@ -139,4 +139,9 @@ def parse_batch(payload: Payload) -> list[Observation]:
         raise ParseError(
             reason, message + more, source=payload.source, record=record, field=field
         ) from exc
-    return [item.to_observation(payload.source, payload.content_hash) for item in items]
+    out = []
+    for i, item in enumerate(items):
+        o = item.to_observation(payload.source, payload.content_hash)
+        o.attributes["record"] = str(i)  # its index in the batch, for per-record rejections
+        out.append(o)
+    return out

@@ -230,3 +230,17 @@ def test_routes_must_name_sinks_and_unreachable_routes_are_warned(tmp_path: Path
     r = CliRunner().invoke(main, ["check", "--config", str(cfg)])
     assert r.exit_code == 0 and "warning: routes.0 matches no threshold" in r.output
     assert "routes.1" not in r.output
+
+
+def test_the_summary_of_a_condition_without_a_benchmark_is_its_explanation() -> None:
+    from warden.sinks import summary
+
+    trigger = {"to": "firing", "threshold": "warden.feed.lab.silent", "subject": "lab",
+               "title": "Feed lab has not succeeded", "value": 7200.0,
+               "condition": {"feed": "lab", "op": ">=", "value": 3600.0},
+               "reason": "7200 s since its last successful run (>= 3600 s)"}  # fmt: skip
+    assert summary(trigger) == (
+        "[FIRING] warden.feed.lab.silent (lab): Feed lab has not succeeded: "
+        "7200 s since its last successful run (>= 3600 s)"
+    )
+    assert "None" not in summary({**trigger, "reason": ""})

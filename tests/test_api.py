@@ -190,3 +190,23 @@ def test_only_catalog_benchmark_metrics_become_value_series(api: str) -> None:
     assert 'warden_observations_ingested_total{feed="api"} 3.0' in text
     assert 'benchmark="lab_eval",metric="accuracy"' in text
     assert "unlisted_eval" not in text and "other_metric" not in text
+
+
+def test_a_batch_with_an_impossible_value_stores_the_rest_and_says_what_was_refused(
+    api: str,
+) -> None:
+    good = {**point(), "benchmark": "gpqa_diamond", "metric": "accuracy", "value": 0.5}
+    percent = {**good, "model": "lab/model-2", "value": 85.0}  # a percentage in a fraction
+    r = requests.post(f"{api}/api/v1/observations", json=[good, percent], headers=AUTH, timeout=10)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["ingested"], body["duplicates"]) == (1, 0)
+    (refused,) = body["rejected"]
+    assert (refused["record"], refused["field"], refused["reason"]) == (
+        "1",
+        "value",
+        "invalid_value",
+    )
+    assert "a percentage?" in refused["message"]
+    text = metrics(api)
+    assert 'warden_observations_rejected_total{feed="api",reason="invalid_value"} 1.0' in text

@@ -163,6 +163,8 @@ def test_assess_record_fires_a_reassessment_trigger_and_is_logged(tmp_path: Path
     assert [(a["model"], a["by"], a["compute"]) for a in listed] == [
         ("acme/m1", "Safety team", 2e24)
     ]
+    aliased = warden("assess", "list", "--model", "Acme One", "--json", "--config", cfg)
+    assert json.loads(aliased.output) == listed  # the registry's aliases work here too
     # A fresh assessment resolves it.
     r = warden("assess", "record", "acme/m1", "--by", "Safety team", "--config", cfg)
     assert "compute" not in r.output.split("\n", 1)[1] or "no training compute" in r.output

@@ -208,3 +208,17 @@ def test_a_threshold_names_a_declared_metric_with_possible_values(tmp_path: Path
         with pytest.raises(CatalogError) as exc:
             load_catalog([write(tmp_path, name, text)], [bundled_registry()])
         assert message in str(exc.value) and "'t.one.high'" in str(exc.value), name
+
+
+def test_what_the_registry_leaves_unset_the_source_may_still_say(registry) -> None:  # type: ignore[no-untyped-def]
+    spec = registry.model("deepseek-reasoner")
+    given = {"release_date": "2099-01-01", "scaffold": "x"}
+    o = Observation("deepseek-reasoner", "cybench", "accuracy", 0.5, T, "k", "s", "0" * 64,
+                    attributes=given)  # fmt: skip
+    got = registry.normalise(o).attributes
+    assert got["organisation"] == spec.organisation and got["scaffold"] == "x"
+    if spec.release_date is not None:
+        assert got["release_date"] == spec.release_date.isoformat()  # the registry's fact wins
+    raw = Observation("lab/x", "cybench", "accuracy", 0.5, T, "k", "s", "0" * 64,
+                      attributes={"open_weights": True})  # fmt: skip
+    assert registry.normalise(raw).attributes["open_weights"] is True

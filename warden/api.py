@@ -73,6 +73,16 @@ def create_app(warden: Warden) -> FastAPI:
             return _error(413, f"body over the {MAX_BODY_BYTES}-byte limit")
         payload = Payload(PUSH_FEED, body, sha256(body), fetched_at=warden.clock())
         result = await run_in_threadpool(warden.ingest_payload, PUSH_FEED, _Pushed(), payload)
+        stored = result.ingested + result.duplicates
+        if result.rejections and stored:
+            # Part of the batch was refused record by record (a value its scale cannot take):
+            # the rest is stored, and the answer lists what was not.
+            rejected = [
+                {"record": r.record, "field": r.field, "reason": r.reason, "message": r.message}
+                for r in result.rejections
+            ]
+            body = {"ingested": result.ingested, "duplicates": result.duplicates}
+            return JSONResponse({**body, "rejected": rejected})
         if result.rejections:
             bad = result.rejections[0]
             return _error(

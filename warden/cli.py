@@ -335,6 +335,7 @@ def assess_record(
         done = assessing.record(
             w.store, w.catalog.registry, w.clock, model, by, _time(at), compute, note
         )
+        w.note_catalog()
         w.evaluate()
     finally:
         w.close()
@@ -364,7 +365,8 @@ def assess_list(ctx: Context, model: str | None, as_json: bool) -> None:
     w = ctx.warden()
     try:
         with w.store.read() as conn:
-            found = assessments.history(conn, model)
+            spec = w.catalog.registry.model(model) if model else None  # aliases work too
+            found = assessments.history(conn, spec.id if spec else model)
     finally:
         w.close()
     rows = [

@@ -182,6 +182,7 @@ def rejects_retry(ctx: Context, only: str | None) -> None:
             with w.store.write() as conn:
                 feed_rows.forget(conn, fid, sources)
             w.feeds[fid].cursor.versions.clear()  # resume from the saved cursor, less `sources`
+            w.note_catalog()
             result = w.run_feed(fid)
             again = {reject_identity(r) for r in result.rejections}
             fixed = [r.id for r in open_rejects if r.identity not in again]

@@ -152,11 +152,13 @@ class Registry:
                 attributes["raw_value"], attributes["raw_scale"] = o.value, attributes["scale"]
             attributes["scale"] = spec.scale
         if model is not None:
-            attributes.update(
-                organisation=model.organisation,
-                open_weights=model.open_weights,
-                release_date=model.release_date and model.release_date.isoformat(),
-            )
+            # The registry's facts win; what it leaves unset, the source may still say.
+            known = {
+                "organisation": model.organisation,
+                "open_weights": model.open_weights,
+                "release_date": model.release_date and model.release_date.isoformat(),
+            }
+            attributes.update({k: v for k, v in known.items() if v is not None})
         return replace(
             o,
             benchmark=benchmark or o.benchmark,

@@ -40,14 +40,18 @@ class Notification:
 
 
 def summary(t: Mapping[str, Any]) -> str:
+    """One line: state, threshold, subject, title, and what decided it."""
     value = t.get("value")
     shown = "no data" if value is None else f"{value:g}"
     cond = t.get("condition", {})
-    return (
-        f"[{str(t['to']).upper()}] {t['threshold']} ({t['subject']}): {t['title']}: "
-        f"{cond.get('benchmark')} {cond.get('metric')} = {shown} "
-        f"(trigger {cond.get('op')} {cond.get('value')})"
-    )
+    head = f"[{str(t['to']).upper()}] {t['threshold']} ({t['subject']}): {t['title']}: "
+    if "benchmark" in cond:
+        return head + (
+            f"{cond.get('benchmark')} {cond.get('metric')} = {shown} "
+            f"(trigger {cond.get('op')} {cond.get('value')})"
+        )
+    # A combination, a re-assessment or a feed's silence: its explanation says it best.
+    return head + (t.get("reason") or f"value {shown}")
 
 
 class Sink(Protocol):
