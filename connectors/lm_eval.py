@@ -37,7 +37,6 @@ else `git_hash`. A run with `config.limit`, or fewer effective than original sam
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +45,17 @@ from typing import Any, BinaryIO, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors.documents import (
+    MAX_COUNT,
+    MAX_ID,
+    finite_number,
+    is_id,
+    object_at,
+    real_number,
+    require_id,
+    standard_error,
+    valid_count,
+)
 from connectors.files import read_all
 from connectors.source import is_url, payloads
 from warden.connector import Cursor, content_key, load_json, options, rejected
@@ -53,8 +63,6 @@ from warden.errors import ParseError
 from warden.model import Observation, Payload, Pending, Rejection
 
 SUFFIXES = (".json",)
-MAX_ID = 200  # the store's width for subject, benchmark and metric ids
-MAX_COUNT = 2**31 - 1  # the store's sample count is a 32-bit integer
 # Keys of a results entry that are not metrics.
 META = frozenset({"alias", "name", "sample_len", "sample_count", "samples"})
 # lm-eval metrics whose values are fractions in [0, 1]: accuracy and exact-match means, pass@1.
@@ -143,7 +151,7 @@ def parse_results(payload: Payload) -> list[Observation | Rejection]:
     for name, row in groups.items() if isinstance(groups, dict) else ():
         rows.setdefault(name, row)  # a group is in both: one row, not two
     observed_at, run, kind = _when(doc, payload)
-    config = _obj(doc, "config")
+    config = object_at(doc, "config")
     version = _scalar(doc.get("lm_eval_version")) or _scalar(doc.get("git_hash"))
     shared = {
         "timestamp_kind": kind,
@@ -152,11 +160,11 @@ def parse_results(payload: Payload) -> list[Observation | Rejection]:
         "git_hash": _scalar(doc.get("git_hash")),
         "model_backend": _scalar(config.get("model")),
         "model_name": _scalar(doc.get("model_name")),
-        "limit": _number_or_none(config.get("limit")),
+        "limit": finite_number(config.get("limit")),
     }
     members = {
         name: [m for m in tasks if isinstance(m, str)]
-        for name, tasks in _obj(doc, "group_subtasks").items()
+        for name, tasks in object_at(doc, "group_subtasks").items()
         if isinstance(tasks, list) and tasks
     }
     for name in groups if isinstance(groups, dict) else ():
@@ -183,7 +191,7 @@ def parse_results(payload: Payload) -> list[Observation | Rejection]:
 def _task(run: _Run, task: str, row: Any) -> Iterator[Observation | Rejection]:
     payload, doc = run.payload, run.doc
     where = f"results.{task}"
-    if not _is_id(task):
+    if not is_id(task):
         yield rejected(payload, _bad(payload, f"task name {task!r:.80} is not an id", task))
         return
     if not isinstance(row, dict):
@@ -191,12 +199,15 @@ def _task(run: _Run, task: str, row: Any) -> Iterator[Observation | Rejection]:
         return
     group = task in run.groups
     alias = row.get("alias")
-    n_samples = _obj(_obj(doc, "n-samples"), task)
-    original, effective = _count(n_samples.get("original")), _count(n_samples.get("effective"))
+    n_samples = object_at(object_at(doc, "n-samples"), task)
+    original, effective = (
+        valid_count(n_samples.get("original")),
+        valid_count(n_samples.get("effective")),
+    )
     partial = run.attributes["limit"] is not None or (
         effective is not None and original is not None and effective < original
     )
-    better = _obj(_obj(doc, "higher_is_better"), task)
+    better = object_at(object_at(doc, "higher_is_better"), task)
     for key, value in row.items():
         metric, filt = _split(key, run.legacy)
         if metric is None or metric.endswith("_stderr"):
@@ -204,12 +215,12 @@ def _task(run: _Run, task: str, row: Any) -> Iterator[Observation | Rejection]:
         field = f"{where}.{key}"
         metric_id = metric if filt in (None, "none") else f"{metric}/{filt}"
         try:
-            number = _value(value, payload, task, field)
+            number = real_number(value, payload.source, field, task[:MAX_ID], finite=True)
             if metric in FRACTIONS and not 0 <= number <= 1:
                 why = f"{metric} is a fraction, but the value is {number!r} (a percentage?)"
                 raise _bad(payload, why, task, field)
             stderr = _stderr(row, metric, filt, payload, task, where)
-            if not _is_id(metric_id):
+            if not is_id(metric_id):
                 raise _bad(payload, f"metric {metric_id!r:.80} is not an id", task, field)
         except ParseError as exc:
             yield rejected(payload, exc)
@@ -233,8 +244,8 @@ def _task(run: _Run, task: str, row: Any) -> Iterator[Observation | Rejection]:
                 "group": group,
                 "filter": filt,
                 "alias": _scalar(alias.strip(" -")) if isinstance(alias, str) else None,
-                "task_version": _scalar(_obj(doc, "versions").get(task)),
-                "n_shot": _count(_obj(doc, "n-shot").get(task)),
+                "task_version": _scalar(object_at(doc, "versions").get(task)),
+                "n_shot": valid_count(object_at(doc, "n-shot").get(task)),
                 "higher_is_better": higher if isinstance(higher, bool) else None,
                 "partial": partial,
             },
@@ -253,15 +264,6 @@ def _split(key: Any, legacy: bool) -> tuple[str | None, str | None]:
     return metric, filt
 
 
-def _value(value: Any, payload: Payload, task: str, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _bad(payload, f"value {value!r:.80} is not a number", task, field)
-    number = _float(value, payload, task, field)
-    if not math.isfinite(number):
-        raise _bad(payload, f"value {number!r} is not a finite number", task, field)
-    return number
-
-
 def _stderr(
     row: dict[str, Any], metric: str, filt: str | None, payload: Payload, task: str, where: str
 ) -> float | None:
@@ -273,24 +275,20 @@ def _stderr(
     field = f"{where}.{key}"
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _bad(payload, f'stderr {value!r:.80} is not a number or "N/A"', task, field)
-    stderr = _float(value, payload, task, field)
-    if math.isnan(stderr):
-        return None
-    if math.isinf(stderr) or stderr < 0:
-        raise _bad(payload, f"stderr {stderr!r} is not a finite non-negative number", task, field)
-    return stderr
+    stderr = real_number(value, payload.source, field, task[:MAX_ID])
+    return standard_error(stderr, payload.source, field, task[:MAX_ID])
 
 
 def _n(run: _Run, task: str, row: dict[str, Any], key: str, seen: set[str]) -> int | None:
     """Samples behind `row[key]`: a task's effective count, or for a group the sum over its
     members that report the metric (None when any of them is unknown)."""
     if task not in run.groups:
-        effective = _count(_obj(_obj(run.doc, "n-samples"), task).get("effective"))
-        return effective if effective is not None else _count(row.get("sample_len"))
-    counted = _count(_obj(row, "sample_count").get(key))
+        effective = valid_count(object_at(object_at(run.doc, "n-samples"), task).get("effective"))
+        return effective if effective is not None else valid_count(row.get("sample_len"))
+    counted = valid_count(object_at(row, "sample_count").get(key))
     if counted is not None or task in seen:
         return counted
-    total, rows = 0, {**_obj(run.doc, "groups"), **_obj(run.doc, "results")}
+    total, rows = 0, {**object_at(run.doc, "groups"), **object_at(run.doc, "results")}
     found = False
     for member in run.groups[task]:
         member_row = rows.get(member)
@@ -313,15 +311,15 @@ def _model(doc: dict[str, Any], config: dict[str, Any], src: str) -> str:
     for name in MODEL_ARGS:
         value = pairs.get(name)
         if isinstance(value, str) and value.strip():
-            return _ident(value.strip(), src, "config.model_args")
+            return require_id(value.strip(), src, "config.model_args")
     # lm-eval derives model_name from the same args (by substring: `pretrained_model=x` gives
     # x), or makes up a random one when they name no model: use it only when the args show it.
     model_name = doc.get("model_name")
     if isinstance(model_name, str) and model_name and (args is None or model_name in str(args)):
-        return _ident(model_name, src, "model_name")
+        return require_id(model_name, src, "model_name")
     backend = config.get("model")
     if isinstance(backend, str) and backend:
-        return _ident(backend, src, "config.model")
+        return require_id(backend, src, "config.model")
     raise ParseError(
         "missing_field",
         "no model: config.model_args names none (pretrained=, model=, ...) and there is no "
@@ -351,61 +349,16 @@ def _when(doc: dict[str, Any], payload: Payload) -> tuple[datetime, str, str]:
     return when, repr(float(date)), "run_start"
 
 
-def _float(value: int | float, payload: Payload, task: str, field: str) -> float:
-    try:
-        return float(value)
-    except OverflowError as exc:  # an integer too large for a float
-        raise _bad(payload, "value is out of range", task, field) from exc
-
-
 def _bad(payload: Payload, message: str, task: str, field: str | None = None) -> ParseError:
     return ParseError(
         "invalid_value", message, source=payload.source, record=task[:MAX_ID], field=field
     )
 
 
-def _is_id(text: str) -> bool:
-    return 0 < len(text) <= MAX_ID and text.isprintable()
-
-
-def _ident(text: str, src: str, field: str) -> str:
-    if not _is_id(text):
-        raise ParseError(
-            "invalid_value",
-            f"{text!r:.80} is not an id (1 to {MAX_ID} printable characters)",
-            source=src,
-            field=field,
-        )
-    return text
-
-
-def _obj(obj: dict[str, Any], key: str) -> dict[str, Any]:
-    """An optional object-valued field; anything else counts as absent."""
-    value = obj.get(key)
-    return value if isinstance(value, dict) else {}
-
-
-def _count(value: Any) -> int | None:
-    """A sample count, or None when absent or not a plausible count."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
-        return value
-    return None
-
-
-def _number_or_none(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            number = float(value)
-        except OverflowError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
-
-
 def _scalar(value: Any) -> str | int | float | None:
     """A short printable string, an integer or a finite number, as given; else None."""
     if isinstance(value, str):
-        return value if _is_id(value) else None
+        return value if is_id(value) else None
     if isinstance(value, int) and not isinstance(value, bool):
         return value if abs(value) <= MAX_COUNT else None
-    return _number_or_none(value)
+    return finite_number(value)

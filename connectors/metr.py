@@ -50,10 +50,18 @@ from typing import Any, ClassVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors.documents import (
+    MAX_ID,
+    TooManyAliases,
+    fetch_time,
+    finite_number,
+    is_id,
+    safe_yaml,
+    short_text,
+)
 from connectors.epoch_benchmarks import parse_hub
 from connectors.files import read_all
 from connectors.source import payloads
-from connectors.tabular import MAX_ID
 from warden.connector import Cursor, content_key, options, rejected
 from warden.errors import ParseError
 from warden.model import Observation, Payload, Pending, Rejection
@@ -89,10 +97,6 @@ class MetrHorizons:
         return parse_results(payload, self.options.max_bytes)
 
 
-# libyaml's safe loader when PyYAML has it (several times faster), else the pure-Python one.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def load_yaml(payload: Payload, limit: int = MAX_BYTES) -> Any:
     """The YAML document in `payload`, or ParseError (size, syntax, aliases, depth)."""
     src = payload.source
@@ -103,48 +107,20 @@ def load_yaml(payload: Payload, limit: int = MAX_BYTES) -> Any:
     except UnicodeDecodeError as exc:
         raise ParseError("malformed", f"not UTF-8 text ({exc.reason})", source=src) from exc
     try:
-        data = yaml.load(text, Loader=_LOADER)  # a safe loader
-        # The loader shares what an alias names instead of copying it, so loading a "billion
-        # laughs" is cheap; walking it is not. Aliases need anchors: without an `&`, none.
-        if "&" in text and _expanded(data, {}, set()) > MAX_EXPANDED:
-            raise ParseError(
-                "malformed",
-                f"YAML aliases expand the document past {MAX_EXPANDED} values (a 'billion "
-                "laughs' document): refused",
-                source=src,
-            )
+        return safe_yaml(text, max_values=MAX_EXPANDED)  # libyaml's loader when available
+    except TooManyAliases as exc:
+        raise ParseError(
+            "malformed",
+            f"YAML aliases expand the document past {MAX_EXPANDED} values (a 'billion "
+            "laughs' document): refused",
+            source=src,
+        ) from exc
     except RecursionError as exc:
         raise ParseError("malformed", "YAML nested too deeply", source=src) from exc
     except yaml.YAMLError as exc:
         raise ParseError("malformed", f"invalid YAML: {_line(exc)}", source=src) from exc
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date 2024-13-45
         raise ParseError("malformed", f"invalid YAML value: {exc}", source=src) from exc
-    return data
-
-
-def _expanded(value: Any, sizes: dict[int, int], open_: set[int]) -> int:
-    """How many values `value` stands for once every shared one is copied out (a value inside
-    itself: no end)."""
-    if isinstance(value, dict):
-        children: Any = (v for pair in value.items() for v in pair)
-    elif isinstance(value, list | tuple | set):
-        children = value
-    else:
-        return 1
-    done = sizes.get(id(value))
-    if done is not None:
-        return done
-    if id(value) in open_:
-        return MAX_EXPANDED + 1  # an alias inside its own anchor: expands forever
-    open_.add(id(value))
-    total = 1
-    for child in children:
-        total += _expanded(child, sizes, open_)
-        if total > MAX_EXPANDED:
-            break
-    open_.discard(id(value))
-    sizes[id(value)] = total
-    return total
 
 
 def _line(exc: yaml.YAMLError) -> str:
@@ -162,7 +138,7 @@ def parse_results(payload: Payload, limit: int = MAX_BYTES) -> list[Observation 
             "malformed", "top level is not a mapping: not a METR results file", source=src
         )
     version = doc.get("benchmark_name")
-    if not isinstance(version, str) or not _is_id(version):
+    if not is_id(version):
         raise ParseError(
             "missing_field",
             f"benchmark_name must name the file's version, found {version!r:.80}",
@@ -174,23 +150,17 @@ def parse_results(payload: Payload, limit: int = MAX_BYTES) -> list[Observation 
         raise ParseError(
             "missing_field", "no results mapping of models", source=src, field="results"
         )
-    if payload.fetched_at is None:
-        raise ParseError(
-            "missing_field",
-            "the payload has no fetch time, and METR's file has no time of its own",
-            source=src,
-            field="fetched_at",
-        )
+    fetched_at = fetch_time(payload, "METR's results")
     shared = {
         "source_version": version,
-        "long_tasks_version": _short(doc.get("long_tasks_version")),
-        "swaa_version": _short(doc.get("swaa_version")),
+        "long_tasks_version": short_text(doc.get("long_tasks_version")),
+        "swaa_version": short_text(doc.get("swaa_version")),
         "member": payload.member,
     }
     out: list[Observation | Rejection] = []
     for model, entry in results.items():
         try:
-            out.extend(_entry(payload, version, shared, model, entry, payload.fetched_at))
+            out.extend(_entry(payload, version, shared, model, entry, fetched_at))
         except ParseError as exc:
             out.append(rejected(payload, exc))
     return out
@@ -210,14 +180,14 @@ def _entry(
     def bad(reason: str, message: str, field: str | None = None) -> ParseError:
         return ParseError(reason, message, source=src, record=record, field=field)
 
-    if not isinstance(model, str) or not _is_id(model):
+    if not is_id(model):
         raise bad(
             "invalid_value", f"model key {model!r:.80} is not an id (1 to {MAX_ID} characters)"
         )
     if not isinstance(entry, dict):
         raise bad("invalid_value", f"the entry is not a mapping but {type(entry).__name__}")
     benchmark = entry.get("benchmark_name", version)
-    if not isinstance(benchmark, str) or not _is_id(benchmark):
+    if not is_id(benchmark):
         raise bad(
             "invalid_value", f"benchmark_name {benchmark!r:.80} is not a name", "benchmark_name"
         )
@@ -240,7 +210,7 @@ def _entry(
         "timestamp_kind": "fetched",
         "release_date": release,
         "scaffold": scaffold or None,
-        "average_score": average if _finite(average) else None,
+        "average_score": average if finite_number(average) is not None else None,
         "record": model,
     }
     found = [m for m in METRICS if m in metrics]
@@ -314,20 +284,3 @@ def _release(value: Any, bad: Bad) -> str | None:
         except ValueError:
             pass
     raise bad("invalid_value", f"release_date {value!r:.80} is not a date", "release_date")
-
-
-def _finite(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an integer too large for a float
-        return False
-
-
-def _is_id(text: str) -> bool:
-    return 0 < len(text) <= MAX_ID and text.isprintable()
-
-
-def _short(value: Any) -> str | None:
-    return value if isinstance(value, str) and _is_id(value) else None

@@ -14,9 +14,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import connectors.inspect_logs as module
+import connectors.json_stream as module
 from connectors.files import read_one
-from connectors.inspect_logs import BULKY, SMALL_ARRAYS, InspectLogs, _JsonLog, parse_log
+from connectors.inspect_logs import InspectLogs, parse_log
+from connectors.json_stream import BULKY, SMALL_ARRAYS, JsonLog
 from tests.connectors import craft
 from tests.connectors.conftest import clock
 from tests.connectors.test_inspect_logs import by_metric, fetch, payload
@@ -35,7 +36,7 @@ SETTINGS = settings(
 
 def streamed(content: bytes, limit: int = 2**30, keep_limit: int = 2**24) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(
-        _JsonLog(io.BytesIO(content), "x.json", limit, keep_limit).header()
+        JsonLog(io.BytesIO(content), "x.json", limit, keep_limit).header()
     )
     return doc
 
