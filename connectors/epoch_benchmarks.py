@@ -41,10 +41,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from connectors.files import read_all
-from connectors.source import payloads
+from connectors.source import SourceOptions, payloads
 from connectors.tabular import MAX_ID, Col, Row, Table, fold, midnight
 from warden.connector import Cursor, content_key, options, rejected
 from warden.errors import ParseError
@@ -102,10 +102,7 @@ KINDS = (
 )
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    source: str = Field(min_length=1)
+class Options(SourceOptions):
     max_bytes: int = Field(256 * 2**20, gt=0)
     # The scale of a file's values by benchmark name (the file name without .csv), for files
     # whose scale the connector cannot tell from the header.
@@ -120,7 +117,14 @@ class EpochBenchmarks:
 
     def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
         reader = read_all(self.options.max_bytes)
-        return payloads(self.options.source, SUFFIXES, cursor, reader, "Epoch benchmark CSVs")
+        return payloads(
+            self.options.source,
+            SUFFIXES,
+            cursor,
+            reader,
+            "Epoch benchmark CSVs",
+            limits=self.options.fetch,
+        )
 
     def parse(self, payload: Payload) -> list[Observation | Rejection]:
         return parse_hub(payload, self.options.scales)

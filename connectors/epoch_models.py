@@ -34,10 +34,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from connectors.files import read_all
-from connectors.source import payloads
+from connectors.source import SourceOptions, payloads
 from connectors.tabular import Col, Row, Table, fold, midnight
 from warden.connector import Cursor, content_key, options, rejected
 from warden.errors import ParseError
@@ -68,10 +68,7 @@ def open_weights(accessibility: str | None) -> bool | None:
     return False if folded in CLOSED else None
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    source: str = Field(min_length=1)
+class Options(SourceOptions):
     max_bytes: int = Field(256 * 2**20, gt=0)
 
 
@@ -83,7 +80,14 @@ class EpochModels:
 
     def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
         reader = read_all(self.options.max_bytes)
-        return payloads(self.options.source, SUFFIXES, cursor, reader, "Epoch AI model tables")
+        return payloads(
+            self.options.source,
+            SUFFIXES,
+            cursor,
+            reader,
+            "Epoch AI model tables",
+            limits=self.options.fetch,
+        )
 
     def parse(self, payload: Payload) -> list[Observation | Rejection]:
         return parse_models(payload)

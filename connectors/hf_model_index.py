@@ -44,7 +44,7 @@ from pathlib import PurePath
 from typing import Any, ClassVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from connectors.documents import (
     TooManyAliases,
@@ -55,7 +55,7 @@ from connectors.documents import (
     valid_count,
 )
 from connectors.files import read_all
-from connectors.source import payloads
+from connectors.source import SourceOptions, payloads
 from warden.connector import Cursor, content_key, options, rejected
 from warden.errors import ParseError
 from warden.model import Observation, Payload, Pending, Rejection
@@ -73,10 +73,8 @@ _LEADERBOARD = re.compile(r"open[ _-]llm[ _-]leaderboard", re.IGNORECASE)
 _LEADERBOARD_V2 = re.compile(r"/spaces/open-llm-leaderboard/", re.IGNORECASE)
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    source: str = Field(min_length=1)  # a card, a folder of cards, or a URL
+class Options(SourceOptions):
+    # `source`: a card, a folder of cards, or a URL
     max_bytes: int = Field(16 * 2**20, gt=0)
     max_front_matter_bytes: int = Field(MAX_FRONT_MATTER, gt=0)
 
@@ -89,7 +87,9 @@ class HfModelIndex:
 
     def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
         reader = read_all(self.options.max_bytes)
-        return payloads(self.options.source, SUFFIXES, cursor, reader, "model cards")
+        return payloads(
+            self.options.source, SUFFIXES, cursor, reader, "model cards", limits=self.options.fetch
+        )
 
     def parse(self, payload: Payload) -> list[Observation | Rejection]:
         return parse_card(payload, self.options.max_front_matter_bytes)

@@ -14,14 +14,13 @@ their reason. Field facts: shared/samples/FORMATS.md section 1.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import Field
 
 from connectors.archive import member_names, read_member
 from connectors.documents import (
@@ -34,7 +33,7 @@ from connectors.documents import (
     valid_count,
 )
 from connectors.json_stream import JsonLog
-from connectors.source import payloads
+from connectors.source import SourceOptions, payloads
 from warden.connector import Cursor, content_key, load_json, options
 from warden.errors import NotReady, ParseError
 from warden.model import Observation, Payload, Pending, Rejection
@@ -47,19 +46,8 @@ SUFFIXES = (".eval", ".json")
 IGNORED_DIRS = (".checkpoints",)
 
 
-def _text(value: Any) -> Any:
-    return os.fspath(value) if isinstance(value, os.PathLike) else value
-
-
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    # A log file or folder, or an http(s) URL; `path` is the older name.
-    source: Annotated[
-        str,
-        BeforeValidator(_text),
-        Field(min_length=1, validation_alias=AliasChoices("source", "path")),
-    ]
+class Options(SourceOptions):
+    # `source`: a log file or folder, or an http(s) URL (`path` is the older name).
     # The largest `header.json` of a `.eval`, and of what a `.json` log keeps (all but samples).
     max_header_bytes: int = Field(16 * 2**20, gt=0)
     # The largest `.json` log read: it is streamed (memory stays small), but every byte is parsed.
@@ -74,12 +62,13 @@ class InspectLogs:
 
     # -- fetch: I/O ---------------------------------------------------------------------------
     def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
+        o = self.options
         return payloads(
-            self.options.source, SUFFIXES, cursor, self._read, "Inspect logs", IGNORED_DIRS
+            o.source, SUFFIXES, cursor, self._read, "Inspect logs", IGNORED_DIRS, limits=o.fetch
         )
 
     def _read(self, fp: BinaryIO, source: str) -> tuple[bytes, str | None]:
-        if not source.endswith(".eval"):
+        if not source.split("?", 1)[0].endswith(".eval"):  # a URL may carry a query
             log = JsonLog(fp, source, self.options.max_json_bytes, self.options.max_header_bytes)
             return log.header(), None
         members = member_names(fp, source)

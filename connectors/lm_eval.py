@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from connectors.documents import (
     MAX_COUNT,
@@ -57,7 +57,7 @@ from connectors.documents import (
     valid_count,
 )
 from connectors.files import read_all
-from connectors.source import is_url, payloads
+from connectors.source import SourceOptions, is_url, payloads
 from warden.connector import Cursor, content_key, load_json, options, rejected
 from warden.errors import ParseError
 from warden.model import Observation, Payload, Pending, Rejection
@@ -72,10 +72,8 @@ FRACTIONS = frozenset({"acc", "acc_norm", "acc_mutual_info", "exact_match", "em"
 MODEL_ARGS = ("peft", "delta", "pretrained", "model", "path", "engine")  # lm-eval's order
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    source: str = Field(min_length=1)  # a results file, a folder of runs, or a URL
+class Options(SourceOptions):
+    # `source`: a results file, a folder of runs, or a URL
     max_bytes: int = Field(64 * 2**20, gt=0)
 
 
@@ -93,7 +91,14 @@ class LmEval:
         source = self.options.source
         what = "lm-eval results files"
         if is_url(source) or not Path(source).is_dir():
-            yield from payloads(source, SUFFIXES, cursor, read_all(self.options.max_bytes), what)
+            yield from payloads(
+                source,
+                SUFFIXES,
+                cursor,
+                read_all(self.options.max_bytes),
+                what,
+                limits=self.options.fetch,
+            )
             return
         root = Path(source)
         found = (p.relative_to(root).parts for p in root.rglob("results*.json"))
@@ -109,7 +114,7 @@ class LmEval:
                 raise ParseError("malformed", "not a results file", source=src)
             return read(fp, src)
 
-        for item in payloads(source, SUFFIXES, cursor, reader, what):
+        for item in payloads(source, SUFFIXES, cursor, reader, what, limits=self.options.fetch):
             if is_results_file(Path(item.source).name):
                 yield item
 

@@ -48,7 +48,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from connectors.documents import (
     MAX_ID,
@@ -61,7 +61,7 @@ from connectors.documents import (
 )
 from connectors.epoch_benchmarks import parse_hub
 from connectors.files import read_all
-from connectors.source import payloads
+from connectors.source import SourceOptions, payloads
 from warden.connector import Cursor, content_key, options, rejected
 from warden.errors import ParseError
 from warden.model import Observation, Payload, Pending, Rejection
@@ -74,10 +74,7 @@ MAX_EXPANDED = 1_000_000  # values, counting each alias as a copy of what it nam
 Bad = Callable[..., ParseError]  # (reason, message, field) -> the error for one entry
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    source: str = Field(min_length=1)
+class Options(SourceOptions):
     max_bytes: int = Field(MAX_BYTES, gt=0)
 
 
@@ -89,7 +86,14 @@ class MetrHorizons:
 
     def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
         reader = read_all(self.options.max_bytes)
-        return payloads(self.options.source, SUFFIXES, cursor, reader, "METR time-horizon files")
+        return payloads(
+            self.options.source,
+            SUFFIXES,
+            cursor,
+            reader,
+            "METR time-horizon files",
+            limits=self.options.fetch,
+        )
 
     def parse(self, payload: Payload) -> list[Observation | Rejection]:
         if (payload.member or payload.source).split("?")[0].casefold().endswith(".csv"):
