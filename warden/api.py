@@ -81,8 +81,8 @@ def create_app(warden: Warden) -> FastAPI:
                 {"record": r.record, "field": r.field, "reason": r.reason, "message": r.message}
                 for r in result.rejections
             ]
-            body = {"ingested": result.ingested, "duplicates": result.duplicates}
-            return JSONResponse({**body, "rejected": rejected})
+            counts = {"ingested": result.ingested, "duplicates": result.duplicates}
+            return JSONResponse({**counts, "rejected": rejected})
         if result.rejections:
             bad = result.rejections[0]
             return _error(
