@@ -167,8 +167,14 @@ def test_acknowledgement_stops_repeats_and_escalation(tmp_path: Path) -> None:
     assert got(tmp_path, "boss") == [("cyber.ctf.critical", "m1", "firing")]
     ack = next(e for e in entries if e.seq == seq)
     assert (ack.kind, ack.body["actor"], ack.body["note"]) == ("ack", "alice", "on it")
-    resolved = entries[-1].body
+    resolved = [e for e in entries if e.kind == "transition"][-1].body
     assert resolved["to"] == "resolved" and resolved["acknowledged"]["by"] == "alice"
+    deliveries = [e.body for e in entries if e.kind == "delivery"]
+    assert {(d["sink"], d["action"]) for d in deliveries} == {
+        ("pager", "delivery delivered"),
+        ("boss", "delivery delivered"),
+    }
+    assert len(deliveries) == 5  # firing, two repeats, the escalation, resolved
     assert verify(entries) is None
 
 

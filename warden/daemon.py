@@ -133,6 +133,7 @@ class Warden:
             lambda: (self.catalog, self.last),
             [*self.feeds, PUSH_FEED],
             settings.metrics,
+            list(self.sinks),
         )
         self.dispatcher = Dispatcher(self.store, self.sinks, settings.dispatch, clock)
         self._sweep = Sweep()

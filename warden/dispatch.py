@@ -21,7 +21,9 @@ from warden.errors import DeliveryError
 from warden.settings import DispatchSettings
 from warden.sinks import Notification, Sink
 from warden.store import Store
+from warden.store import alerts as alert_rows
 from warden.store import outbox as outbox_rows
+from warden.triggerlog import DELIVERY, action_entry
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +104,20 @@ class Dispatcher:
                 now=self.clock(),
                 retry_at=retry_at,
             )
-        level = logging.INFO if outcome == "delivered" else logging.WARNING
+            if kept and outcome != "retry":  # the final outcome goes into the trigger log
+                alert_rows.lock(conn)
+                body = {
+                    "actor": "warden",
+                    "action": f"delivery {outcome}",
+                    "trigger": item.trigger_seq,
+                    "sink": item.sink,
+                    "attempts": item.attempts + 1,
+                    "error": error,
+                }
+                entry = action_entry(alert_rows.chain_head(conn), self.clock(), DELIVERY, body)
+                alert_rows.append_triggers(conn, [entry])
+        levels = {"delivered": logging.INFO, "retry": logging.WARNING}
+        level = levels.get(outcome, logging.ERROR)
         log.log(
             level,
             "delivery of trigger %d to sink %s (attempt %d): %s%s%s",

@@ -33,7 +33,9 @@ class StoreCollector(Collector):
         feeds: list[str],
         errors: Counter,
         settings: MetricsSettings,
+        sinks: list[str] | None = None,
     ) -> None:
+        self.sinks = sinks or []
         self.store = store
         self.thresholds = thresholds  # the current catalog and its last evaluations
         self.feeds = feeds
@@ -148,6 +150,17 @@ class StoreCollector(Collector):
             delivered.add_metric([sink, outcome], count)
         yield delivered
 
+        up = GaugeMetricFamily(
+            "warden_sink_up",
+            "0 if the sink's last delivery failed for good (a permanent error, or out of "
+            "attempts), else 1.",
+            labels=["sink"],
+        )
+        outcomes = stats.last_delivery_outcomes(conn)
+        for sink in self.sinks:
+            up.add_metric([sink], 0.0 if outcomes.get(sink) == "failed" else 1.0)
+        yield up
+
         outbox = GaugeMetricFamily(
             "warden_outbox_messages",
             "Alert deliveries in the outbox, by status (pending, delivered, failed).",
@@ -168,6 +181,7 @@ class Metrics:
         thresholds: Callable[[], tuple[Catalog, Evaluations]],
         feeds: list[str],
         settings: MetricsSettings | None = None,
+        sinks: list[str] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)
@@ -208,6 +222,6 @@ class Metrics:
         )
         self.registry.register(
             StoreCollector(
-                store, thresholds, feeds, self.scrape_errors, settings or MetricsSettings()
+                store, thresholds, feeds, self.scrape_errors, settings or MetricsSettings(), sinks
             )
         )

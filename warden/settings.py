@@ -32,7 +32,7 @@ from warden.yamlfile import LocatedYaml, YamlError, problems_from
 ENV_PREFIX = "WARDEN_"
 CONFIG_ENV = "WARDEN_CONFIG"
 # Environment variables with the prefix that are not settings keys.
-NOT_SETTINGS = {"WARDEN_CONFIG", "WARDEN_TEST_DATABASE_URL"}
+NOT_SETTINGS = {"WARDEN_CONFIG", "WARDEN_TEST_DATABASE_URL", "WARDEN_REQUIRE_PROMSTACK"}
 BUNDLED = "bundled"
 
 

@@ -24,6 +24,7 @@ CATALOG = "catalog"  # the catalog changed: thresholds added, changed or removed
 ASSESSMENT = "assessment"  # a model's capability assessment was recorded
 ACK = "ack"  # a person acknowledged an alert
 SILENCE = "silence"  # a silence was added, expired early, or ended
+DELIVERY = "delivery"  # the final outcome of a notification to a sink (delivered or failed)
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,14 @@ def delivery_counts(conn: Connection) -> list[tuple[str, str, int]]:
     return [(r[0], r[1], int(r[2])) for r in conn.execute(q)]
 
 
+def last_delivery_outcomes(conn: Connection) -> dict[str, str]:
+    """Each sink's most recent delivery outcome (delivered, retry or failed)."""
+    d = deliveries
+    last = select(d.c.sink, func.max(d.c.id).label("id")).group_by(d.c.sink).subquery()
+    q = select(d.c.sink, d.c.outcome).join(last, d.c.id == last.c.id)
+    return {r[0]: r[1] for r in conn.execute(q)}
+
+
 def outbox_counts(conn: Connection) -> dict[str, int]:
     from warden.store.schema import outbox
 
