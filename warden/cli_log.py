@@ -1,0 +1,218 @@
+"""`warden log export` and `warden log verify-export`: exports of the trigger log that a reader
+can check without warden's database, optionally signed (formats: warden/logexport.py). Added to
+the `log` group of the main command by warden/cli.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from warden.cli import Context, config_option, pass_ctx, user_errors
+from warden.errors import UsageError
+from warden.logexport import FORMATS, MIN_KEY_BYTES, ExportError, Filters
+
+
+def parse_time(text: str, option: str) -> datetime:
+    """An RFC 3339 time with an offset, or a date taken as UTC midnight."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: not a date or RFC 3339 time: {text!r}") from exc
+    if value.tzinfo is None:
+        if len(text) > 10:
+            raise UsageError(f"{option}: give a time with an offset (…T00:00:00Z) or a date")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def read_key(path: Path) -> bytes:
+    """An HMAC key: the file's bytes, exactly (a trailing newline is part of it), at least
+    MIN_KEY_BYTES of them. Warns when others may read the file."""
+    try:
+        key = path.read_bytes()
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise UsageError(f"key file {path}: {exc.strerror or exc}") from exc
+    if len(key) < MIN_KEY_BYTES:
+        raise UsageError(
+            f"key file {path}: {len(key)} bytes; an HMAC key needs at least {MIN_KEY_BYTES} "
+            f"(make one with: head -c 32 /dev/urandom > {path})"
+        )
+    if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        click.echo(f"warden: warning: key file {path} is readable by others (chmod 600)", err=True)
+    return key
+
+
+@click.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="jsonl",
+    show_default=True,
+    help="jsonl: one JSON object per line; csv: fixed columns, `content` as JSON text.",
+)
+@click.option(
+    "--since", metavar="TIME", help="From the first entry at or after TIME (RFC 3339 or a date)."
+)
+@click.option("--until", metavar="TIME", help="Up to the first entry at or after TIME.")
+@click.option("--threshold", metavar="ID", help="Only this threshold's entries.")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    metavar="KIND",
+    help="Only entries of this kind (transition, catalog, assessment, ...); repeatable.",
+)
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE (default: stdout).")
+@click.option(
+    "--sign",
+    "key_file",
+    metavar="KEYFILE",
+    help=f"Sign with the HMAC-SHA256 key in KEYFILE (≥ {MIN_KEY_BYTES} bytes) into FILE.sig; "
+    "needs --output.",
+)
+@config_option
+@pass_ctx
+@user_errors
+def export(
+    ctx: Context,
+    fmt: str,
+    since: str | None,
+    until: str | None,
+    threshold: str | None,
+    kinds: tuple[str, ...],
+    output: str | None,
+    key_file: str | None,
+) -> None:
+    """Export the trigger log, oldest first: every entry's seq, at, kind, threshold,
+    threshold_version, subject, from, to, its whole canonical content, prev_hash and hash.
+
+    Line 1 is a header (JSON; in CSV after "# ") naming the filters and the log's head. An
+    unfiltered export verifies as the whole hash chain; --since/--until keep one run of the
+    chain, whose links all verify; with --threshold or --kind each entry's hash still verifies
+    against its content and prev_hash, but the chain has gaps. `warden log verify-export`
+    checks an export, and its signature."""
+    from warden import logexport
+    from warden.clock import system_clock
+    from warden.store import Store
+
+    filters = Filters(
+        None if since is None else parse_time(since, "--since"),
+        None if until is None else parse_time(until, "--until"),
+        threshold,
+        tuple(sorted(set(kinds))),
+    )
+    if filters.since and filters.until and filters.until <= filters.since:
+        raise UsageError("--until must be later than --since")
+    if key_file is not None and output is None:
+        raise UsageError("--sign needs --output FILE (the signature is written to FILE.sig)")
+    key = read_key(Path(key_file)) if key_file is not None else None
+    store = Store(ctx.settings().database_url)
+    try:
+        store.upgrade()
+        with store.read() as conn:
+            if output is None:
+                sys.stdout.flush()
+                stdout = sys.stdout.buffer
+                summary = logexport.export(conn, fmt, filters, system_clock(), stdout)
+                stdout.flush()
+            else:
+                target, partial = Path(output), Path(f"{output}.partial")
+                try:
+                    with partial.open("wb") as out:
+                        summary = logexport.export(conn, fmt, filters, system_clock(), out)
+                    partial.replace(target)
+                except OSError as exc:
+                    raise UsageError(f"--output {output}: {exc.strerror or exc}") from exc
+                finally:
+                    partial.unlink(missing_ok=True)  # gone after the replace, unless it failed
+    finally:
+        store.dispose()
+    span = f" (seq {summary.first_seq} to {summary.last_seq})" if summary.entries else ""
+    said = (
+        f"exported {summary.entries} of {summary.log_head[0]} entries{span} as {fmt} to "
+        f"{output or 'stdout'}"
+    )
+    if output is not None:
+        sig_path = Path(f"{output}.sig")
+        if key is not None:
+            doc = logexport.signature(key, summary, system_clock())
+            try:
+                sig_path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+            except OSError as exc:
+                raise UsageError(f"{sig_path}: {exc.strerror or exc}") from exc
+            said += f"; signed: {sig_path} ({doc['alg']}, key id {doc['key_id']})"
+        elif sig_path.exists():
+            sig_path.unlink()  # it signed the file just replaced
+            said += f"; removed {sig_path}, left by an earlier export"
+    click.echo(said, err=True)
+
+
+@click.command("verify-export")
+@click.argument("file")
+@click.option("--key", "key_file", metavar="KEYFILE", help="Check the HMAC signature with it.")
+@click.option("--signature", "sig_file", metavar="SIGFILE", help="Default: FILE.sig.")
+@user_errors
+def verify_export(file: str, key_file: str | None, sig_file: str | None) -> None:
+    """Check an export of `warden log export`: each entry's hash against its content and
+    prev_hash, the columns against the content, the order, the links between consecutive
+    entries, no gaps and no missing end when the export is unfiltered, and FILE.sig when
+    present (its HMAC with --key). Needs no database.
+
+    Exit 0 ok; 1 naming the first problem (an edited entry, a broken chain at seq N, bytes
+    changed after signing, a wrong key); 2 unreadable FILE or key, a key under 32 bytes."""
+    from warden import logexport
+
+    try:
+        data = Path(file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{file}: {exc.strerror or exc}") from exc
+    key = read_key(Path(key_file)) if key_file is not None else None
+    sig_path = Path(sig_file or f"{file}.sig")
+    sig = None
+    try:
+        sig = sig_path.read_bytes()
+    except FileNotFoundError as exc:
+        if sig_file is not None:
+            raise UsageError(f"--signature {sig_file}: not found") from exc
+        if key is not None:
+            raise ExportError(f"{file}: not signed: {sig_path} not found") from exc
+    except OSError as exc:
+        raise UsageError(f"{sig_path}: {exc.strerror or exc}") from exc
+    try:
+        v = logexport.verify_export(data, sig, key)
+    except ExportError as exc:
+        raise ExportError(f"{file}: {exc}") from exc
+    span = f" (seq {v.first_seq} to {v.last_seq})" if v.entries else ""
+    scope = v.filters.scope
+    if scope == "complete":
+        what = f"the whole chain verifies up to the log head {v.log_head[1]}"
+    elif scope == "contiguous":
+        what = f"every entry's hash and the {v.links} links between them verify"
+    else:
+        f = v.filters
+        shown = [f"threshold={f.threshold}"] if f.threshold is not None else []
+        shown += [f"kind={','.join(f.kinds)}"] if f.kinds else []
+        shown += [f"{k}={t.isoformat()}" for k, t in (("since", f.since), ("until", f.until)) if t]
+        what = (
+            f"filtered ({' '.join(shown)}): every entry's hash verifies against its content and "
+            f"prev_hash; {v.links} links between consecutive entries verify; the chain is not "
+            "followed across the gaps"
+        )
+    click.echo(f"ok: {file}: {v.entries} entries{span}, {v.fmt}; {what}; {v.signature}")
+
+
+def register(main: click.Group) -> None:
+    """Add `export` and `verify-export` to the `log` group of `main`."""
+    group = main.commands["log"]
+    if not isinstance(group, click.Group):
+        raise TypeError("warden's `log` command is not a group")
+    for command in (export, verify_export):
+        group.add_command(command)
