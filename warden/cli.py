@@ -469,10 +469,12 @@ def thresholds_list(ctx: Context, as_json: bool) -> None:
 
 
 def _register() -> None:
-    from warden import cli_alerts, cli_feeds
+    from warden import cli_alerts, cli_feeds, cli_forecast, cli_log
 
     cli_feeds.register(main)
     cli_alerts.register(main)
+    cli_log.register(main)
+    cli_forecast.register(main)
 
 
 _register()
