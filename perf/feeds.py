@@ -21,10 +21,8 @@ import argparse
 import contextlib
 import csv
 import io
-import json
 import logging
 import math
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from harness import emit, say
 
 from connectors.epoch_benchmarks import EpochBenchmarks
 from connectors.epoch_models import EpochModels
@@ -44,10 +43,6 @@ from warden.store import Store
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 TARGET = 10_000.0  # rows/s
 MODEL_COLUMNS = ("Model version", "Model")
-
-
-def say(message: str) -> None:
-    print(f"perf: {message}", file=sys.stderr, flush=True)
 
 
 def _csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -162,10 +157,13 @@ def dictreader_pass(paths: list[Path]) -> int:
     return n
 
 
-def feed_ingest(rows: int = 50_000, repeats: int = 3) -> dict[str, float]:
+def feed_ingest(
+    rows: int = 50_000, repeats: int = 3, folder: Path | None = None
+) -> dict[str, float]:
     """Input rows a second through run_feed for the Epoch and METR feeds (all three, and each
-    alone), with the csv.DictReader baseline over the same CSV bytes."""
-    with tempfile.TemporaryDirectory(prefix="warden-perf-feeds-") as tmp:
+    alone), with the csv.DictReader baseline over the same CSV bytes; the copies and stores go
+    in a temporary folder under `folder`."""
+    with tempfile.TemporaryDirectory(prefix="warden-perf-feeds-", dir=folder) as tmp:
         root = Path(tmp) / "data"
         written = replicate(SAMPLES, root, rows)
         say(f"replicated the samples: input rows per feed {written}")
@@ -197,28 +195,25 @@ def feed_ingest(rows: int = 50_000, repeats: int = 3) -> dict[str, float]:
     return figures
 
 
+def figure(rows: int = 50_000, repeats: int = 3, folder: Path | None = None) -> None:
+    """The figure `feed_ingest_rows_per_second`, emitted as perf/run.py's figures are."""
+    f = feed_ingest(rows, repeats, folder)
+    rate, base = f["feed_ingest_rows_per_second"], f["csv_dictreader_rows_per_second"]
+    emit(
+        "feed_ingest_rows_per_second", rate, "rows/s", f">= {TARGET:,.0f} rows/s", rate >= TARGET,
+        baseline={"csv_dictreader_rows_per_second": round(base)},
+        ratio_to_csv_dictreader=round(rate / base, 3),
+        per_feed_rows_per_second={k: round(f[f"{k}_rows_per_second"]) for k in FOLDERS},
+        **{k: int(f[k]) for k in ("rows", "csv_rows", "metr_entries", "observations", "rejected")},
+    )  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    figures = feed_ingest(args.rows, args.repeats)
-    rate = figures["feed_ingest_rows_per_second"]
-    record = {
-        "figure": "feed_ingest_rows_per_second",
-        "value": round(rate, 1),
-        "unit": "rows/s",
-        "baseline": {"csv_dictreader": round(figures["csv_dictreader_rows_per_second"], 1)},
-        "ratio_to_csv_dictreader": round(figures["ratio_to_csv_dictreader"], 3),
-        **{k: int(figures[k]) for k in ("rows", "csv_rows", "metr_entries", "observations")},
-        "rejected": int(figures["rejected"]),
-        "per_feed_rows_per_second": {
-            feed: round(figures[f"{feed}_rows_per_second"], 1) for feed in FOLDERS
-        },
-        "target": f">= {TARGET:,.0f} rows/s",
-        "met": rate >= TARGET,
-    }
-    print(json.dumps(record), flush=True)
+    figure(args.rows, args.repeats)
 
 
 if __name__ == "__main__":

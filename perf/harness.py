@@ -30,6 +30,12 @@ def say(message: str) -> None:
     print(f"perf: {message}", file=sys.stderr, flush=True)
 
 
+def emit(figure: str, value: float, unit: str, target: str, met: bool, **details: Any) -> None:
+    """One figure as a JSON line on stdout: its value, baseline(s) and details, target, met."""
+    record = {"figure": figure, "value": round(value, 4), "unit": unit, **details}
+    print(json.dumps(record | {"target": target, "met": met}), flush=True)
+
+
 def threshold_doc(tid: str, benchmark: str, value: float, warn_at: float) -> dict[str, Any]:
     return {
         "id": tid, "title": f"perf threshold {tid}", "domain": "perf", "level": "high",

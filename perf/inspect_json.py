@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from harness import memory_mb, say
+from harness import emit, memory_mb, say
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = (
@@ -33,6 +33,7 @@ SAMPLE = (
     / "2026-11-28T08-19-18-00-00_tiny_BPmmEjFZcY23q7gy857wj3.json"
 )
 REPEATS = 3
+PEAK_MB, RATIO = 150, 2.0  # the targets
 # Each child prints what it measured: seconds after its imports, and its /proc status.
 CONNECTOR = """
 import json, sys, time
@@ -110,17 +111,20 @@ def child(code: str, path: Path) -> dict[str, Any]:
     return {**out, "peak_mb": memory_mb(out.pop("status"))["VmHWM"]}
 
 
-def json_log(size_mb: int = 100) -> dict[str, float]:
+def json_log(
+    size_mb: int = 100, repeats: int = REPEATS, folder: Path | None = None
+) -> dict[str, float]:
     """Time and peak RSS of the connector's read + parse of a `.json` log of about `size_mb`
-    MiB, beside `json.load` of the same file, each in a fresh subprocess."""
-    with tempfile.TemporaryDirectory(prefix="warden-perf-json-") as tmp:
+    MiB, beside `json.load` of the same file, each in a fresh subprocess (best time and highest
+    peak of `repeats` runs each); the files go in a temporary folder under `folder`."""
+    with tempfile.TemporaryDirectory(prefix="warden-perf-json-", dir=folder) as tmp:
         path = Path(tmp) / "2026-01-01T00-00-00-00-00_tiny_perf.json"
         samples = write_log(template(Path(tmp)), path, size_mb)
         size = path.stat().st_size / 2**20
-        say(f"wrote {path.name}: {size:.1f} MiB, {samples} samples; reading it {REPEATS} times")
+        say(f"wrote {path.name}: {size:.1f} MiB, {samples} samples; reading it {repeats} times")
         path.read_bytes()  # into the page cache, so no run pays for the disk
         ours, theirs = [], []
-        for _ in range(REPEATS):
+        for _ in range(repeats):
             ours.append(child(CONNECTOR, path))
             theirs.append(child(JSON_LOAD, path))
         imports = child(IMPORTS_ONLY, path)
@@ -140,19 +144,24 @@ def json_log(size_mb: int = 100) -> dict[str, float]:
     }
 
 
+def figure(size_mb: int = 100, repeats: int = REPEATS, folder: Path | None = None) -> None:
+    """The figure `inspect_json_log_seconds`, emitted as perf/run.py's figures are."""
+    f = json_log(size_mb, repeats, folder)
+    peak, ratio = f["connector_peak_mb"], f["ratio_to_json_load"]
+    emit(
+        "inspect_json_log_seconds", f["connector_seconds"], "s",
+        f"peak RSS < {PEAK_MB} MB and time within {RATIO:g}x of json_load",
+        peak < PEAK_MB and ratio <= RATIO,
+        baseline={"json_load_seconds": f["json_load_seconds"],
+                  "json_load_peak_mb": f["json_load_peak_mb"],
+                  "imports_only_peak_mb": f["imports_only_peak_mb"]},
+        ratio_to_json_load=ratio, peak_mb=peak, file_mb=f["file_mb"], samples=int(f["samples"]),
+        observations=int(f["observations"]), runs=repeats,
+    )  # fmt: skip
+
+
 def main(argv: list[str]) -> int:
-    size_mb = int(argv[0]) if argv else 100
-    figures = json_log(size_mb)
-    met = figures["connector_peak_mb"] < 150 and figures["ratio_to_json_load"] <= 2
-    record = {
-        "figure": "inspect_json_log_read",
-        "value": figures["connector_seconds"],
-        "unit": "s",
-        **figures,
-        "target": "peak RSS < 150 MB and time within 2x of json_load",
-        "met": met,
-    }
-    print(json.dumps(record), flush=True)
+    figure(int(argv[0]) if argv else 100)
     return 0
 
 

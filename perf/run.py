@@ -36,6 +36,7 @@ from harness import (
     WARDEN,
     Receiver,
     daemon,
+    emit,
     grid_thresholds,
     memory_mb,
     say,
@@ -45,6 +46,7 @@ from connectors.archive import member_names, read_member
 from connectors.inspect_logs import InspectLogs
 from warden.catalog import Catalog, Threshold
 from warden.clock import system_clock
+from warden.condition import Condition
 from warden.connector import Cursor
 from warden.cycle import run_cycle
 from warden.ingest import run_feed
@@ -61,7 +63,7 @@ except ImportError:
 
 T = TypeVar("T")
 BENCHMARKS = 50
-FIGURES = ("ingest", "insert", "cycle", "latency", "rss", "startup")
+FIGURES = ("ingest", "insert", "cycle", "latency", "rss", "startup", "poll", "json_log", "feeds")
 
 
 @dataclass(frozen=True)
@@ -73,15 +75,19 @@ class Sizes:
     pushed: int  # observations pushed to the daemon before the second RSS reading
     runs: int  # runs of each start-time command
     repeats: int  # timed passes of each throughput measurement; the best counts
+    polls: int  # unchanged-URL polls (and as many bare conditional GETs)
+    json_mb: int  # size of the Inspect .json log, MiB
+    feed_rows: int  # input rows (CSV rows + METR entries) in the feed ingest figure
 
 
-FULL = Sizes(logs=400, rows=50_000, models=1000, trials=50, pushed=500_000, runs=10, repeats=3)
-QUICK = Sizes(logs=100, rows=10_000, models=200, trials=15, pushed=50_000, runs=5, repeats=1)
-
-
-def emit(figure: str, value: float, unit: str, target: str, met: bool, **details: Any) -> None:
-    record = {"figure": figure, "value": round(value, 4), "unit": unit, **details}
-    print(json.dumps(record | {"target": target, "met": met}), flush=True)
+FULL = Sizes(
+    logs=400, rows=50_000, models=1000, trials=50, pushed=500_000, runs=10, repeats=3,
+    polls=200, json_mb=100, feed_rows=50_000,
+)  # fmt: skip
+QUICK = Sizes(
+    logs=100, rows=10_000, models=200, trials=15, pushed=50_000, runs=5, repeats=1,
+    polls=50, json_mb=20, feed_rows=10_000,
+)  # fmt: skip
 
 
 def timed(func: Callable[[], T]) -> tuple[float, T]:
@@ -267,6 +273,8 @@ def raw_cycle(path: Path, thresholds: Sequence[Threshold]) -> float:
     """The floor: read each series' newest value and the alert states with sqlite3, and compare
     every threshold x subject in a plain loop."""
     evidence = "SELECT benchmark, metric, subject, value FROM observations ORDER BY 1, 2, 3, "
+    conditions = [(t.when, t.id) for t in thresholds if isinstance(t.when, Condition)]
+    assert len(conditions) == len(thresholds)  # the perf catalog: plain conditions only
     t0 = time.perf_counter()
     with contextlib.closing(sqlite3.connect(path)) as conn:
         newest: dict[tuple[str, str], dict[str, float]] = {}
@@ -274,9 +282,9 @@ def raw_cycle(path: Path, thresholds: Sequence[Threshold]) -> float:
             newest.setdefault((b, m), {}).setdefault(s, v)
         rows = conn.execute("SELECT threshold, subject, state FROM alert_states")
         states = {(t, s): state for t, s, state in rows}
-    for t in thresholds:
-        for subject, value in newest.get((t.when.benchmark, t.when.metric), {}).items():
-            _ = states.get((t.id, subject)) == ("firing" if t.when.holds(value) else "inactive")
+    for when, tid in conditions:
+        for subject, value in newest.get((when.benchmark, when.metric), {}).items():
+            _ = states.get((tid, subject)) == ("firing" if when.holds(value) else "inactive")
     return time.perf_counter() - t0
 
 
@@ -423,6 +431,28 @@ def fig_startup(sizes: Sizes, tmp: Path) -> None:
     )  # fmt: skip
 
 
+# -- 7, 8, 9. Polling, a large Inspect .json log, Epoch and METR feeds: in their own modules ----
+def fig_poll(sizes: Sizes, tmp: Path) -> None:
+    import fetch  # perf/fetch.py
+
+    fetch.figure(sizes.polls)
+
+
+def fig_json_log(sizes: Sizes, tmp: Path) -> None:
+    import inspect_json  # perf/inspect_json.py
+
+    inspect_json.figure(sizes.json_mb, inspect_json.REPEATS, tmp)
+
+
+def fig_feeds(sizes: Sizes, tmp: Path) -> None:
+    import feeds  # perf/feeds.py
+
+    if not all((feeds.SAMPLES / f).is_dir() for f in ("epoch", "metr")):
+        say(f"feeds: skipped, the Epoch and METR samples are not in {feeds.SAMPLES}")
+        return
+    feeds.figure(sizes.feed_rows, sizes.repeats, tmp)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Warden's performance figures (perf/README.md).")
     parser.add_argument("--quick", action="store_true", help="smaller sizes: a smoke run")
@@ -436,6 +466,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cycle": fig_cycle,
         "daemon": lambda s, t: fig_daemon(s, t, chosen),
         "startup": fig_startup,
+        "poll": fig_poll,
+        "json_log": fig_json_log,
+        "feeds": fig_feeds,
     }
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="warden-perf-") as tmp:

@@ -250,3 +250,41 @@ def test_the_summary_of_a_condition_without_a_benchmark_is_its_explanation() -> 
         "7200 s since its last successful run (>= 3600 s)"
     )
     assert "None" not in summary({**trigger, "reason": ""})
+
+
+def test_sinks_that_forget_are_reminded_of_active_alerts(tmp_path: Path) -> None:
+    clock = Clock()
+    w = make(tmp_path, clock, routes=[{"match": {"domain": "cyber"}, "sinks": ["pager"]}])
+    reminded: list[list[tuple[str, str, int]]] = []
+
+    class Forgetful:  # like the Alertmanager sink: refresh(notifications), refresh_every
+        refresh_every = 600.0
+
+        def refresh(self, notifications: list[Any]) -> None:
+            reminded.append(
+                [
+                    (n.trigger["threshold"], n.trigger["subject"], n.trigger_seq)
+                    for n in notifications
+                ]
+            )
+
+    try:
+        put(w, "m1", 0.4, "k1")  # early warning firing, routed to pager
+        put(w, "m2", 0.7, "k2")  # m2: both fire; the early warning is inhibited (not routed)
+        alerting.add_silence(w.store, Matchers(match={"subject": "m3"}), T0,
+                             T0 + timedelta(hours=9), "ops", "drill", T0)  # fmt: skip
+        put(w, "m3", 0.4, "k3")  # silenced: not reminded either
+        w.sinks["pager"].refresh = Forgetful().refresh  # type: ignore[attr-defined]
+        w.sinks["pager"].refresh_every = 600.0  # type: ignore[attr-defined]
+        w.follow_up()
+        clock.now += timedelta(minutes=5)
+        w.follow_up()  # within refresh_every: not again
+        clock.now += timedelta(minutes=6)
+        w.follow_up()
+    finally:
+        w.close()
+    assert len(reminded) == 2
+    assert sorted((t, s) for t, s, _ in reminded[0]) == [
+        ("cyber.ctf.critical", "m2"),
+        ("cyber.ctf.early_warning", "m1"),
+    ]

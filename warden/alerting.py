@@ -12,6 +12,7 @@ escalations. Each human action (and each silence's end) is an entry in the trigg
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,10 +23,11 @@ from warden.catalog import Catalog
 from warden.cycle import idempotency_key
 from warden.errors import UsageError
 from warden.routing import Matchers, Router, labels
+from warden.sinks import Notification
 from warden.store import Store, actions
 from warden.store import alerts as alert_rows
 from warden.store import outbox as outbox_rows
-from warden.store.schema import triggers
+from warden.store.schema import alert_states, triggers
 from warden.triggerlog import ACK, SILENCE, action_entry
 
 log = logging.getLogger(__name__)
@@ -191,6 +193,52 @@ def renotify(store: Store, catalog: Catalog, router: Router, now: datetime) -> R
     if repeats or escalations:
         log.info("renotify: %d repeats, %d escalations queued", repeats, escalations)
     return Renotified(repeats, escalations)
+
+
+ACTIVE = ("firing", "warning", "nodata", "error")
+
+
+def active_notifications(
+    store: Store, catalog: Catalog, router: Router, sink: str, now: datetime
+) -> list[Notification]:
+    """One notification per active alert (firing, warning, nodata, error) routed to `sink`,
+    from the trigger that put it in its state: what a sink that must be reminded of open alerts
+    (Alertmanager forgets them once their endsAt passes) is given to re-send."""
+    s = alert_states
+    with store.read() as conn:
+        rows = conn.execute(
+            select(s.c.threshold, s.c.subject, s.c.state).where(s.c.state.in_(ACTIVE))
+        ).all()
+        alerts = [(t, subj, state) for t, subj, state in rows if catalog.has(t)]
+        if not alerts:
+            return []
+        silences = actions.active_silences(conn, now)
+        firing = [
+            labels(catalog.by_id(t), subj, "firing") for t, subj, st in alerts if st == "firing"
+        ]
+        t = triggers
+        newest = (
+            select(t.c.threshold, t.c.subject, func.max(t.c.seq).label("seq"))
+            .where(t.c.kind == "transition")
+            .group_by(t.c.threshold, t.c.subject)
+            .subquery()
+        )
+        q = select(t.c.threshold, t.c.subject, t.c.seq, t.c.hash, t.c.content).join(
+            newest, t.c.seq == newest.c.seq
+        )
+        last = {(r[0], r[1]): (int(r[2]), str(r[3]), str(r[4])) for r in conn.execute(q)}
+    out = []
+    for threshold, subject, state in alerts:
+        alert = labels(catalog.by_id(threshold), subject, state)
+        if sink not in router.decide(alert, silences, firing, now).sinks:
+            continue
+        found = last.get((threshold, subject))
+        if found is None:
+            continue
+        seq, digest, content = found
+        key = idempotency_key(digest, f"{sink}:refresh")
+        out.append(Notification(key, sink, seq, digest, json.loads(content)))
+    return out
 
 
 def _last_triggers(

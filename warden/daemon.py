@@ -8,6 +8,7 @@ import signal
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import TypeVar
 
@@ -17,7 +18,7 @@ from warden.clock import Clock, system_clock
 from warden.connector import Connector, Cursor
 from warden.cycle import CycleResult, run_cycle
 from warden.dispatch import Dispatcher
-from warden.errors import PluginError, Problem, ProblemsError, WardenError
+from warden.errors import DeliveryError, PluginError, Problem, ProblemsError, WardenError
 from warden.feedhealth import threshold_id, with_feed_health
 from warden.ingest import IngestResult, handle, run_feed
 from warden.metrics import Metrics
@@ -137,6 +138,7 @@ class Warden:
         )
         self.dispatcher = Dispatcher(self.store, self.sinks, settings.dispatch, clock)
         self._sweep = Sweep()
+        self._refreshed: dict[str, datetime] = {}  # sinks re-sent their active alerts, when
         self.router = Router(settings.routes, list(self.sinks), settings.inhibit)
 
     def catalog_pairs(self) -> set[tuple[str, str]]:
@@ -233,6 +235,21 @@ class Warden:
             log.info("silence %d ended", silence_id)
         if alerting.renotify(self.store, self.catalog, self.router, now).repeats:
             self.dispatcher.wake()
+        for sink_id, sink in self.sinks.items():
+            refresh = getattr(sink, "refresh", None)
+            every = float(getattr(sink, "refresh_every", 0) or 0)
+            last = self._refreshed.get(sink_id)
+            if refresh is None or (last is not None and (now - last).total_seconds() < every):
+                continue
+            try:
+                refresh(
+                    alerting.active_notifications(
+                        self.store, self.catalog, self.router, sink_id, now
+                    )
+                )
+                self._refreshed[sink_id] = now
+            except DeliveryError as exc:  # logged; the next follow-up tries again
+                log.warning("sink %s: refreshing active alerts failed: %s", sink_id, exc.why)
 
     def verify_log(self) -> Break | None:
         """Verify the trigger log's hash chain; the outcome is in warden_trigger_log_verified."""

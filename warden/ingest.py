@@ -202,9 +202,11 @@ def _split(
     registry: Registry | None,
 ) -> list[Observation]:
     """The observations of a parsed payload, normalised through `registry`; the records the
-    connector or the registry refused are rejected one by one (without a version: the payload's
-    own version moves the cursor once its observations are stored)."""
-    out = []
+    connector or the registry refused are rejected (all of them in one transaction, each counted
+    and logged as `reject` does; without a version: the payload's own version moves the cursor
+    once its observations are stored)."""
+    out: list[Observation] = []
+    refused: list[Rejection] = []
     for o in parsed:
         if isinstance(o, Observation) and registry is not None:
             try:
@@ -219,9 +221,10 @@ def _split(
                     exc.field,
                 )
         if isinstance(o, Rejection):
-            reject(store, feed, o, result, clock)
+            refused.append(o)
         else:
             out.append(o)
+    reject_all(store, feed, refused, result, clock)
     return out
 
 
@@ -270,12 +273,35 @@ def reject(
     clock: Clock,
     cursor: Cursor | None = None,
 ) -> None:
+    """Record one rejection (its own transaction), count it and log it."""
+    reject_all(store, feed, [item], result, clock, cursor)
+
+
+def reject_all(
+    store: Store,
+    feed: str,
+    items: Sequence[Rejection],
+    result: IngestResult,
+    clock: Clock,
+    cursor: Cursor | None = None,
+) -> None:
+    """Record `items` in one transaction, then count and log each in order. A rejection already
+    recorded (the same bytes, place, record and field: also earlier in `items`) is counted and
+    logged again, marked "(already recorded)", and adds no row."""
+    if not items:
+        return
     with store.write() as conn:
-        new = obs_rows.insert_reject(conn, feed, item, clock())
-    result.rejected += 1
-    result.rejections.append(item)
-    if cursor is not None and item.version is not None:
-        cursor.versions[item.source] = item.version
+        now = clock()
+        new = [obs_rows.insert_reject(conn, feed, item, now) for item in items]
+    for item, added in zip(items, new, strict=True):
+        result.rejected += 1
+        result.rejections.append(item)
+        if cursor is not None and item.version is not None:
+            cursor.versions[item.source] = item.version
+        _log_rejection(feed, item, added)
+
+
+def _log_rejection(feed: str, item: Rejection, new: bool) -> None:
     where = ", ".join(
         p
         for p in (item.record and f"record {item.record}", item.field and f"field {item.field}")
