@@ -219,3 +219,32 @@ def test_the_payload_carries_what_the_threshold_demands(store: Store, hook: Rece
         trigger["safeguards"] == ["ASL-3"] and trigger["runbook"] == "https://example.org/runbook"
     )
     assert trigger["annotations"] == {"owner": "red"} and trigger["mitigations"] == ["Pause."]
+
+
+def test_a_hanging_sink_never_delays_the_others(store: Store, hook: Receiver) -> None:
+    import socket
+    import time
+
+    from warden.clock import system_clock
+
+    silent = socket.socket()  # accepts connections (the backlog) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        hang_url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
+        sinks = {
+            "stuck": WebhookSink("stuck", {"url": hang_url, "timeout_seconds": 30}),
+            "hook": WebhookSink("hook", {"url": hook.url}),
+        }
+        fire(store, system_clock, ["stuck", "hook"], subjects=3)
+        dispatcher = Dispatcher(store, sinks, settings(), system_clock)
+        started = time.perf_counter()
+        dispatcher.start()
+        try:
+            received = hook.wait_for(3, timeout=10)
+        finally:
+            dispatcher._stop.set()  # do not wait 30 s for the stuck sink's timeout
+            dispatcher.wake()
+        assert received[-1].at - started < 5.0  # far below the stuck sink's 30 s timeout
+    finally:
+        silent.close()

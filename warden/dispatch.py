@@ -13,7 +13,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from warden.clock import Clock
@@ -49,18 +49,26 @@ class Dispatcher:
         self.settings = settings
         self.clock = clock
         self.rng = rng or random.Random()
-        self._wake = threading.Event()
+        self._wakes: list[threading.Event] = []
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def wake(self) -> None:
         """Deliver now: called right after a transaction that added outbox rows."""
-        self._wake.set()
+        for event in self._wakes:
+            event.set()
 
-    def run_once(self, limit: int = 50) -> int:
-        """Claim due rows and deliver them; returns how many were attempted."""
+    def run_once(
+        self,
+        limit: int = 50,
+        sinks: Sequence[str] | None = None,
+        others: Sequence[str] | None = None,
+    ) -> int:
+        """Claim due rows (of `sinks`, or of all sinks but `others`) and deliver them; returns
+        how many were attempted."""
         with self.store.write() as conn:
-            claimed = outbox_rows.claim(conn, self.clock(), self.settings.lease_seconds, limit)
+            lease = self.settings.lease_seconds
+            claimed = outbox_rows.claim(conn, self.clock(), lease, limit, sinks, others)
         for item in claimed:
             self._deliver(item)
         return len(claimed)
@@ -141,27 +149,43 @@ class Dispatcher:
 
     # -- background worker ------------------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="warden-dispatch", daemon=True)
-        self._thread.start()
+        """A worker per sink, so a sink that hangs or fails never delays the others, and one
+        for rows of sinks no longer configured (they fail at once)."""
+        known = sorted(self.sinks)
+        lanes: list[tuple[str, list[str] | None, list[str] | None]] = [
+            (f"warden-dispatch-{sink}", [sink], None) for sink in known
+        ]
+        lanes.append(("warden-dispatch-unknown", None, known))
+        for name, sinks, others in lanes:
+            event = threading.Event()
+            self._wakes.append(event)
+            thread = threading.Thread(
+                target=self._loop, args=(event, sinks, others), name=name, daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.wake()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
-    def _loop(self) -> None:
+    def _loop(
+        self, wake: threading.Event, sinks: list[str] | None, others: list[str] | None
+    ) -> None:
         while not self._stop.is_set():
-            self._wake.clear()
+            wake.clear()
             try:
-                while self.run_once() and not self._stop.is_set():
+                while self.run_once(50, sinks, others) and not self._stop.is_set():
                     pass
                 with self.store.read() as conn:
-                    due = outbox_rows.next_due_at(conn)
+                    due = outbox_rows.next_due_at(conn, sinks, others)
             except Exception:
                 log.exception("dispatch failed; retrying shortly")
                 due = None
             wait = 1.0
             if due is not None:
                 wait = min(wait, max(0.0, (due - self.clock()).total_seconds()))
-            self._wake.wait(wait)
+            wake.wait(wait)

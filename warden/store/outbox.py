@@ -51,16 +51,29 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def claim(conn: Connection, now: datetime, lease_seconds: float, limit: int) -> list[Claimed]:
-    """Claim up to `limit` due rows. Each claim is a conditional UPDATE, so of two workers racing
-    for a row exactly one wins. A worker that dies leaves a lease that expires, and the row is
-    claimed again (at-least-once delivery)."""
-    ids = [
-        r[0]
-        for r in conn.execute(
-            select(outbox.c.id).where(_due(now)).order_by(outbox.c.id).limit(limit)
-        )
-    ]
+def _of(sinks: Sequence[str] | None, others: Sequence[str] | None) -> list[ColumnElement[bool]]:
+    """Rows for `sinks` only, or for every sink but `others`."""
+    where: list[ColumnElement[bool]] = []
+    if sinks is not None:
+        where.append(outbox.c.sink.in_(list(sinks)))
+    if others:
+        where.append(outbox.c.sink.not_in(list(others)))
+    return where
+
+
+def claim(
+    conn: Connection,
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
+    sinks: Sequence[str] | None = None,
+    others: Sequence[str] | None = None,
+) -> list[Claimed]:
+    """Claim up to `limit` due rows (of `sinks`, or of every sink but `others`). Each claim is a
+    conditional UPDATE, so of two workers racing for a row exactly one wins. A worker that dies
+    leaves a lease that expires, and the row is claimed again (at-least-once delivery)."""
+    due = select(outbox.c.id).where(_due(now), *_of(sinks, others))
+    ids = [r[0] for r in conn.execute(due.order_by(outbox.c.id).limit(limit))]
     token = secrets.token_hex(16)
     expires = now + timedelta(seconds=lease_seconds)
     won = []
@@ -137,7 +150,9 @@ def finish(
     return result.rowcount == 1
 
 
-def next_due_at(conn: Connection) -> datetime | None:
-    q = select(outbox.c.next_attempt_at).where(outbox.c.status == "pending")
+def next_due_at(
+    conn: Connection, sinks: Sequence[str] | None = None, others: Sequence[str] | None = None
+) -> datetime | None:
+    q = select(outbox.c.next_attempt_at).where(outbox.c.status == "pending", *_of(sinks, others))
     row = conn.execute(q.order_by(outbox.c.next_attempt_at).limit(1)).first()
     return None if row is None else row[0]
