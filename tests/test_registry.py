@@ -180,7 +180,7 @@ def test_ingest_normalises_and_counts_unmapped_ids(tmp_path: Path, db_url: str) 
     }
     store = Store(db_url)
     catalog = load_catalog([bundled_catalog()], [bundled_registry()])
-    text = generate_latest(Metrics(store, lambda: (catalog, {}), ["cli"]).registry).decode()
+    text = generate_latest(Metrics(store, lambda: (catalog, {}, {}), ["cli"]).registry).decode()
     store.dispose()
     assert 'warden_unmapped_observations_total{feed="cli",kind="benchmark"} 1.0' in text
     assert 'warden_unmapped_observations_total{feed="cli",kind="model"} 1.0' in text

@@ -74,6 +74,15 @@ class Provenance(Strict):
     note: str = Field(min_length=1)
 
 
+class Projected(Strict):
+    """`projected: {within_days: N, probability: p}`: an early warning ahead of the data, when
+    the trend of the frontier is projected to cross the trigger value within N days with at
+    least probability p (warden/forecast.py)."""
+
+    within_days: float = Field(gt=0, le=3650)
+    probability: float = Field(gt=0, le=1)
+
+
 class Threshold(Strict):
     id: str = Field(pattern=ID_PATTERN)
     title: str = Field(min_length=1)
@@ -102,6 +111,7 @@ class Threshold(Strict):
     # Results the model's developer reported about its own model (model cards) do not count.
     exclude_vendor_reported: bool = False
     stale_after: float | None = Field(None, gt=0, description="seconds; older evidence is unknown")
+    projected: Projected | None = None
     # Per number of the threshold (`when.value`, `warn_at`, `when.of[0].value`, ...): taken from
     # the source, or a proxy chosen by us.
     provenance: dict[str, Provenance] = Field(default_factory=dict)
@@ -136,6 +146,13 @@ class Threshold(Strict):
                     raise ValueError(f"{name}: does not apply to since_assessment")
             if self.scope is not Scope.PER_MODEL:
                 raise ValueError("scope: since_assessment is judged per model")
+        if self.projected is not None and not (
+            isinstance(when, Condition) and self.scope is not Scope.PER_MODEL
+        ):
+            raise ValueError(
+                "projected: needs a single benchmark condition and a frontier scope (the trend "
+                "is that of the frontier)"
+            )
         if not isinstance(when, Comparison):
             return self
         if self.warn_at is not None and when.holds(self.warn_at):
@@ -188,6 +205,8 @@ def numbers(raw: dict[str, Any]) -> list[str]:
     """The paths of the numbers a threshold's raw mapping sets in `when`, `warn_at` and
     `clear_at`: what `provenance` accounts for."""
     out = [k for k in ("warn_at", "clear_at") if number(raw.get(k))]
+    if isinstance(raw.get("projected"), dict):
+        out += [f"projected.{k}" for k, v in raw["projected"].items() if number(v)]
     if isinstance(raw.get("warn_at"), dict) and number(raw["warn_at"].get("margin")):
         out.append("warn_at.margin")
 

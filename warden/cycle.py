@@ -17,7 +17,9 @@ from warden.catalog import Catalog, Threshold
 from warden.clock import Clock
 from warden.condition import Reassessment, Silence
 from warden.evaluate import FeedRuns, depth, evaluate_threshold, explain
+from warden.frontier import ThresholdForecast
 from warden.model import NOTIFY_STATES, Assessment, Evaluation, State, Transition, Verdict
+from warden.projection import Projector
 from warden.registry import ModelSpec
 from warden.routing import Decision, Router, labels
 from warden.state import advance
@@ -55,6 +57,7 @@ def run_cycle(
     clock: Clock,
     thresholds: Iterable[Threshold] | None = None,
     feed_stale: Mapping[str, float] | None = None,
+    projector: Projector | None = None,
 ) -> CycleResult:
     """Evaluate `thresholds` (default: the whole catalog) and persist what changed.
     `sinks`: a Router (routes, silences, inhibition), or sink ids that every notification goes
@@ -84,6 +87,8 @@ def run_cycle(
         independent = obs_rows.series(conn, pairs, read, extra, independent=True)
         due = any(isinstance(t.when, Reassessment) for t in chosen)
         assessed = assessment_rows.latest(conn) if due else {}
+        projected = [t for t in chosen if t.projected is not None]
+        forecasts = (projector or PROJECTOR).project(conn, catalog, projected, now)
         silent = any(isinstance(t.when, Silence) for t in chosen)
         runs = {f: FeedRuns(*times) for f, *times in stats.feed_history(conn)} if silent else {}
         known: dict[str, list[str]] = {}
@@ -97,7 +102,7 @@ def run_cycle(
                 known,
                 now,
                 result,
-                Context(catalog.registry.models, feed_stale or {}, assessed, runs),
+                Context(catalog.registry.models, feed_stale or {}, assessed, runs, forecasts),
             )
             for ev in evaluations:
                 key = (threshold.id, ev.subject)
@@ -149,6 +154,9 @@ def run_cycle(
     return result
 
 
+# Fits are cached across cycles: an unchanged frontier is not refitted.
+PROJECTOR = Projector()
+
 # An alert in one of these states is over: its acknowledgement and notices are cleared.
 QUIET = frozenset({State.RESOLVED, State.INACTIVE})
 
@@ -176,7 +184,10 @@ def _deliveries(
     decisions, extras = [], []
     for (t, th), notify in zip(changed, notified, strict=True):
         if notify:
-            decision = router.decide(labels(th, t.subject, t.to_state.value), silences, firing, now)
+            alert = labels(th, t.subject, t.to_state.value)
+            if t.evaluation.projection is not None:
+                alert["alert"] = "projected_crossing"
+            decision = router.decide(alert, silences, firing, now)
         else:
             decision = Decision((), ())
         extra: dict[str, object] = {"delivery": decision.record()} if notify else {}
@@ -208,6 +219,7 @@ class Context(NamedTuple):
     feed_stale: Mapping[str, float]
     assessments: Mapping[str, Assessment]
     feed_runs: Mapping[str, FeedRuns]
+    forecasts: Mapping[str, ThresholdForecast]
 
 
 def _evaluate_one(
@@ -229,6 +241,7 @@ def _evaluate_one(
             context.feed_stale,
             context.assessments,
             context.feed_runs,
+            context.forecasts,
         )
     except Exception as exc:
         log.exception("threshold %s: evaluation failed", threshold.id)

@@ -20,9 +20,11 @@ from warden.cycle import CycleResult, run_cycle
 from warden.dispatch import Dispatcher
 from warden.errors import DeliveryError, PluginError, Problem, ProblemsError, WardenError
 from warden.feedhealth import threshold_id, with_feed_health
+from warden.frontier import ThresholdForecast
 from warden.ingest import IngestResult, handle, run_feed
 from warden.metrics import Metrics
 from warden.model import Evaluation, Payload
+from warden.projection import Projector
 from warden.reload import CatalogWatch
 from warden.routing import Router
 from warden.settings import FeedSettings, Settings, SinkSettings
@@ -129,9 +131,13 @@ class Warden:
             self.store.upgrade()
         # The last evaluation of each threshold x subject (for the margins in /metrics).
         self.last: dict[tuple[str, str], Evaluation] = {}
+        # The projected frontier of every frontier threshold (for the metrics), refreshed by
+        # `forecast` every `forecast_every`.
+        self.forecasts: dict[str, ThresholdForecast] = {}
+        self.projector = Projector()
         self.metrics = Metrics(
             self.store,
-            lambda: (self.catalog, self.last),
+            lambda: (self.catalog, self.last, self.forecasts),
             [*self.feeds, PUSH_FEED],
             settings.metrics,
             list(self.sinks),
@@ -217,7 +223,13 @@ class Warden:
     def evaluate(self, thresholds: Iterable[Threshold] | None = None) -> CycleResult:
         feed_stale = {f.id: f.stale_after for f in self.settings.feeds if f.stale_after}
         result = run_cycle(
-            self.store, self.catalog, self.router, self.clock, thresholds, feed_stale
+            self.store,
+            self.catalog,
+            self.router,
+            self.clock,
+            thresholds,
+            feed_stale,
+            self.projector,
         )
         self.metrics.evaluation_seconds.observe(result.duration_seconds)
         for ev in result.evaluations:
@@ -250,6 +262,12 @@ class Warden:
                 self._refreshed[sink_id] = now
             except DeliveryError as exc:  # logged; the next follow-up tries again
                 log.warning("sink %s: refreshing active alerts failed: %s", sink_id, exc.why)
+
+    def forecast(self) -> None:
+        """Project every frontier threshold's trend (fits of unchanged series are cached)."""
+        catalog = self.catalog
+        with self.store.read() as conn:
+            self.forecasts = self.projector.project(conn, catalog, catalog.thresholds, self.clock())
 
     def verify_log(self) -> Break | None:
         """Verify the trigger log's hash chain; the outcome is in warden_trigger_log_verified."""
@@ -299,6 +317,7 @@ def serve(warden: Warden) -> int:
             schedules.every(f"feed:{feed.id}", feed.every, run)
     schedules.every("evaluate", settings.evaluate_every, warden.sweep, start_now=False)
     schedules.every("verify-log", settings.verify_every, warden.verify_log)
+    schedules.every("forecast", settings.forecast_every, warden.forecast)
     schedules.every("follow-up", FOLLOW_UP_SECONDS, warden.follow_up, start_now=False)
     app = create_app(warden)
     sock = _bind(settings.http.host, settings.http.port)

@@ -24,7 +24,10 @@ from typing import NamedTuple
 
 from warden.catalog import Scope, Threshold
 from warden.condition import COMPUTE, Combination, Condition, Reassessment, Silence
+from warden.frontier import ThresholdForecast
 from warden.model import Assessment, Evaluation, Point, Verdict
+from warden.projection import explain as projected_reason
+from warden.projection import warns
 from warden.registry import ModelSpec
 
 FRONTIER = Scope.FRONTIER.value
@@ -44,9 +47,11 @@ def evaluate_threshold(
     feed_stale: Mapping[str, float] | None = None,
     assessments: Mapping[str, Assessment] | None = None,
     feed_runs: Mapping[str, FeedRuns] | None = None,
+    forecasts: Mapping[str, ThresholdForecast] | None = None,
 ) -> list[Evaluation]:
     """Evaluate one threshold of any kind on `evidence` (every series it reads).
-    `assessments`: each model's last assessment; `feed_runs`: each feed's run history."""
+    `assessments`: each model's last assessment; `feed_runs`: each feed's run history;
+    `forecasts`: the projected frontier of thresholds with `projected:`."""
     when = threshold.when
     if isinstance(when, Silence):
         return [_silent(threshold, when, now, (feed_runs or {}).get(when.feed))]
@@ -55,7 +60,21 @@ def evaluate_threshold(
     if isinstance(when, Reassessment):
         return _reassessed(threshold, when, evidence, now, known_subjects, assessments or {})
     series = evidence.get((when.benchmark, when.metric), {})
-    return evaluate(threshold, series, now, known_subjects, models, feed_stale)
+    out = evaluate(threshold, series, now, known_subjects, models, feed_stale)
+    forecast = (forecasts or {}).get(threshold.id)
+    if forecast is not None and warns(threshold, forecast):
+        # Ahead of the data: an `ok` frontier whose trend crosses the trigger value in time.
+        out = [
+            e._replace(
+                verdict=Verdict.WARNING,
+                reason=projected_reason(threshold, forecast),
+                projection=forecast.as_dict(),
+            )
+            if e.verdict is Verdict.OK
+            else e
+            for e in out
+        ]
+    return out
 
 
 def evaluate(

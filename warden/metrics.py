@@ -20,7 +20,7 @@ from warden import __version__, thresholdmetrics
 from warden.catalog import Catalog
 from warden.settings import MetricsSettings
 from warden.store import Store, stats
-from warden.thresholdmetrics import Evaluations
+from warden.thresholdmetrics import Evaluations, Forecasts
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class StoreCollector(Collector):
     def __init__(
         self,
         store: Store,
-        thresholds: Callable[[], tuple[Catalog, Evaluations]],
+        thresholds: Callable[[], tuple[Catalog, Evaluations, Forecasts]],
         feeds: list[str],
         errors: Counter,
         settings: MetricsSettings,
@@ -58,8 +58,8 @@ class StoreCollector(Collector):
             self.errors.inc()
 
     def _from_store(self, conn: Connection) -> Iterator[Metric]:
-        catalog, evaluations = self.thresholds()
-        yield from thresholdmetrics.collect(conn, catalog, evaluations, self.settings)
+        catalog, evaluations, forecasts = self.thresholds()
+        yield from thresholdmetrics.collect(conn, catalog, evaluations, self.settings, forecasts)
 
         triggers = CounterMetricFamily(
             "warden_triggers",
@@ -178,7 +178,7 @@ class Metrics:
     def __init__(
         self,
         store: Store,
-        thresholds: Callable[[], tuple[Catalog, Evaluations]],
+        thresholds: Callable[[], tuple[Catalog, Evaluations, Forecasts]],
         feeds: list[str],
         settings: MetricsSettings | None = None,
         sinks: list[str] | None = None,

@@ -139,6 +139,8 @@ class Evaluation(NamedTuple):
     confirmations: int = 0
     evidence: tuple[Point, ...] = ()
     reason: str = ""  # set for unknown and error; comparisons are explained on demand
+    # Set when the verdict is a projected crossing (`projected:`): the forecast it rests on.
+    projection: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

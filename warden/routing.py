@@ -3,7 +3,8 @@
 An alert is a threshold x subject; its labels are `threshold`, `subject`, `severity`, `level`,
 `domain`, `scope`, `family` (the threshold id without its last part, so
 `cyber.cybench.unguided.high` and `cyber.cybench.unguided.early_warning` are one family), `state`
-(the state it entered) and the threshold's own `then.labels`.
+(the state it entered), `alert` (`threshold`, or `projected_crossing` for a warning that rests on
+a projection) and the threshold's own `then.labels`.
 
 - Routes are tried in order; the first that matches takes the alert, unless it says
   `continue: true`, in which case the next ones are tried too. A route matches when every
@@ -29,7 +30,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from warden.catalog import Threshold
 
-LABELS = ("threshold", "subject", "severity", "level", "domain", "scope", "family", "state")
+LABELS = (
+    "threshold",
+    "subject",
+    "severity",
+    "level",
+    "domain",
+    "scope",
+    "family",
+    "state",
+    "alert",
+)
 
 
 class _Strict(BaseModel):
@@ -122,6 +133,8 @@ def labels(threshold: Threshold, subject: str, state: str) -> dict[str, str]:
         "scope": threshold.scope.value,
         "family": own.get("family", family(threshold.id)),
         "state": state,
+        # `threshold` (a crossing, or its early warning), or `projected_crossing`.
+        "alert": "threshold",
     }
 
 

@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     # How often the daemon verifies the trigger log's hash chain (warden_trigger_log_verified).
     verify_every: float = Field(3600.0, gt=0)
+    # How often the daemon projects the frontiers' trends for the forecast metrics.
+    forecast_every: float = Field(3600.0, gt=0)
 
     @field_validator("feeds", "sinks")
     @classmethod

@@ -29,12 +29,14 @@ from sqlalchemy import Connection
 
 from warden.catalog import Catalog, Threshold
 from warden.condition import Comparison, Silence
+from warden.frontier import ThresholdForecast
 from warden.model import Evaluation, State
 from warden.settings import MetricsSettings
 from warden.store import observations as obs_rows
 from warden.store import stats
 
 Evaluations = Mapping[tuple[str, str], Evaluation]
+Forecasts = Mapping[str, ThresholdForecast]
 
 
 def collect(
@@ -42,6 +44,7 @@ def collect(
     catalog: Catalog,
     evaluations: Evaluations,
     settings: MetricsSettings,
+    forecasts: Mapping[str, ThresholdForecast] | None = None,
 ) -> Iterator[Metric]:
     registry = catalog.registry
     known = registry.models
@@ -122,12 +125,40 @@ def collect(
             frontier.add_metric([benchmark, metric, "open_weights"], better(open_values))
     yield value
     yield frontier
+    yield from _forecasts(forecasts or {})
     left_out = GaugeMetricFamily(
         "warden_metrics_subjects_omitted",
         "Per-model series left out of this scrape by metrics.subjects and metrics.max_subjects.",
     )
     left_out.add_metric([], float(omitted))
     yield left_out
+
+
+def _forecasts(forecasts: Mapping[str, ThresholdForecast]) -> Iterator[Metric]:
+    crossing = GaugeMetricFamily(
+        "warden_threshold_projected_crossing_timestamp_seconds",
+        "When the frontier's trend is projected to reach the threshold's trigger value, by "
+        "quantile of the bootstrap (0.1, 0.5, 0.9); absent when beyond the horizon or unknown.",
+        labels=["threshold", "quantile"],
+    )
+    doubling = GaugeMetricFamily(
+        "warden_frontier_doubling_time_seconds",
+        "Doubling time of the frontier's trend, for metrics that grow without bound (time "
+        "horizons, training compute).",
+        labels=["benchmark", "metric", "scope"],
+    )
+    seen = set()
+    for threshold, forecast in sorted(forecasts.items()):
+        for quantile, at in forecast.trigger.timestamps().items():
+            if at is not None:
+                crossing.add_metric([threshold, quantile], at)
+        f, seconds = forecast.frontier, forecast.fit.doubling_seconds
+        key = (f.benchmark, f.metric, f.scope.name)
+        if seconds is not None and key not in seen:
+            seen.add(key)
+            doubling.add_metric(list(key), seconds)
+    yield crossing
+    yield doubling
 
 
 def _per_model(t: Threshold) -> bool:

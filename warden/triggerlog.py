@@ -93,6 +93,7 @@ def content_of(
             "value": ev.value,
             "confirmations": ev.confirmations,
             "reason": explain(threshold, ev),
+            **({"projection": ev.projection} if ev.projection is not None else {}),
             "evidence": [
                 {
                     "observation": o.id,

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, null, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from warden.model import Observation, Point, Rejection, StoredObservation
-from warden.store.schema import observations, rejects
+from warden.store.schema import UTCDateTime, observations, rejects
 
 OPTIONAL_POINT_FIELDS = ("stderr", "n", "feed")  # in Point's order
 Series = dict[tuple[str, str], dict[str, list[Point]]]
@@ -30,6 +31,8 @@ def insert_observations(
     """Insert `items`; returns how many were new."""
     if not items:
         return 0
+    if conn.dialect.name == "sqlite":
+        return _insert_sqlite(conn, feed, items, now)
     rows = [
         {
             "feed": feed,
@@ -51,12 +54,84 @@ def insert_observations(
         }
         for o in items
     ]
-    stmt = _insert_ignoring(conn, observations)
-    if conn.dialect.name == "sqlite":
-        # sqlite3 sums the rows changed across an executemany; skipped conflicts count 0.
-        return int(conn.execute(stmt, rows).rowcount)
     # PostgreSQL: RETURNING lists only the rows actually inserted.
-    return len(conn.execute(stmt.returning(observations.c.id), rows).all())
+    stmt = _insert_ignoring(conn, observations).returning(observations.c.id)
+    return len(conn.execute(stmt, rows).all())
+
+
+# The columns `_insert_sqlite` fills, in its tuples' order.
+_SQLITE_COLUMNS = (
+    "feed", "key", "subject", "benchmark", "metric", "value", "stderr", "n", "observed_at",
+    "ingested_at", "source", "content_hash", "attributes", "benchmark_known", "model_known",
+    "vendor_reported",
+)  # fmt: skip
+_sqlite_insert: list[str] = []  # the compiled statement, made once
+
+
+def _insert_sqlite(conn: Connection, feed: str, items: Sequence[Observation], now: datetime) -> int:
+    """The SQLite insert without SQLAlchemy's per-row parameter processing: plain tuples holding
+    exactly what the column types would bind (UTCDateTime's text, JSON's `json.dumps`, floats,
+    0/1 booleans), executed as the same `INSERT ... ON CONFLICT DO NOTHING` with the DBAPI's
+    executemany in the caller's transaction. `exec_driver_sql` keeps SQLAlchemy's error
+    wrapping (an `IntegrityError` is still a `DBAPIError`)."""
+    if not _sqlite_insert:
+        stmt = sqlite.insert(observations).on_conflict_do_nothing()
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(_SQLITE_COLUMNS))
+        assert tuple(compiled.positiontup or ()) == _SQLITE_COLUMNS, compiled.positiontup
+        _sqlite_insert.append(compiled.string)
+    dumps = conn.dialect._json_serializer or json.dumps  # as the JSON type serialises
+    ingested_at = _sqlite_time(now)
+    times: dict[datetime, str] = {}  # many observations share a time (a release date)
+    rows = []
+    for o in items:
+        at = o.observed_at
+        observed_at = times.get(at)
+        if observed_at is None:
+            observed_at = times[at] = _sqlite_time(at)
+        stderr, attributes = o.stderr, o.attributes
+        rows.append(
+            (
+                feed,
+                o.key,
+                o.subject,
+                o.benchmark,
+                o.metric,
+                float(o.value),
+                None if stderr is None else float(stderr),
+                o.n,
+                observed_at,
+                ingested_at,
+                o.source,
+                o.content_hash,
+                dumps(attributes),
+                _sqlite_bool(o.benchmark_known),
+                _sqlite_bool(o.model_known),
+                1 if attributes.get("vendor_reported") is True else 0,
+            )
+        )
+    # sqlite3 sums the rows changed across an executemany; skipped conflicts count 0.
+    return int(conn.exec_driver_sql(_sqlite_insert[0], rows).rowcount)
+
+
+def _sqlite_time(value: datetime) -> str:
+    """UTCDateTime's SQLite text for `value` (`%Y-%m-%d %H:%M:%S.%f` in UTC), without strftime
+    in the common case."""
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: warden stores aware UTC times only")
+        value = value.astimezone(UTC)
+    if value.year < 1000:  # isoformat pads the year to four digits, strftime does not
+        return value.strftime(UTCDateTime.SQLITE_FORMAT)
+    return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
+
+
+def _sqlite_bool(value: bool | None) -> int | None:
+    """The Boolean type's SQLite value: 0 or 1, None stays NULL."""
+    if value is None:
+        return None
+    if value is not True and value is not False:
+        raise TypeError(f"Not a boolean value: {value!r}")
+    return int(value)
 
 
 def insert_reject(conn: Connection, feed: str, r: Rejection, now: datetime) -> bool:
