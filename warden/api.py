@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from connectors.observations_json import ObservationIn, parse_batch
 from warden import __version__
+from warden.api_alerts import add_alert_routes
 from warden.connector import Cursor, sha256
 from warden.daemon import PUSH_FEED, Warden
 from warden.model import Observation, Payload, Pending, Rejection
@@ -58,8 +59,9 @@ def create_app(warden: Warden) -> FastAPI:
         body = generate_latest(warden.metrics.registry)
         return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    @app.post("/api/v1/observations", openapi_extra=PUSH_SCHEMA)
-    async def push(request: Request) -> Response:
+    def refused(request: Request) -> Response | None:
+        """Why `request` may not write (403 without a token configured, 401 with a wrong
+        one), or None."""
         if token is None:
             return _error(403, "the write API is off: no api_token is configured")
         given = request.headers.get("authorization", "")
@@ -68,6 +70,14 @@ def create_app(warden: Warden) -> FastAPI:
             response = _error(401, "missing or wrong bearer token")
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
+        return None
+
+    add_alert_routes(app, warden, refused)
+
+    @app.post("/api/v1/observations", openapi_extra=PUSH_SCHEMA)
+    async def push(request: Request) -> Response:
+        if (no := refused(request)) is not None:
+            return no
         body = await _read_body(request)
         if body is None:
             return _error(413, f"body over the {MAX_BODY_BYTES}-byte limit")
