@@ -288,3 +288,44 @@ def test_sinks_that_forget_are_reminded_of_active_alerts(tmp_path: Path) -> None
         ("cyber.ctf.critical", "m2"),
         ("cyber.ctf.early_warning", "m1"),
     ]
+
+
+FLAPPY = """
+benchmarks: [{id: ctf, title: CTF, metrics: {acc: {}}}]
+thresholds:
+  - id: cyber.ctf.high
+    title: CTF
+    domain: cyber
+    level: high
+    sources: [{title: S, url: "https://example.org/"}]
+    when: {benchmark: ctf, metric: acc, op: ">=", value: 0.5}
+    for: 2
+    clear_at: 0.3
+    keep_firing_for: 1h
+    then: {severity: critical}
+"""
+
+
+def test_a_flapping_value_notifies_once_each_way(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(FLAPPY)
+    clock = Clock()
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'w.db'}",
+        catalog=[str(tmp_path / "c.yaml")],
+        sinks=[{"id": "pager", "type": "log", "options": {"path": str(tmp_path / "pager.jsonl")}}],
+    )
+    w = Warden(settings, clock=clock)
+    values = [0.55, 0.6] + [0.45, 0.52, 0.35, 0.51, 0.29, 0.58] * 4 + [0.2] * 10
+    try:
+        for i, value in enumerate(values):
+            clock.now = T0 + timedelta(minutes=10 * i)
+            put(w, "m1", value, f"k{i}")
+    finally:
+        w.close()
+    # 34 observations crossing 0.5 about twenty times: one firing, one resolved. The dips to
+    # 0.29 go past clear_at, but keep_firing_for holds the alert through them; only the last,
+    # an hour and more of 0.2, resolves it.
+    assert got(tmp_path, "pager") == [
+        ("cyber.ctf.high", "m1", "firing"),
+        ("cyber.ctf.high", "m1", "resolved"),
+    ]
