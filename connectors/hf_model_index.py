@@ -42,6 +42,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import PurePath
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import Field
@@ -55,7 +56,7 @@ from connectors.documents import (
     valid_count,
 )
 from connectors.files import read_all
-from connectors.source import SourceOptions, payloads
+from connectors.source import SourceOptions, is_url, payloads
 from warden.connector import Cursor, content_key, options, rejected
 from warden.errors import ParseError
 from warden.model import Observation, Payload, Pending, Rejection
@@ -374,7 +375,15 @@ def _mapping(value: Any) -> dict[Any, Any]:
 
 
 def _file_model(src: str) -> str:
-    path = PurePath(src)
+    """The model a card without a model-index name is about: the repository of a Hub URL
+    (`.../ORG/MODEL/resolve/REVISION/README.md` or `.../ORG/MODEL/raw/...`), else the folder of
+    a `README.md`, else the file's name."""
+    parts = urlsplit(src).path.split("/") if is_url(src) else []
+    for marker in ("resolve", "raw", "blob"):
+        if marker in parts and parts.index(marker) >= 2:
+            i = parts.index(marker)
+            return _ident("/".join(parts[i - 2 : i]), src, "name")
+    path = PurePath(urlsplit(src).path if is_url(src) else src)
     name = path.parent.name if path.name.lower() == "readme.md" else path.stem
     return _ident(name or path.name or "card", src, "name")
 

@@ -45,12 +45,12 @@ def test_aliases_map_to_canonical_ids_case_insensitively(registry) -> None:  # t
 
 
 def test_normalise_keeps_raw_ids_and_adds_model_facts(registry) -> None:  # type: ignore[no-untyped-def]
-    o = registry.normalise(obs("inspect_evals/cybench", "includes/accuracy", "deepseek-reasoner"))
+    o = registry.normalise(obs("inspect_evals/cybench", "includes/accuracy", "DeepSeek-R1"))
     assert (o.benchmark, o.metric, o.subject) == ("cybench", "accuracy", "deepseek/deepseek-r1")
     assert (o.benchmark_known, o.model_known) == (True, True)
     assert o.attributes["raw_benchmark"] == "inspect_evals/cybench"
     assert o.attributes["raw_metric"] == "includes/accuracy"
-    assert o.attributes["raw_model"] == "deepseek-reasoner"
+    assert o.attributes["raw_model"] == "DeepSeek-R1"
     assert o.attributes["organisation"] == "DeepSeek" and o.attributes["open_weights"] is True
     assert o.attributes["scorer"] == "includes"  # the connector's attributes stay
     assert o.key == "k"  # identity is the source's: re-ingest stays idempotent
@@ -135,14 +135,14 @@ widgets: []
 def test_ingest_normalises_and_counts_unmapped_ids(tmp_path: Path, db_url: str) -> None:
     data = [
         {
-            "model": "deepseek-reasoner",
+            "model": "DeepSeek-R1",
             "benchmark": "inspect_evals/cybench",
             "metric": "includes/accuracy",
             "value": 0.6,
             "observed_at": "2026-01-01T00:00:00Z",
         },
         {
-            "model": "deepseek-reasoner",
+            "model": "DeepSeek-R1",
             "benchmark": "inspect_evals/cybench",
             "metric": "includes/accuracy",
             "value": 0.7,
@@ -211,9 +211,9 @@ def test_a_threshold_names_a_declared_metric_with_possible_values(tmp_path: Path
 
 
 def test_what_the_registry_leaves_unset_the_source_may_still_say(registry) -> None:  # type: ignore[no-untyped-def]
-    spec = registry.model("deepseek-reasoner")
+    spec = registry.model("DeepSeek-R1")
     given = {"release_date": "2099-01-01", "scaffold": "x"}
-    o = Observation("deepseek-reasoner", "cybench", "accuracy", 0.5, T, "k", "s", "0" * 64,
+    o = Observation("DeepSeek-R1", "cybench", "accuracy", 0.5, T, "k", "s", "0" * 64,
                     attributes=given)  # fmt: skip
     got = registry.normalise(o).attributes
     assert got["organisation"] == spec.organisation and got["scaffold"] == "x"
