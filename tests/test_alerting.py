@@ -214,6 +214,8 @@ def test_cli_ack_and_silences(tmp_path: Path) -> None:
         assert r.exit_code == 2 and message in r.output, (args, r.output)
     r = run("silence", "expire", "1", "--by", "ops")
     assert r.exit_code == 0 and json.loads(run("silence", "list", "--json").output) == []
+    table = run("log").output
+    assert "(ack)" in table and "acknowledged by alice" in table and "silence 1" in table
     log = [json.loads(x) for x in run("log", "--json").output.splitlines()]
     assert [e["kind"] for e in log if e["kind"] in ("ack", "silence")] == [
         "ack",
@@ -236,6 +238,9 @@ def test_routes_must_name_sinks_and_unreachable_routes_are_warned(tmp_path: Path
     r = CliRunner().invoke(main, ["check", "--config", str(cfg)])
     assert r.exit_code == 0 and "warning: routes.0 matches no threshold" in r.output
     assert "routes.1" not in r.output
+    cfg.write_text(cfg.read_text().replace("{domain: cyber}", "{threshold: cyber.ctf.critical}"))
+    r = CliRunner().invoke(main, ["check", "--config", str(cfg)])
+    assert "warning: no route takes 1 thresholds when they fire: cyber.ctf.early_warning" in r.output
 
 
 def test_the_summary_of_a_condition_without_a_benchmark_is_its_explanation() -> None:

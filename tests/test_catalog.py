@@ -295,3 +295,12 @@ thresholds:
     wrong = text.replace("kind: proxy", "kind: guess")
     with pytest.raises(CatalogError, match=r"provenance\.warn_at\.margin\.kind"):
         load_catalog([write(tmp_path, wrong)])
+
+
+def test_defaults_do_not_change_a_version() -> None:
+    from tests.factories import threshold
+
+    plain = threshold()
+    explicit = threshold(exclude_vendor_reported=False, missing_uncertainty="point", provenance={})
+    assert plain.version == explicit.version
+    assert threshold(warn_at=0.41).version != plain.version

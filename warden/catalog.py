@@ -196,9 +196,11 @@ class Threshold(Strict):
 
     @property
     def version(self) -> str:
-        """SHA-256 of the threshold's canonical content; stored with every trigger."""
-        body = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
-        return hashlib.sha256(body.encode()).hexdigest()
+        """SHA-256 of the threshold's canonical content; stored with every trigger. Fields left
+        at their defaults are left out, so a new language feature does not change the version
+        of thresholds that do not use it."""
+        content = self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 def numbers(raw: dict[str, Any]) -> list[str]:

@@ -138,6 +138,14 @@ def check(ctx: Context) -> None:
         click.echo(
             f"warning: routes.{i} matches no threshold of the catalog in any state", err=True
         )
+    unrouted = router.unrouted(parts.catalog.thresholds) if settings.routes else []
+    if unrouted:
+        shown = ", ".join(unrouted[:5]) + (
+            f" and {len(unrouted) - 5} more" if len(unrouted) > 5 else ""
+        )
+        click.echo(
+            f"warning: no route takes {len(unrouted)} thresholds when they fire: {shown}", err=True
+        )
 
 
 @main.command()

@@ -232,6 +232,14 @@ class Router:
                     return f"{other['threshold']} ({other['subject']})"
         return None
 
+    def unrouted(self, thresholds: Iterable[Threshold]) -> list[str]:
+        """Thresholds whose firing alerts no route takes (they are logged, never notified)."""
+        return [
+            t.id
+            for t in thresholds
+            if not any(_matches_ignoring_subject(r, labels(t, "*", "firing")) for r in self.routes)
+        ]
+
     def unused(self, thresholds: Iterable[Threshold]) -> list[int]:
         """Routes that no threshold of the catalog can reach in any state (a typo, usually)."""
         states = ("firing", "warning", "resolved", "nodata", "error")

@@ -180,6 +180,22 @@ def _row(e: Entry) -> list[object]:
     if e.kind == CATALOG:
         change = f"+{len(b['added'])} ~{len(b['changed'])} -{len(b['removed'])} thresholds"
         return [e.seq, e.at.isoformat(), "(catalog)", "", change, "", ""]
+    if e.kind in ("ack", "silence", "delivery"):
+        what = str(b.get("action", e.kind))
+        detail = b.get("note") or b.get("comment") or b.get("error") or ""
+        who = b.get("actor", "")
+        target = e.threshold or (f"trigger {b['trigger']}" if "trigger" in b else "")
+        if "silence" in b:
+            target = f"silence {b['silence']}"
+        return [
+            e.seq,
+            e.at.isoformat(),
+            f"({e.kind})",
+            e.subject or target,
+            f"{what} by {who}",
+            detail,
+            "",
+        ]
     if e.kind == ASSESSMENT:
         what = f"assessed by {b['by']} ({b['assessed_at'][:10]})"
         compute = "" if b.get("compute") is None else f"{b['compute']:g} FLOP"

@@ -2,7 +2,7 @@
 
 Headers: `Idempotency-Key` (stable per trigger and sink, so a receiver can drop repeats) and,
 when a secret is set, `X-Warden-Signature: sha256=<hex HMAC-SHA256 of the body>`.
-2xx is delivered; 429, 5xx and connection errors are retried; 3xx and other 4xx are permanent
+2xx is delivered; 408, 429, 5xx and connection errors are retried; 3xx and other 4xx are permanent
 failures.
 """
 
@@ -64,7 +64,7 @@ class WebhookSink:
         if 200 <= response.status_code < 300:
             return
         # Redirects are not followed (the URL is configuration): a 3xx is as final as a 4xx.
-        permanent = 300 <= response.status_code < 500 and response.status_code != 429
+        permanent = 300 <= response.status_code < 500 and response.status_code not in (408, 429)
         raise DeliveryError(
             self.id, f"HTTP {response.status_code} from the receiver", permanent=permanent
         )
