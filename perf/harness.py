@@ -62,15 +62,26 @@ class Receiver(ThreadingHTTPServer):
         self.arrivals: dict[str, float] = {}
         self.changed = threading.Condition()
 
+    @property
+    def hook(self) -> str:
+        return f"http://127.0.0.1:{self.server_port}/hook"
+
     def wait_for(self, subject: str, timeout: float) -> float:
         with self.changed:
             if not self.changed.wait_for(lambda: subject in self.arrivals, timeout):
                 raise TimeoutError(f"no alert for {subject!r} within {timeout} s")
             return self.arrivals[subject]
 
+    def wait_count(self, n: int, timeout: float) -> int:
+        """Wait until alerts for `n` distinct subjects have arrived; returns how many have."""
+        with self.changed:
+            self.changed.wait_for(lambda: len(self.arrivals) >= n, timeout)
+            return len(self.arrivals)
+
 
 class Hook(BaseHTTPRequestHandler):
     server: Receiver
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver: warden's sinks keep sessions
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -98,8 +109,16 @@ def memory_mb(status: str) -> dict[str, float]:
     return {k: round(int(fields[k].split()[0]) / 1024, 1) for k in ("VmRSS", "VmHWM")}
 
 
-def write_config(tmp: Path, port: int, hook: str) -> Path:
-    """A catalog (a threshold for the latency trials, ten on the bulk data) and a config."""
+def webhook(sink_id: str, url: str, **options: Any) -> dict[str, Any]:
+    """A webhook sink's entry in the config."""
+    return {"id": sink_id, "type": "webhook", "options": {"url": url, **options}}
+
+
+def write_config(
+    tmp: Path, port: int, sinks: list[dict[str, Any]], extra: dict[str, Any] | None = None
+) -> Path:
+    """A catalog (a threshold for the latency trials, ten on the bulk data) and a config with
+    `sinks` and any `extra` settings."""
     benchmarks = [
         {"id": b, "title": "perf"} for b in ["latency", *(f"bench-{b:02d}" for b in range(50))]
     ]
@@ -110,17 +129,27 @@ def write_config(tmp: Path, port: int, hook: str) -> Path:
     config = {
         "database_url": f"sqlite:///{tmp / 'daemon.db'}", "catalog": [str(tmp / "catalog.yaml")],
         "http": {"host": "127.0.0.1", "port": port}, "api_token": TOKEN, "evaluate_every": 3600,
-        "log_format": "json", "sinks": [{"id": "h", "type": "webhook", "options": {"url": hook}}],
+        "log_format": "json", "sinks": sinks, **(extra or {}),
     }  # fmt: skip
     (tmp / "warden.yaml").write_text(yaml.safe_dump(config))
     return tmp / "warden.yaml"
 
 
 @contextlib.contextmanager
-def daemon(tmp: Path, receiver: Receiver) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`warden run` on SQLite with a webhook sink at `receiver`; yields (process, base URL)."""
-    port, hook = free_port(), f"http://127.0.0.1:{receiver.server_port}/hook"
-    cmd = [str(WARDEN), "run", "--config", str(write_config(tmp, port, hook))]
+def daemon(
+    tmp: Path,
+    receiver: Receiver | None = None,
+    sinks: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`warden run` on SQLite in `tmp` (its database, config and log go there) with `sinks`, by
+    default one webhook sink `h` at `receiver`; yields (process, base URL)."""
+    if sinks is None:
+        assert receiver is not None, "give a receiver or the sinks"
+        sinks = [webhook("h", receiver.hook)]
+    tmp.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    cmd = [str(WARDEN), "run", "--config", str(write_config(tmp, port, sinks, extra))]
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARDEN_")}
     base, log = f"http://127.0.0.1:{port}", tmp / "daemon.log"
 

@@ -63,7 +63,10 @@ except ImportError:
 
 T = TypeVar("T")
 BENCHMARKS = 50
-FIGURES = ("ingest", "insert", "cycle", "latency", "rss", "startup", "poll", "json_log", "feeds")
+FIGURES = (
+    "ingest", "insert", "cycle", "latency", "rss", "startup", "poll", "json_log", "feeds",
+    "dispatch", "stuck", "scrape",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -78,15 +81,17 @@ class Sizes:
     polls: int  # unchanged-URL polls (and as many bare conditional GETs)
     json_mb: int  # size of the Inspect .json log, MiB
     feed_rows: int  # input rows (CSV rows + METR entries) in the feed ingest figure
+    alerts: int  # alerts through the dispatcher (one pass: each needs a fresh outbox)
+    scrapes: int  # timed /metrics scrapes with 10,000 threshold x subject pairs
 
 
 FULL = Sizes(
     logs=400, rows=50_000, models=1000, trials=50, pushed=500_000, runs=10, repeats=3,
-    polls=200, json_mb=100, feed_rows=50_000,
+    polls=200, json_mb=100, feed_rows=50_000, alerts=10_000, scrapes=20,
 )  # fmt: skip
 QUICK = Sizes(
     logs=100, rows=10_000, models=200, trials=15, pushed=50_000, runs=5, repeats=1,
-    polls=50, json_mb=20, feed_rows=10_000,
+    polls=50, json_mb=20, feed_rows=10_000, alerts=2_000, scrapes=5,
 )  # fmt: skip
 
 
@@ -431,7 +436,8 @@ def fig_startup(sizes: Sizes, tmp: Path) -> None:
     )  # fmt: skip
 
 
-# -- 7, 8, 9. Polling, a large Inspect .json log, Epoch and METR feeds: in their own modules ----
+# -- 7 to 12. Polling, a large Inspect .json log, Epoch and METR feeds, alert dispatch, a stuck
+# sink, /metrics at 10,000 pairs: in their own modules -------------------------------------------
 def fig_poll(sizes: Sizes, tmp: Path) -> None:
     import fetch  # perf/fetch.py
 
@@ -453,6 +459,24 @@ def fig_feeds(sizes: Sizes, tmp: Path) -> None:
     feeds.figure(sizes.feed_rows, sizes.repeats, tmp)
 
 
+def fig_dispatch(sizes: Sizes, tmp: Path) -> None:
+    import alerts  # perf/alerts.py
+
+    alerts.dispatch_figure(sizes.alerts, 1, tmp)
+
+
+def fig_stuck(sizes: Sizes, tmp: Path) -> None:
+    import alerts  # perf/alerts.py
+
+    alerts.stuck_figure(sizes.trials, tmp / "stuck")
+
+
+def fig_scrape(sizes: Sizes, tmp: Path) -> None:
+    import scrape  # perf/scrape.py
+
+    scrape.figure(sizes.scrapes, tmp / "scrape")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Warden's performance figures (perf/README.md).")
     parser.add_argument("--quick", action="store_true", help="smaller sizes: a smoke run")
@@ -469,6 +493,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "poll": fig_poll,
         "json_log": fig_json_log,
         "feeds": fig_feeds,
+        "dispatch": fig_dispatch,
+        "stuck": fig_stuck,
+        "scrape": fig_scrape,
     }
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="warden-perf-") as tmp:
