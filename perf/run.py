@@ -474,7 +474,8 @@ def fig_stuck(sizes: Sizes, tmp: Path) -> None:
 def fig_scrape(sizes: Sizes, tmp: Path) -> None:
     import scrape  # perf/scrape.py
 
-    scrape.figure(sizes.scrapes, tmp / "scrape")
+    for name in scrape.SIZES:
+        scrape.figure(sizes.scrapes, tmp / name, name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
