@@ -14,7 +14,8 @@ import random
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from warden.clock import Clock
 from warden.errors import DeliveryError
@@ -33,6 +34,21 @@ def backoff_seconds(attempt: int, settings: DispatchSettings, rng: random.Random
     [50%, 100%] of the step."""
     step = settings.backoff_initial_seconds * 2 ** (attempt - 1)
     return float(min(settings.backoff_max_seconds, step) * (0.5 + rng.random() / 2))
+
+
+FLUSH_SECONDS = 0.25  # the longest a delivered row waits for its outcome to be written
+
+
+@dataclass(frozen=True)
+class _Done:
+    """One delivery attempt's outcome, to be written."""
+
+    item: outbox_rows.Claimed
+    outcome: str  # delivered | retry | failed
+    error: str | None
+    retry_at: datetime | None
+    started_at: datetime
+    duration: float
 
 
 class Dispatcher:
@@ -69,11 +85,19 @@ class Dispatcher:
         with self.store.write() as conn:
             lease = self.settings.lease_seconds
             claimed = outbox_rows.claim(conn, self.clock(), lease, limit, sinks, others)
+        done: list[_Done] = []
+        flushed = time.monotonic()
         for item in claimed:
-            self._deliver(item)
+            done.append(self._deliver(item))
+            # Outcomes are written together (one transaction, one trigger-log lock), at least
+            # every FLUSH_SECONDS: a crash before then re-sends those, with the same keys.
+            if time.monotonic() - flushed >= FLUSH_SECONDS:
+                self._finish(done)
+                done, flushed = [], time.monotonic()
+        self._finish(done)
         return len(claimed)
 
-    def _deliver(self, item: outbox_rows.Claimed) -> None:
+    def _deliver(self, item: outbox_rows.Claimed) -> _Done:
         started_at = self.clock()
         t0 = time.perf_counter()
         outcome, error, retry_at = "delivered", None, None
@@ -100,30 +124,47 @@ class Dispatcher:
             retry_at = self.clock() + timedelta(seconds=delay)
             if item.attempts + 1 >= self.settings.max_attempts:
                 outcome, retry_at = "failed", None
-        duration = time.perf_counter() - t0
+        return _Done(item, outcome, error, retry_at, started_at, time.perf_counter() - t0)
+
+    def _finish(self, done: Sequence[_Done]) -> None:
+        if not done:
+            return
         with self.store.write() as conn:
-            kept = outbox_rows.finish(
-                conn,
-                item,
-                outcome=outcome,
-                error=error,
-                started_at=started_at,
-                duration_seconds=duration,
-                now=self.clock(),
-                retry_at=retry_at,
-            )
-            if kept and outcome != "retry":  # the final outcome goes into the trigger log
+            kept = [
+                outbox_rows.finish(
+                    conn,
+                    d.item,
+                    outcome=d.outcome,
+                    error=d.error,
+                    started_at=d.started_at,
+                    duration_seconds=d.duration,
+                    now=self.clock(),
+                    retry_at=d.retry_at,
+                )
+                for d in done
+            ]
+            final = [d for d, k in zip(done, kept, strict=True) if k and d.outcome != "retry"]
+            if final:  # the final outcomes go into the trigger log
                 alert_rows.lock(conn)
-                body = {
-                    "actor": "warden",
-                    "action": f"delivery {outcome}",
-                    "trigger": item.trigger_seq,
-                    "sink": item.sink,
-                    "attempts": item.attempts + 1,
-                    "error": error,
-                }
-                entry = action_entry(alert_rows.chain_head(conn), self.clock(), DELIVERY, body)
-                alert_rows.append_triggers(conn, [entry])
+                head, entries = alert_rows.chain_head(conn), []
+                for d in final:
+                    body = {
+                        "actor": "warden",
+                        "action": f"delivery {d.outcome}",
+                        "trigger": d.item.trigger_seq,
+                        "sink": d.item.sink,
+                        "attempts": d.item.attempts + 1,
+                        "error": d.error,
+                    }
+                    entry = action_entry(head, self.clock(), DELIVERY, body)
+                    entries.append(entry)
+                    head = (entry.seq, entry.hash)
+                alert_rows.append_triggers(conn, entries)
+        for d, k in zip(done, kept, strict=True):
+            self._log(d, k)
+
+    def _log(self, d: _Done, kept: bool) -> None:
+        item, outcome, error = d.item, d.outcome, d.error
         levels = {"delivered": logging.INFO, "retry": logging.WARNING}
         level = levels.get(outcome, logging.ERROR)
         log.log(
