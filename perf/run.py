@@ -65,7 +65,7 @@ T = TypeVar("T")
 BENCHMARKS = 50
 FIGURES = (
     "ingest", "insert", "cycle", "latency", "rss", "startup", "poll", "json_log", "feeds",
-    "dispatch", "stuck", "scrape",
+    "dispatch", "stuck", "scrape", "catalog",
 )  # fmt: skip
 
 
@@ -478,6 +478,12 @@ def fig_scrape(sizes: Sizes, tmp: Path) -> None:
         scrape.figure(sizes.scrapes, tmp / name, name)
 
 
+def fig_catalog(sizes: Sizes, tmp: Path) -> None:
+    import catalog  # perf/catalog.py
+
+    catalog.figure(sizes.models, tmp / "catalog")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Warden's performance figures (perf/README.md).")
     parser.add_argument("--quick", action="store_true", help="smaller sizes: a smoke run")
@@ -497,6 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "dispatch": fig_dispatch,
         "stuck": fig_stuck,
         "scrape": fig_scrape,
+        "catalog": fig_catalog,
     }
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="warden-perf-") as tmp:
