@@ -150,3 +150,15 @@ def test_db_upgrade_is_idempotent(config: Path) -> None:
     assert warden("db", "upgrade", "--config", config).exit_code == 0
     r = warden("db", "upgrade", "--config", config)
     assert r.exit_code == 0 and "latest schema" in r.output
+
+
+def test_help_does_not_import_the_heavy_parts() -> None:
+    """`warden --help` stays fast: commands import the store, pydantic models and the rest
+    only when they run (perf/run.py --only startup times it)."""
+    import subprocess
+    import sys
+
+    heavy = ("sqlalchemy", "pydantic", "requests", "yaml")
+    code = f"import sys, warden.cli; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

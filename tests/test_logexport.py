@@ -457,3 +457,9 @@ def test_an_empty_log_exports_and_verifies(tmp_path: Path, db_url: str) -> None:
 def test_an_unwritable_output_is_a_usage_error(log: Log) -> None:
     r = warden("log", "export", "-c", log.config, "-o", log.folder / "no" / "such" / "dir.jsonl")
     assert r.exit_code == 2 and "--output" in r.stderr and "No such file" in r.stderr
+
+
+def test_the_command_line_constants_match_the_module() -> None:
+    from warden import cli_log, logexport
+
+    assert (cli_log.FORMATS, cli_log.MIN_KEY_BYTES) == (logexport.FORMATS, logexport.MIN_KEY_BYTES)

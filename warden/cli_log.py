@@ -15,7 +15,11 @@ import click
 
 from warden.cli import Context, config_option, pass_ctx, user_errors
 from warden.errors import UsageError
-from warden.logexport import FORMATS, MIN_KEY_BYTES, ExportError, Filters
+
+# As in warden/logexport.py, which is imported only when a command runs (`warden --help` stays
+# fast); tests/test_logexport.py checks they agree.
+FORMATS = ("jsonl", "csv")
+MIN_KEY_BYTES = 32
 
 
 def parse_time(text: str, option: str) -> datetime:
@@ -101,6 +105,7 @@ def export(
     checks an export, and its signature."""
     from warden import logexport
     from warden.clock import system_clock
+    from warden.logexport import Filters
     from warden.store import Store
 
     filters = Filters(
@@ -169,6 +174,7 @@ def verify_export(file: str, key_file: str | None, sig_file: str | None) -> None
     Exit 0 ok; 1 naming the first problem (an edited entry, a broken chain at seq N, bytes
     changed after signing, a wrong key); 2 unreadable FILE or key, a key under 32 bytes."""
     from warden import logexport
+    from warden.logexport import ExportError
 
     try:
         data = Path(file).read_bytes()
