@@ -65,3 +65,14 @@ def test_the_sweep_evaluates_only_what_can_have_changed(tmp_path: Path) -> None:
         assert "lab.plain.high" not in ids(w.sweep())
     finally:
         w.close()
+
+
+def test_what_the_clock_alone_can_change_is_timed() -> None:
+    from tests.factories import threshold
+    from warden.sweep import timed
+
+    assert not timed(threshold())
+    assert timed(threshold(stale_after=60))
+    assert timed(threshold(**{"for": "1h"}))
+    assert timed(threshold(keep_firing_for="1h"))
+    assert timed(threshold(scope="frontier", projected={"within_days": 90, "probability": 0.5}))

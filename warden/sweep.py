@@ -8,7 +8,7 @@ exists for what changes with time alone, and as a safety net. It re-evaluates:
 - thresholds that read a series with observations newer than the last sweep saw (an ingest
   whose own evaluation did not happen: a crash, a failed evaluation);
 - thresholds whose verdict or state can change with the clock: `stale_after` (theirs, or that
-  of a feed whose observations they read), a duration `for`, `keep_firing_for`,
+  of a feed whose observations they read), a duration `for`, `keep_firing_for`, `projected`,
   `since_assessment`, feed silence;
 - thresholds whose last evaluation failed.
 
@@ -32,6 +32,7 @@ def timed(t: Threshold) -> bool:
         t.stale_after
         or t.for_seconds
         or t.keep_firing_for
+        or t.projected  # the projection's window moves with the clock
         or isinstance(t.when, Reassessment | Silence)
     )
 
