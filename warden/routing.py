@@ -30,18 +30,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from warden.catalog import Threshold
 
-LABELS = (
-    "threshold",
-    "subject",
-    "severity",
-    "level",
-    "domain",
-    "scope",
-    "family",
-    "state",
-    "alert",
-)
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
