@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, tuple_
 
 from warden.catalog import Catalog
 from warden.cycle import idempotency_key
@@ -244,14 +244,20 @@ def active_notifications(
 def _last_triggers(
     conn: Connection, keys: list[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[int, str]]:
-    """The newest transition into firing of each alert: (seq, hash)."""
+    """The newest transition into firing of each alert in `keys`: (seq, hash)."""
     t = triggers
-    newest = (
-        select(t.c.threshold, t.c.subject, func.max(t.c.seq).label("seq"))
-        .where(t.c.to_state == "firing")
-        .group_by(t.c.threshold, t.c.subject)
-        .subquery()
-    )
-    q = select(t.c.threshold, t.c.subject, t.c.seq, t.c.hash).join(newest, t.c.seq == newest.c.seq)
-    wanted = set(keys)
-    return {(r[0], r[1]): (int(r[2]), str(r[3])) for r in conn.execute(q) if (r[0], r[1]) in wanted}
+    out = {}
+    for i in range(0, len(keys), 500):  # only the alerts asked for, not the whole log
+        newest = (
+            select(t.c.threshold, t.c.subject, func.max(t.c.seq).label("seq"))
+            .where(
+                t.c.to_state == "firing", tuple_(t.c.threshold, t.c.subject).in_(keys[i : i + 500])
+            )
+            .group_by(t.c.threshold, t.c.subject)
+            .subquery()
+        )
+        q = select(t.c.threshold, t.c.subject, t.c.seq, t.c.hash).join(
+            newest, t.c.seq == newest.c.seq
+        )
+        out.update({(r[0], r[1]): (int(r[2]), str(r[3])) for r in conn.execute(q)})
+    return out

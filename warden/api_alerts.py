@@ -120,7 +120,7 @@ def add_alert_routes(
             return body
 
         def run() -> tuple[int, int]:
-            from warden.catalog import _duration
+            from warden.catalog import parse_duration
 
             now = warden.clock()
             starts = (body.starts_at or now).astimezone(UTC)
@@ -128,7 +128,7 @@ def add_alert_routes(
                 raise UsageError("give either ends_at or duration")
             if body.duration is not None:
                 try:
-                    ends = starts + timedelta(seconds=_duration(body.duration, "duration"))
+                    ends = starts + timedelta(seconds=parse_duration(body.duration, "duration"))
                 except ValueError as exc:
                     raise UsageError(str(exc)) from exc
             else:

@@ -134,7 +134,7 @@ class Threshold(Strict):
         if isinstance(data.get("for"), str):
             data.update(_duration_for(data["for"]))
         if isinstance(data.get("keep_firing_for"), str):
-            data["keep_firing_for"] = _duration(data["keep_firing_for"], "keep_firing_for")
+            data["keep_firing_for"] = parse_duration(data["keep_firing_for"], "keep_firing_for")
         return rewrite(data, (info.context or {}).get("registry"))
 
     @model_validator(mode="after")
@@ -264,7 +264,13 @@ def _metric_problems(
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def _duration(text: str, field: str) -> float:
+def seconds(value: Any, field: str = "duration") -> Any:
+    """A duration field's value before validation: "30m", "6h", "2d" as seconds; anything else
+    as given, for the field's own checks."""
+    return parse_duration(value, field) if isinstance(value, str) else value
+
+
+def parse_duration(text: str, field: str) -> float:
     """Seconds in a duration such as '30m', '6h', '2d'."""
     number, unit = text.strip()[:-1], text.strip()[-1:]
     try:
@@ -279,7 +285,7 @@ def _duration(text: str, field: str) -> float:
 
 def _duration_for(text: str) -> dict[str, Any]:
     """`for: "6h"` is a duration: `for_seconds: 21600` (and one confirming observation)."""
-    return {"for": 1, "for_seconds": _duration(text, "for")}
+    return {"for": 1, "for_seconds": parse_duration(text, "for")}
 
 
 Benchmark = BenchmarkSpec  # a catalog's `benchmarks:` entries are registry entries

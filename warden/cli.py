@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -60,6 +61,26 @@ pass_ctx = click.make_pass_decorator(Context)
 def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     if value is not None:
         ctx.ensure_object(Context).config = value
+
+
+def parse_time(text: str | None, option: str, end_of_day: bool = False) -> datetime | None:
+    """An RFC 3339 time with an offset, or a date taken as UTC (its midnight, or with
+    `end_of_day` its last microsecond), given on the command line; None for None."""
+    from warden.errors import UsageError
+
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: not a date or RFC 3339 time: {text!r}") from exc
+    if value.tzinfo is None:
+        if len(text) > 10:
+            raise UsageError(f"{option}: give a time with an offset, or a date (taken as UTC)")
+        value = value.replace(tzinfo=UTC)
+        if end_of_day:
+            value += timedelta(days=1, microseconds=-1)
+    return value.astimezone(UTC)
 
 
 CONFIG_HELP = "YAML config file (default: $WARDEN_CONFIG, else built-in defaults)."

@@ -4,11 +4,11 @@ warden/cli.py). Each action is an entry in the trigger log."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import click
 
-from warden.cli import Context, config_option, pass_ctx, user_errors
+from warden.cli import Context, config_option, parse_time, pass_ctx, user_errors
 
 
 @click.command()
@@ -84,7 +84,7 @@ def silence_add(
     from pydantic import ValidationError
 
     from warden import alerting
-    from warden.catalog import _duration
+    from warden.catalog import parse_duration
     from warden.errors import UsageError
     from warden.routing import Matchers
 
@@ -95,16 +95,16 @@ def silence_add(
     w = ctx.warden()
     try:
         now = w.clock()
-        starts = _time(start, "--from") or now
+        starts = parse_time(start, "--from") or now
         if (duration is None) == (until is None):
             raise UsageError("give either --for or --until")
         if duration is not None:
             try:
-                ends = starts + timedelta(seconds=_duration(duration, "--for"))
+                ends = starts + timedelta(seconds=parse_duration(duration, "--for"))
             except ValueError as exc:
                 raise UsageError(str(exc)) from exc
         else:
-            ends = _time(until, "--until") or now
+            ends = parse_time(until, "--until") or now
         silence_id, seq = alerting.add_silence(w.store, matchers, starts, ends, by, comment, now)
     finally:
         w.close()
@@ -179,22 +179,6 @@ def silence_expire(ctx: Context, silence_id: int, by: str) -> None:
     finally:
         w.close()
     click.echo(f"silence {silence_id} expired (trigger {seq})")
-
-
-def _time(text: str | None, option: str) -> datetime | None:
-    from warden.errors import UsageError
-
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise UsageError(f"{option}: not a date or RFC 3339 time: {text!r}") from exc
-    if value.tzinfo is None:
-        if len(text) > 10:
-            raise UsageError(f"{option}: give a time with an offset, or a date (taken as UTC)")
-        value = value.replace(tzinfo=UTC)
-    return value
 
 
 def register(main: click.Group) -> None:

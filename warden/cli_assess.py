@@ -3,11 +3,9 @@ measure from (registered on the main group by warden/cli.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from warden.cli import Context, config_option, pass_ctx, user_errors
+from warden.cli import Context, config_option, parse_time, pass_ctx, user_errors
 
 
 @click.group()
@@ -46,7 +44,7 @@ def assess_record(
     w = ctx.warden()
     try:
         done = assessing.record(
-            w.store, w.catalog.registry, w.clock, model, by, _time(at), compute, note
+            w.store, w.catalog.registry, w.clock, model, by, parse_time(at, "--at"), compute, note
         )
         w.note_catalog()
         w.evaluate()
@@ -97,21 +95,6 @@ def assess_list(ctx: Context, model: str | None, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     click.echo(views.table(list(rows[0]) if rows else ["model"], [list(r.values()) for r in rows]))
-
-
-def _time(text: str | None) -> Any:
-    """An RFC 3339 time or a date (UTC) given on the command line."""
-    from datetime import UTC, datetime
-
-    from warden.errors import UsageError
-
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise UsageError(f"--at: not a date or RFC 3339 time: {text!r}") from exc
-    return value.replace(tzinfo=UTC) if value.tzinfo is None and len(text) <= 10 else value
 
 
 def register(main: click.Group) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 import click
 
-from warden.cli import Context, config_option, pass_ctx, user_errors
+from warden.cli import Context, config_option, parse_time, pass_ctx, user_errors
 
 if TYPE_CHECKING:
     from warden.connector import Connector, Cursor
@@ -264,7 +264,7 @@ def backfill(ctx: Context, feed: str, since: str | None) -> None:
     from warden.errors import UsageError
     from warden.ingest import run_feed
 
-    start = _time(since)
+    start = parse_time(since, "--from")
     w = ctx.warden()
     try:
         if feed not in w.feeds:
@@ -295,22 +295,6 @@ def _report(
     )
     if result.error:
         click.echo(f"  failed: {result.error}", err=True)
-
-
-def _time(text: str | None) -> datetime | None:
-    from warden.errors import UsageError
-
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise UsageError(f"--from: not a date or RFC 3339 time: {text!r}") from exc
-    if value.tzinfo is None:
-        if len(text) > 10:
-            raise UsageError("--from: give a time with an offset, or a date (taken as UTC)")
-        value = value.replace(tzinfo=UTC)
-    return value
 
 
 def register(main: click.Group) -> None:

@@ -8,13 +8,13 @@ import importlib
 import json
 import math
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from warden.cli import Context, config_option, pass_ctx, user_errors
+from warden.cli import Context, config_option, parse_time, pass_ctx, user_errors
 
 if TYPE_CHECKING:
     from warden.backtest import Backtest
@@ -296,7 +296,7 @@ def backtest(
     from warden.errors import UsageError
     from warden.settings import BUNDLED
 
-    start, end = _date(since, "--from", False), _date(until, "--to", True)
+    start, end = parse_time(since, "--from"), parse_time(until, "--to", end_of_day=True)
     if start and end and start > end:
         raise UsageError(f"--from {since} is after --to {until}")
     w = ctx.warden()
@@ -315,22 +315,6 @@ def backtest(
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
     _backtest_table(result)
-
-
-def _date(text: str | None, option: str, end_of_day: bool) -> datetime | None:
-    from warden.errors import UsageError
-
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise UsageError(f"{option}: not a date or RFC 3339 time: {text!r}") from exc
-    if value.tzinfo is None:
-        if len(text) > 10:
-            raise UsageError(f"{option}: give a time with an offset, or a date (taken as UTC)")
-        value = value.replace(tzinfo=UTC) + (timedelta(days=1, microseconds=-1) * end_of_day)
-    return value
 
 
 def _backtest_table(result: Backtest) -> None:

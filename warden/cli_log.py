@@ -8,31 +8,17 @@ import json
 import os
 import stat
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from warden.cli import Context, config_option, pass_ctx, user_errors
+from warden.cli import Context, config_option, parse_time, pass_ctx, user_errors
 from warden.errors import UsageError
 
 # As in warden/logexport.py, which is imported only when a command runs (`warden --help` stays
 # fast); tests/test_logexport.py checks they agree.
 FORMATS = ("jsonl", "csv")
 MIN_KEY_BYTES = 32
-
-
-def parse_time(text: str, option: str) -> datetime:
-    """An RFC 3339 time with an offset, or a date taken as UTC midnight."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise UsageError(f"{option}: not a date or RFC 3339 time: {text!r}") from exc
-    if value.tzinfo is None:
-        if len(text) > 10:
-            raise UsageError(f"{option}: give a time with an offset (…T00:00:00Z) or a date")
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def read_key(path: Path) -> bytes:

@@ -61,14 +61,6 @@ class Matchers(_Strict):
         )
 
 
-def _duration(value: Any) -> Any:
-    if isinstance(value, str):
-        from warden.catalog import _duration as parse
-
-        return parse(value, "duration")
-    return value
-
-
 class RouteSettings(Matchers):
     sinks: list[str] = Field(min_length=1)
     continue_: bool = Field(False, alias="continue")
@@ -82,7 +74,9 @@ class RouteSettings(Matchers):
     @field_validator("repeat_interval", "escalate_after", mode="before")
     @classmethod
     def _durations(cls, value: Any) -> Any:
-        return _duration(value)
+        from warden.catalog import seconds
+
+        return seconds(value)
 
     @model_validator(mode="after")
     def _escalation(self) -> RouteSettings:

@@ -48,6 +48,7 @@ from pydantic import (
 )
 
 from warden import __version__
+from warden.catalog import seconds
 from warden.clock import Clock, system_clock
 from warden.connector import options
 from warden.errors import DeliveryError
@@ -56,7 +57,6 @@ from warden.sinks.render import Alert, view
 
 PATH = "/api/v2/alerts"
 BATCH = 500  # alerts per request in `refresh`
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 CORE_ANNOTATIONS = frozenset(
     {"summary", "description", "mitigations", "safeguards", "runbook_url", "evidence"}
@@ -79,13 +79,7 @@ class Options(BaseModel):
     @field_validator("resolve_timeout", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip()[-1:] in _UNITS:
-            number, unit = value.strip()[:-1], value.strip()[-1]
-            try:
-                return float(number) * _UNITS[unit]
-            except ValueError:
-                pass
-        return value
+        return seconds(value, "resolve_timeout")
 
     @model_validator(mode="after")
     def _consistent(self) -> Options:
