@@ -6,7 +6,8 @@ inspect_logs, lm_eval, metr).
   page, not JSON at all).
 - `safe_yaml`: a YAML document read by yaml's safe loader, refusing more than a given number of
   aliases, or aliases expanding it past a given number of values (a "billion laughs" document
-  expands a few hundred bytes into gigabytes).
+  expands a few hundred bytes into gigabytes); plain block YAML by connectors/blockyaml.py's
+  faster reader.
 - `object_at`: an optional object-valued field of a JSON or YAML object.
 - The store's limits and the checks against them: `MAX_ID` (subject, benchmark and metric ids:
   `is_id`, `require_id`, `short_text`) and `MAX_COUNT` (sample counts: `valid_count`);
@@ -26,6 +27,7 @@ from typing import Any, TypeGuard
 
 import yaml
 
+from connectors import blockyaml
 from warden.errors import ParseError
 from warden.model import Observation, Payload, Rejection
 
@@ -101,14 +103,17 @@ def safe_yaml(text: str, max_aliases: int | None = None, *, max_values: int | No
       reading a "billion laughs" is cheap and only this count walks it; with `max_values` alone
       the document is read by libyaml's safe loader when PyYAML has it (several times faster).
 
+    A document in plain block style (connectors/blockyaml.py: no aliases, no tags) is read by the
+    fast line reader instead, with the same result.
+
     Raises what yaml raises (yaml.YAMLError, and ValueError and the like from its constructors),
     TooManyAliases (a yaml.YAMLError) past either limit, RecursionError when nested too deeply."""
-    if max_aliases is not None:
-        loader = _Loader(text, max_aliases)  # refuses control characters at once
-    elif max_values is not None:
-        loader = _FAST_LOADER(text)
-    else:
+    if max_aliases is None and max_values is None:
         raise TypeError("safe_yaml needs max_aliases or max_values")
+    if (plain := blockyaml.read(text)) is not blockyaml.OUTSIDE:
+        return plain
+    # The pure-Python loader counts aliases (and refuses control characters at once).
+    loader = _Loader(text, max_aliases) if max_aliases is not None else _FAST_LOADER(text)
     try:
         data = loader.get_single_data()
     finally:

@@ -33,11 +33,12 @@ Epoch's copy (`metr_time_horizons_external.csv` in the benchmarking hub) is read
 hub's CSV reader (connectors.epoch_benchmarks) but dated the same way: metric `Time horizon`
 (the p50, minutes), benchmark `metr_time_horizons_external`.
 
-YAML is read with PyYAML's safe loader (no Python objects; libyaml's when available) after a
-size check; a document with anchors is refused when its aliases would expand it past MAX_EXPANDED
-values (a "billion laughs" file is refused, not expanded), and nesting too deep is refused. Bad
-entries (no metrics, an estimate that is not a finite non-negative number, ci_low above ci_high)
-are rejected one by one.
+YAML is read by `documents.safe_yaml` after a size check: plain block YAML, as METR writes it,
+by connectors/blockyaml.py's line reader, anything else by PyYAML's safe loader (no Python
+objects; libyaml's when available); a document with anchors is refused when its aliases would
+expand it past MAX_EXPANDED values (a "billion laughs" file is refused, not expanded), and
+nesting too deep is refused. Bad entries (no metrics, an estimate that is not a finite
+non-negative number, ci_low above ci_high) are rejected one by one.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def load_yaml(payload: Payload, limit: int = MAX_BYTES) -> Any:
     except UnicodeDecodeError as exc:
         raise ParseError("malformed", f"not UTF-8 text ({exc.reason})", source=src) from exc
     try:
-        return safe_yaml(text, max_values=MAX_EXPANDED)  # libyaml's loader when available
+        return safe_yaml(text, max_values=MAX_EXPANDED)
     except TooManyAliases as exc:
         raise ParseError(
             "malformed",

@@ -1,16 +1,20 @@
-"""Feed ingest throughput: the Epoch AI and METR connectors over their real samples, replicated.
+"""Feed ingest throughput: the Epoch AI and METR connectors over their real samples, replicated,
+fetched from a loopback HTTP server.
 
 `feed_ingest()` copies ../shared/samples/epoch (the hub CSVs and the AI models tables) and
 ../shared/samples/metr (the time-horizon YAML files) into a temporary folder, each file's rows
 repeated with distinct model names (`<model>~c<k>`) until there are about `rows` input rows in
-all, then times `warden.ingest.run_feed` with the `epoch_benchmarks`, `epoch_models` and
-`metr_horizons` connectors into a fresh SQLite file store (as perf/run.py's figures do). The
-figure is input rows (CSV rows plus METR model entries) a second, the best of `repeats` passes
+all, and serves that folder from a loopback HTTP server (`http.server`, with Last-Modified). The
+feeds fetch what their publishers publish: the hub as one zip of its CSVs (Epoch's
+`benchmark_data.zip`), each AI models table and each METR YAML file at its own URL. The figure
+times `warden.ingest.run_feed` with the `epoch_benchmarks`, `epoch_models` and `metr_horizons`
+connectors (fetch, unzip, parse, store) into a fresh SQLite file store (as perf/run.py's figures
+do), in input rows (CSV rows plus METR model entries) a second, the best of `repeats` passes
 (each on a fresh store). The baseline, measured in the same run, is `csv.DictReader` iterating
 the same CSV bytes (decoded from the same files), in rows a second. Target: >= 10,000 rows/s.
 Each feed's own rate is given too: a METR entry is a YAML mapping of ~20 values and two
-observations, and PyYAML (even with libyaml) reads about 1 MB/s, so the METR feed runs several
-times slower per input row than the CSV feeds (at METR's real size, ~50 entries, it is ~20 ms).
+observations; METR's plain block YAML is read by connectors/blockyaml.py (PyYAML with libyaml
+reads it at about 1.5 MB/s, several times slower).
 
     .venv/bin/python perf/feeds.py [--rows 50000] [--repeats 3]
 """
@@ -24,8 +28,12 @@ import io
 import logging
 import math
 import tempfile
+import threading
 import time
+import zipfile
 from collections.abc import Callable, Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +98,10 @@ def replicate(samples: Path, out: Path, rows: int) -> dict[str, int]:
         text = yaml.dump({**doc, "results": results}, Dumper=_Plain, sort_keys=False)
         target.write_text(text, encoding="utf-8")
         written[_feed_of(target, out)] += len(results)
+    hub = out / FOLDERS["epoch_hub"]
+    with zipfile.ZipFile(hub.with_suffix(".zip"), "w", zipfile.ZIP_DEFLATED) as archive:
+        for table in sorted(hub.glob("*.csv")):
+            archive.write(table, table.name)
     return written
 
 
@@ -101,12 +113,41 @@ def _feed_of(path: Path, root: Path) -> str:
     return next(feed for feed, f in FOLDERS.items() if f == folder)
 
 
-def feeds(root: Path) -> list[tuple[str, Connector]]:
+def feeds(root: Path, url: str) -> list[tuple[str, Connector]]:
+    """The feeds as their publishers serve them, from the server at `url` serving `root`: the
+    hub's zip, and each AI models table and METR file at its own URL."""
+
+    def at(path: Path) -> dict[str, str]:
+        return {"source": f"{url}/{path.relative_to(root).as_posix()}"}
+
+    hub = (root / FOLDERS["epoch_hub"]).with_suffix(".zip")
+    tables = sorted((root / FOLDERS["epoch_models"]).glob("*.csv"))
+    results = sorted((root / FOLDERS["metr"]).glob("*.yaml"))
     return [
-        ("epoch_hub", EpochBenchmarks({"source": str(root / FOLDERS["epoch_hub"])})),
-        ("epoch_models", EpochModels({"source": str(root / FOLDERS["epoch_models"])})),
-        ("metr", MetrHorizons({"source": str(root / FOLDERS["metr"])})),
+        ("epoch_hub", EpochBenchmarks(at(hub))),
+        *(("epoch_models", EpochModels(at(t))) for t in tables),
+        *(("metr", MetrHorizons(at(r))) for r in results),
     ]
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@contextlib.contextmanager
+def serving(root: Path) -> Iterator[str]:
+    """A loopback HTTP server for the files under `root` (with Last-Modified, answering
+    If-Modified-Since); yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @contextlib.contextmanager
@@ -127,17 +168,18 @@ def timed(func: Callable[[], Any]) -> float:
     return time.perf_counter() - t0
 
 
-def ingest_once(root: Path, db: Path) -> tuple[dict[str, float], dict[str, int]]:
-    """One full ingest into a fresh SQLite store: seconds per feed, and what was stored."""
+def ingest_once(root: Path, url: str, db: Path) -> tuple[dict[str, float], dict[str, int]]:
+    """One full ingest from the server at `url` into a fresh SQLite store: seconds per feed,
+    and what was stored."""
     store = Store(f"sqlite:///{db}")
     store.upgrade()
-    seconds: dict[str, float] = {}
+    seconds = dict.fromkeys(FOLDERS, 0.0)
     counts = {"observations": 0, "rejected": 0}
     try:
-        for feed, connector in feeds(root):
+        for i, (feed, connector) in enumerate(feeds(root, url)):
             t0 = time.perf_counter()
-            result = run_feed(store, feed, connector, Cursor(), system_clock)
-            seconds[feed] = time.perf_counter() - t0
+            result = run_feed(store, f"{feed}-{i}", connector, Cursor(), system_clock)
+            seconds[feed] += time.perf_counter() - t0
             if result.error is not None:
                 raise RuntimeError(f"feed {feed} failed: {result.error}")
             counts["observations"] += result.ingested
@@ -169,9 +211,9 @@ def feed_ingest(
         say(f"replicated the samples: input rows per feed {written}")
         total, csv_rows = sum(written.values()), written["epoch_hub"] + written["epoch_models"]
         passes = []
-        with quiet("warden.ingest"):
+        with quiet("warden.ingest"), serving(root) as url:
             for k in range(repeats):
-                seconds, counts = ingest_once(root, Path(tmp) / f"feeds-{k}.db")
+                seconds, counts = ingest_once(root, url, Path(tmp) / f"feeds-{k}.db")
                 say(f"pass {k + 1}: {total / sum(seconds.values()):,.0f} rows/s")
                 passes.append(seconds)
         paths = sorted(root.rglob("*.csv"))
