@@ -36,19 +36,18 @@ is the content, not the row number); a zip or an HTML page where a CSV is expect
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import Field
 
-from connectors.files import read_all
-from connectors.source import SourceOptions, payloads
+from connectors.source import DocumentOptions, Documents
 from connectors.tabular import MAX_ID, Col, Row, Table, fold, midnight
-from warden.connector import Cursor, content_key, options, rejected
+from warden.connector import content_key, rejected
 from warden.errors import ParseError
-from warden.model import Observation, Payload, Pending, Rejection
+from warden.model import Observation, Payload, Rejection
 from warden.registry import Scale
 
 SUFFIXES = (".csv",)  # a .zip source is expanded into its .csv members by the source layer
@@ -102,29 +101,19 @@ KINDS = (
 )
 
 
-class Options(SourceOptions):
+class Options(DocumentOptions):
     max_bytes: int = Field(256 * 2**20, gt=0)
     # The scale of a file's values by benchmark name (the file name without .csv), for files
     # whose scale the connector cannot tell from the header.
     scales: dict[str, Scale] = Field(default_factory=dict)
 
 
-class EpochBenchmarks:
+class EpochBenchmarks(Documents):
     name: ClassVar[str] = "epoch_benchmarks"
-
-    def __init__(self, raw_options: Mapping[str, Any], where: str = "epoch_benchmarks") -> None:
-        self.options = options(Options, raw_options, where)
-
-    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
-        reader = read_all(self.options.max_bytes)
-        return payloads(
-            self.options.source,
-            SUFFIXES,
-            cursor,
-            reader,
-            "Epoch benchmark CSVs",
-            limits=self.options.fetch,
-        )
+    SUFFIXES = SUFFIXES
+    WHAT = "Epoch benchmark CSVs"
+    OPTIONS = Options
+    options: Options
 
     def parse(self, payload: Payload) -> list[Observation | Rejection]:
         return parse_hub(payload, self.options.scales)

@@ -30,18 +30,16 @@ reading columns by header name; a missing required column rejects the whole file
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import Field
 
-from connectors.files import read_all
-from connectors.source import SourceOptions, payloads
+from connectors.source import DocumentOptions, Documents
 from connectors.tabular import Col, Row, Table, fold, midnight
-from warden.connector import Cursor, content_key, options, rejected
+from warden.connector import content_key, rejected
 from warden.errors import ParseError
-from warden.model import Observation, Payload, Pending, Rejection
+from warden.model import Observation, Payload, Rejection
 
 SUFFIXES = (".csv",)  # a .zip source is expanded into its .csv members by the source layer
 BENCHMARK = "training_compute"
@@ -68,26 +66,15 @@ def open_weights(accessibility: str | None) -> bool | None:
     return False if folded in CLOSED else None
 
 
-class Options(SourceOptions):
+class Options(DocumentOptions):
     max_bytes: int = Field(256 * 2**20, gt=0)
 
 
-class EpochModels:
+class EpochModels(Documents):
     name: ClassVar[str] = "epoch_models"
-
-    def __init__(self, raw_options: Mapping[str, Any], where: str = "epoch_models") -> None:
-        self.options = options(Options, raw_options, where)
-
-    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
-        reader = read_all(self.options.max_bytes)
-        return payloads(
-            self.options.source,
-            SUFFIXES,
-            cursor,
-            reader,
-            "Epoch AI model tables",
-            limits=self.options.fetch,
-        )
+    SUFFIXES = SUFFIXES
+    WHAT = "Epoch AI model tables"
+    OPTIONS = Options
 
     def parse(self, payload: Payload) -> list[Observation | Rejection]:
         return parse_models(payload)

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import partial
 from pathlib import PurePath
@@ -55,11 +54,10 @@ from connectors.documents import (
     short_text,
     valid_count,
 )
-from connectors.files import read_all
-from connectors.source import SourceOptions, is_url, payloads
-from warden.connector import Cursor, content_key, options, rejected
+from connectors.source import DocumentOptions, Documents, is_url
+from warden.connector import content_key, rejected
 from warden.errors import ParseError
-from warden.model import Observation, Payload, Pending, Rejection
+from warden.model import Observation, Payload, Rejection
 
 SUFFIXES = (".md",)
 # Bytes of YAML: real cards have a few KiB; yaml's pure-Python loader reads about 100 KiB/s.
@@ -74,23 +72,18 @@ _LEADERBOARD = re.compile(r"open[ _-]llm[ _-]leaderboard", re.IGNORECASE)
 _LEADERBOARD_V2 = re.compile(r"/spaces/open-llm-leaderboard/", re.IGNORECASE)
 
 
-class Options(SourceOptions):
+class Options(DocumentOptions):
     # `source`: a card, a folder of cards, or a URL
     max_bytes: int = Field(16 * 2**20, gt=0)
     max_front_matter_bytes: int = Field(MAX_FRONT_MATTER, gt=0)
 
 
-class HfModelIndex:
+class HfModelIndex(Documents):
     name: ClassVar[str] = "hf_model_index"
-
-    def __init__(self, raw_options: Mapping[str, Any], where: str = "hf_model_index") -> None:
-        self.options = options(Options, raw_options, where)
-
-    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
-        reader = read_all(self.options.max_bytes)
-        return payloads(
-            self.options.source, SUFFIXES, cursor, reader, "model cards", limits=self.options.fetch
-        )
+    SUFFIXES = SUFFIXES
+    WHAT = "model cards"
+    OPTIONS = Options
+    options: Options
 
     def parse(self, payload: Payload) -> list[Observation | Rejection]:
         return parse_card(payload, self.options.max_front_matter_bytes)

@@ -53,12 +53,11 @@ import csv
 import difflib
 import io
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC
 from typing import Any, ClassVar
 
 from connectors.documents import Bad, dedupe, json_document
-from connectors.files import read_all
 from connectors.mapping import (
     MISSING,
     CsvOptions,
@@ -73,25 +72,19 @@ from connectors.mapping import (
     parse_path,
     to_time,
 )
-from connectors.source import payloads
-from warden.connector import Cursor, content_key, options, rejected
+from connectors.source import Documents
+from warden.connector import content_key, options, rejected
 from warden.errors import ParseError
-from warden.model import Observation, Payload, Pending, Rejection
+from warden.model import Observation, Payload, Rejection
 
 Getter = Callable[[Spec], Any]
 
 
-class _Feed:
+class _Feed(Documents):
     """What the CSV and JSON feeds share: turning one record's raw values into an observation."""
 
-    SUFFIXES: ClassVar[tuple[str, ...]]
-    WHAT: ClassVar[str]  # what the files are, for messages
     options: FeedOptions
     specs: dict[str, Spec]
-
-    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
-        o, reader = self.options, read_all(self.options.max_bytes)
-        return payloads(o.source, self.SUFFIXES, cursor, reader, self.WHAT, limits=o.fetch)
 
     def _check(self, payload: Payload) -> None:
         if self.options.time is None and payload.fetched_at is None:

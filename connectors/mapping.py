@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from connectors.documents import MAX_COUNT, MAX_ID, Bad, is_id, valid_count
-from connectors.source import SourceOptions
+from connectors.source import DocumentOptions
 from warden.registry import Scale
 
 MAX_TEXT = 1000  # longest attribute text kept
@@ -75,7 +75,7 @@ class Spec(BaseModel):
         return self
 
 
-class FeedOptions(SourceOptions):
+class FeedOptions(DocumentOptions):
     model_config = ConfigDict(extra="forbid")
     SELECTOR: ClassVar[str]
 
@@ -85,7 +85,6 @@ class FeedOptions(SourceOptions):
     time_format: str = "iso8601"
     timezone: str = "UTC"
     timestamp_kind: str = Field("reported", min_length=1, max_length=50)
-    max_bytes: int = Field(64 * 2**20, gt=0)
     model: Spec
     benchmark: Spec
     metric: Spec

@@ -44,7 +44,7 @@ non-negative number, ci_low above ci_high) are rejected one by one.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, ClassVar
 
@@ -61,11 +61,10 @@ from connectors.documents import (
     short_text,
 )
 from connectors.epoch_benchmarks import parse_hub
-from connectors.files import read_all
-from connectors.source import SourceOptions, payloads
-from warden.connector import Cursor, content_key, options, rejected
+from connectors.source import DocumentOptions, Documents
+from warden.connector import content_key, rejected
 from warden.errors import ParseError
-from warden.model import Observation, Payload, Pending, Rejection
+from warden.model import Observation, Payload, Rejection
 
 SUFFIXES = (".yaml", ".yml", ".csv")
 METRICS = ("p50_horizon_length", "p80_horizon_length")
@@ -75,26 +74,15 @@ MAX_EXPANDED = 1_000_000  # values, counting each alias as a copy of what it nam
 Bad = Callable[..., ParseError]  # (reason, message, field) -> the error for one entry
 
 
-class Options(SourceOptions):
+class Options(DocumentOptions):
     max_bytes: int = Field(MAX_BYTES, gt=0)
 
 
-class MetrHorizons:
+class MetrHorizons(Documents):
     name: ClassVar[str] = "metr_horizons"
-
-    def __init__(self, raw_options: Mapping[str, Any], where: str = "metr_horizons") -> None:
-        self.options = options(Options, raw_options, where)
-
-    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
-        reader = read_all(self.options.max_bytes)
-        return payloads(
-            self.options.source,
-            SUFFIXES,
-            cursor,
-            reader,
-            "METR time-horizon files",
-            limits=self.options.fetch,
-        )
+    SUFFIXES = SUFFIXES
+    WHAT = "METR time-horizon files"
+    OPTIONS = Options
 
     def parse(self, payload: Payload) -> list[Observation | Rejection]:
         if (payload.member or payload.source).split("?")[0].casefold().endswith(".csv"):

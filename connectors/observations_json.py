@@ -6,7 +6,6 @@ The same schema is the body of `POST /api/v1/observations`; this connector reads
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
@@ -23,11 +22,10 @@ from pydantic import (
     field_validator,
 )
 
-from connectors.files import read_all
-from connectors.source import SourceOptions, payloads
-from warden.connector import Cursor, content_key, load_json, options
+from connectors.source import Documents
+from warden.connector import content_key, load_json
 from warden.errors import ParseError
-from warden.model import Observation, Payload, Pending, Rejection
+from warden.model import Observation, Payload
 from warden.yamlfile import describe
 
 
@@ -103,20 +101,10 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
-class Options(SourceOptions):
-    max_bytes: int = Field(64 * 2**20, gt=0)
-
-
-class ObservationsJson:
+class ObservationsJson(Documents):
     name: ClassVar[str] = "observations_json"
-
-    def __init__(self, raw_options: Mapping[str, Any], where: str = "observations_json") -> None:
-        self.options = options(Options, raw_options, where)
-
-    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
-        reader = read_all(self.options.max_bytes)
-        o = self.options
-        return payloads(o.source, (".json",), cursor, reader, "observation files", limits=o.fetch)
+    SUFFIXES = (".json",)
+    WHAT = "observation files"
 
     def parse(self, payload: Payload) -> list[Observation]:
         return parse_batch(payload)

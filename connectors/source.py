@@ -25,17 +25,18 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-from connectors.files import Item, Reader, archive_kind, expand, local_archive, walk
+from connectors.files import Item, Reader, archive_kind, expand, local_archive, read_all, walk
 from warden.clock import Clock, system_clock
-from warden.connector import Cursor
+from warden.connector import Cursor, options
 from warden.http import Fetched, FetchError, FetchLimits, HttpClient, redact
-from warden.model import Rejection
+from warden.model import Payload, Pending, Rejection
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,33 @@ class SourceOptions(BaseModel):
     @classmethod
     def _path(cls, value: object) -> object:
         return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+class DocumentOptions(SourceOptions):
+    """SourceOptions and `max_bytes`, the largest document read whole."""
+
+    max_bytes: int = Field(64 * 2**20, gt=0)
+
+
+class Documents:
+    """A connector whose payloads are whole documents from its `source`: the files, URLs or
+    archive members with one of `SUFFIXES`, each read whole up to `max_bytes`. A subclass names
+    itself (`name`), its files (`SUFFIXES`, and `WHAT` for messages) and its options
+    (`OPTIONS`), and parses."""
+
+    name: ClassVar[str]
+    SUFFIXES: ClassVar[tuple[str, ...]]
+    WHAT: ClassVar[str]
+    OPTIONS: ClassVar[type[DocumentOptions]] = DocumentOptions
+    options: DocumentOptions
+
+    def __init__(self, raw_options: Mapping[str, Any], where: str | None = None) -> None:
+        self.options = options(self.OPTIONS, raw_options, where or self.name)
+
+    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
+        o = self.options
+        reader = read_all(o.max_bytes)
+        return payloads(o.source, self.SUFFIXES, cursor, reader, self.WHAT, limits=o.fetch)
 
 
 def is_url(source: str) -> bool:
