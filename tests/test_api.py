@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -30,7 +32,9 @@ TOKEN = "t0ken"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def make_warden(db_url: str, tmp_path: Path, hook_url: str, token: str | None = TOKEN) -> Warden:
+def make_warden(
+    db_url: str, tmp_path: Path, hook_url: str, token: str | None = TOKEN, **more: Any
+) -> Warden:
     cat = tmp_path / "catalog.yaml"
     cat.write_text(CATALOG)
     settings = Settings(
@@ -38,6 +42,7 @@ def make_warden(db_url: str, tmp_path: Path, hook_url: str, token: str | None = 
         catalog=[str(cat)],
         api_token=token,
         sinks=[{"id": "hook", "type": "webhook", "options": {"url": hook_url}}],
+        **more,
     )
     return Warden(settings)
 
@@ -94,6 +99,35 @@ def test_push_fires_an_alert_at_the_webhook(api: str, hook: Receiver) -> None:
     assert 'warden_triggers_total{state="firing",threshold="lab.eval.high"} 1.0' in text
     hook.wait_for(1)
     assert 'warden_deliveries_total{outcome="delivered",sink="hook"} 1.0' in metrics(api)
+
+
+def sink_up(url: str) -> str:
+    (line,) = [x for x in metrics(url).splitlines() if x.startswith('warden_sink_up{sink="hook"}')]
+    return line.split()[-1]
+
+
+def wait_for_outcome(url: str, outcome: str) -> None:
+    deadline = time.monotonic() + 20
+    wanted = f'warden_deliveries_total{{outcome="{outcome}",sink="hook"}}'
+    while wanted not in metrics(url):
+        assert time.monotonic() < deadline, f"no {outcome} delivery recorded"
+        time.sleep(0.02)
+
+
+def test_sink_up_is_0_while_deliveries_are_retried_and_1_once_one_succeeds(
+    db_url: str, tmp_path: Path, hook: Receiver
+) -> None:
+    hook.statuses = [503] * 10_000  # every attempt fails until the test clears them
+    retry = {"max_attempts": 1000, "backoff_initial_seconds": 0.05, "backoff_max_seconds": 0.1}
+    with serving(make_warden(db_url, tmp_path, hook.url, dispatch=retry)) as url:
+        assert sink_up(url) == "1.0"  # no delivery yet
+        requests.post(f"{url}/api/v1/observations", json=[point()], headers=AUTH, timeout=10)
+        wait_for_outcome(url, "retry")
+        assert sink_up(url) == "0.0"  # every attempt so far failed: the sink is down
+        with hook._cond:
+            hook.statuses.clear()
+        wait_for_outcome(url, "delivered")
+        assert sink_up(url) == "1.0"
 
 
 def test_token_is_required(api: str) -> None:

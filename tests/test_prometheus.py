@@ -91,6 +91,7 @@ ALERT_SIGNALS = {
     "WardenDeliveriesFailing": [
         "sum by (job, instance, sink) (increase(warden_deliveries_total[30m]))"
     ],
+    "WardenSinkDown": ["warden_sink_up"],
     "WardenOutboxBacklog": ['warden_outbox_messages{status="pending"}'],
     # The failure counter has no series until an evaluation raises (ABSENT_WHILE_HEALTHY).
     "WardenEvaluationErrors": [

@@ -152,13 +152,13 @@ class StoreCollector(Collector):
 
         up = GaugeMetricFamily(
             "warden_sink_up",
-            "0 if the sink's last delivery failed for good (a permanent error, or out of "
-            "attempts), else 1.",
+            "0 if the sink's last delivery attempt failed (being retried, or failed for good), "
+            "else 1.",
             labels=["sink"],
         )
         outcomes = stats.last_delivery_outcomes(conn)
         for sink in self.sinks:
-            up.add_metric([sink], 0.0 if outcomes.get(sink) == "failed" else 1.0)
+            up.add_metric([sink], 0.0 if outcomes.get(sink) in ("retry", "failed") else 1.0)
         yield up
 
         outbox = GaugeMetricFamily(
