@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.openmetrics import exposition as openmetrics
 from starlette.concurrency import run_in_threadpool
 
@@ -18,6 +18,7 @@ from warden import __version__
 from warden.api_alerts import add_alert_routes
 from warden.connector import Cursor, sha256
 from warden.daemon import PUSH_FEED, Warden
+from warden.exposition import render
 from warden.model import Observation, Payload, Pending, Rejection
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,11 @@ def create_app(warden: Warden) -> FastAPI:
     @app.get("/metrics")
     def metrics(request: Request) -> Response:
         # Content negotiation: OpenMetrics for scrapers that ask for it (Prometheus does).
+        # warden.exposition writes what prometheus_client would, faster for big gauge families.
         if "application/openmetrics-text" in request.headers.get("accept", ""):
-            body = openmetrics.generate_latest(warden.metrics.registry)  # type: ignore[no-untyped-call]
+            body = render(warden.metrics.registry, openmetrics=True)
             return Response(body, headers={"Content-Type": openmetrics.CONTENT_TYPE_LATEST})
-        body = generate_latest(warden.metrics.registry)
+        body = render(warden.metrics.registry, openmetrics=False)
         return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     def refused(request: Request) -> Response | None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.samples import Sample
 from sqlalchemy import Connection
 
 from warden.catalog import Catalog, Threshold
@@ -36,6 +37,8 @@ from warden.store import observations as obs_rows
 from warden.store import stats
 
 Evaluations = Mapping[tuple[str, str], Evaluation]
+STATE = "warden_threshold_state"
+STATES = tuple(s.value for s in State)
 Forecasts = Mapping[str, ThresholdForecast]
 
 
@@ -65,7 +68,7 @@ def collect(
         labels=["threshold", "title", "level", "domain", "severity", "scope"],
     )
     state = GaugeMetricFamily(
-        "warden_threshold_state",
+        STATE,
         "Alert state per threshold and subject: 1 for the current state, 0 for the others.",
         labels=["threshold", "subject", "state"],
     )
@@ -88,8 +91,15 @@ def collect(
                     continue
                 budget -= 1
             current = states.get(t.id, {}).get(subject, State.INACTIVE.value)
-            for s in State:
-                state.add_metric([t.id, subject, s.value], 1.0 if s.value == current else 0.0)
+            # Seven samples per subject: appended directly (add_metric zips labels per sample).
+            state.samples.extend(
+                Sample(
+                    STATE,
+                    {"threshold": t.id, "subject": subject, "state": s},
+                    1.0 if s == current else 0.0,
+                )
+                for s in STATES
+            )
             ev = evaluations.get((t.id, subject))
             for kind, distance in _margins(t, ev):
                 margin.add_metric([t.id, subject, kind], distance)
