@@ -136,6 +136,46 @@ def test_inhibition_silences_and_the_trigger_log(tmp_path: Path) -> None:
     assert kinds.count("silence") == 1
 
 
+def test_a_resolution_goes_only_where_the_alert_went(tmp_path: Path) -> None:
+    """An early warning inhibited (or silenced) for all its life is never announced, so its
+    resolution is not either (as Alertmanager does); one that was announced is resolved."""
+    clock = Clock()
+    w = make(tmp_path, clock, routes=[{"match": {"domain": "cyber"}, "sinks": ["chat"]}])
+    try:
+        put(w, "m1", 0.7, "k1")  # both fire at once: the early warning is inhibited
+        put(w, "m1", 0.1, "k2")  # both resolve at once: nothing inhibits it any more
+        alerting.add_silence(w.store, Matchers(match={"subject": "m2"}), T0,
+                             T0 + timedelta(minutes=30), "ops", "maintenance", T0)  # fmt: skip
+        put(w, "m2", 0.7, "k3")  # silenced while it fires
+        clock.now = T0 + timedelta(hours=1)
+        put(w, "m2", 0.1, "k4")  # resolves after the silence ended
+        put(w, "m3", 0.4, "k5")  # the early warning alone: announced
+        put(w, "m3", 0.7, "k6")  # the critical joins it
+        put(w, "m3", 0.1, "k7")  # both resolve: both were announced
+        put(w, "m1", 0.4, "k8")  # a new episode for m1's early warning: announced
+        put(w, "m1", 0.1, "k9")  # and resolved
+        with w.store.read() as conn:
+            from warden.store import alerts
+
+            entries = [e for e in alerts.entries(conn) if e.kind == "transition"]
+    finally:
+        w.close()
+    assert got(tmp_path, "chat") == [
+        ("cyber.ctf.critical", "m1", "firing"),
+        ("cyber.ctf.critical", "m1", "resolved"),
+        ("cyber.ctf.early_warning", "m3", "firing"),
+        ("cyber.ctf.critical", "m3", "firing"),
+        ("cyber.ctf.early_warning", "m3", "resolved"),
+        ("cyber.ctf.critical", "m3", "resolved"),
+        ("cyber.ctf.early_warning", "m1", "firing"),
+        ("cyber.ctf.early_warning", "m1", "resolved"),
+    ]
+    resolved = [e.body["delivery"] for e in entries if e.to_state == "resolved"]
+    unannounced = [d.get("unannounced", []) for d in resolved]
+    # m1's early warning and m2's two alerts, in the trigger log: why no resolution was sent.
+    assert unannounced.count(["chat"]) == 3 and unannounced.count([]) == 4
+
+
 def test_acknowledgement_stops_repeats_and_escalation(tmp_path: Path) -> None:
     clock = Clock()
     route = {"match": {"threshold": "cyber.ctf.critical"}, "sinks": ["pager"],

@@ -18,7 +18,15 @@ from warden.clock import Clock
 from warden.condition import Reassessment, Silence
 from warden.evaluate import FeedRuns, depth, evaluate_threshold, explain
 from warden.frontier import ThresholdForecast
-from warden.model import NOTIFY_STATES, Assessment, Evaluation, State, Transition, Verdict
+from warden.model import (
+    NOTIFY_STATES,
+    QUIET_STATES,
+    Assessment,
+    Evaluation,
+    State,
+    Transition,
+    Verdict,
+)
 from warden.projection import Projector
 from warden.registry import ModelSpec
 from warden.routing import Decision, Router, labels
@@ -125,7 +133,9 @@ def run_cycle(
         items = [(now, t, th) for t, th in changed]
         entries = chain(alert_rows.chain_head(conn), items, details, extras)
         alert_rows.save_states(conn, rows)
-        actions.clear(conn, [(t.threshold, t.subject) for t, _ in changed if t.to_state in QUIET])
+        actions.clear(
+            conn, [(t.threshold, t.subject) for t, _ in changed if t.to_state in QUIET_STATES]
+        )
         alert_rows.mark_breached(conn, breached, now)
         alert_rows.append_triggers(conn, entries)
         outbox_rows.enqueue(
@@ -157,9 +167,6 @@ def run_cycle(
 # Fits are cached across cycles: an unchanged frontier is not refitted.
 PROJECTOR = Projector()
 
-# An alert in one of these states is over: its acknowledgement and notices are cleared.
-QUIET = frozenset({State.RESOLVED, State.INACTIVE})
-
 
 def _deliveries(
     conn: Connection,
@@ -176,6 +183,8 @@ def _deliveries(
     silences = actions.active_silences(conn, now) if any(notified) else []
     acked = actions.acks(conn, ((t.threshold, t.subject) for t, _ in changed))
     moved = {(t.threshold, t.subject) for t, _ in changed}
+    resolving = [(t.threshold, t.subject) for t, _ in changed if t.to_state is State.RESOLVED]
+    told = outbox_rows.announced(conn, resolving) if resolving else {}
     firing = [
         labels(catalog.by_id(f.threshold), f.subject, "firing")
         for f in actions.firing(conn)
@@ -188,6 +197,8 @@ def _deliveries(
             if t.evaluation.projection is not None:
                 alert["alert"] = "projected_crossing"
             decision = router.decide(alert, silences, firing, now)
+            if t.to_state is State.RESOLVED:
+                decision = decision.announced_to(told[(t.threshold, t.subject)])
         else:
             decision = Decision((), ())
         extra: dict[str, object] = {"delivery": decision.record()} if notify else {}

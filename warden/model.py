@@ -126,6 +126,9 @@ class State(StrEnum):
 
 # Transitions into these states are handed to the sinks; the others are only logged.
 NOTIFY_STATES = frozenset({State.FIRING, State.WARNING, State.RESOLVED, State.NODATA, State.ERROR})
+# An alert in one of these states is over: its acknowledgement and notices are cleared, and a
+# later transition starts a new episode.
+QUIET_STATES = frozenset({State.RESOLVED, State.INACTIVE})
 
 
 class Evaluation(NamedTuple):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -141,6 +141,9 @@ class Decision:
     routes: tuple[int, ...]
     silenced_by: tuple[int, ...] = ()
     inhibited_by: str | None = None
+    # A resolution's sinks that were never handed the alert (it was inhibited or silenced
+    # while it lasted): they are not told it resolved, as Alertmanager does.
+    unannounced: tuple[str, ...] = ()
 
     def record(self) -> dict[str, Any]:
         return {
@@ -148,7 +151,18 @@ class Decision:
             "routes": list(self.routes),
             "silenced_by": list(self.silenced_by),
             "inhibited_by": self.inhibited_by,
+            **({"unannounced": list(self.unannounced)} if self.unannounced else {}),
         }
+
+    def announced_to(self, told: Iterable[str]) -> Decision:
+        """This decision for a resolution, keeping only the sinks in `told`, those that were
+        handed the alert while it lasted."""
+        told = set(told)
+        return replace(
+            self,
+            sinks=tuple(s for s in self.sinks if s in told),
+            unannounced=tuple(s for s in self.sinks if s not in told),
+        )
 
 
 class Router:

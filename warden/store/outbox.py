@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, func, insert, or_, select, update
 
+from warden.model import QUIET_STATES
 from warden.store.schema import deliveries, outbox, triggers
 
 
@@ -41,6 +42,32 @@ def enqueue(conn: Connection, items: Sequence[tuple[int, str, str]], now: dateti
         for seq, sink, key in items
     ]
     conn.execute(insert(outbox), rows)
+
+
+def announced(
+    conn: Connection, alerts: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], set[str]]:
+    """The sinks each alert (threshold, subject) was handed to (transitions, repeats,
+    escalations) since it was last over: the sinks that may be told it resolved."""
+    t = triggers
+    told: dict[tuple[str, str], set[str]] = {}
+    for threshold, subject in set(alerts):
+        alert = and_(t.c.threshold == threshold, t.c.subject == subject)
+        over = (
+            select(func.coalesce(func.max(t.c.seq), 0))
+            .where(
+                alert, t.c.kind == "transition", t.c.to_state.in_([s.value for s in QUIET_STATES])
+            )
+            .scalar_subquery()
+        )
+        q = (
+            select(outbox.c.sink)
+            .distinct()
+            .join(t, t.c.seq == outbox.c.trigger_seq)
+            .where(alert, t.c.seq > over)
+        )
+        told[(threshold, subject)] = {row[0] for row in conn.execute(q)}
+    return told
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
