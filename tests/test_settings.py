@@ -169,3 +169,34 @@ def test_a_feed_runs_every_n_seconds_or_on_a_cron_schedule(tmp_path: Path) -> No
         with pytest.raises(ConfigError) as caught:
             load_settings(bad)
         assert message in str(caught.value), str(caught.value)
+
+
+def test_periods_are_seconds_or_durations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(
+        tmp_path,
+        """
+evaluate_every: 5m
+verify_every: 6h
+forecast_every: 90
+feeds:
+  - {id: metr, connector: metr_horizons, every: 1d, stale_after: 45d, options: {path: x}}
+routes:
+  - {sinks: [log], repeat_interval: 4h, escalate_after: 30m, escalate_to: [log]}
+sinks: [{id: log, type: log}]
+""",
+    )
+    s = load_settings(path)
+    assert (s.evaluate_every, s.verify_every, s.forecast_every) == (300, 21600, 90)
+    assert (s.feeds[0].every, s.feeds[0].stale_after) == (86400, 45 * 86400)
+    assert (s.routes[0].repeat_interval, s.routes[0].escalate_after) == (14400, 1800)
+    monkeypatch.setenv("WARDEN_EVALUATE_EVERY", "2m")
+    assert load_settings(path).evaluate_every == 120
+    for line, problem in (
+        ("every: 1x", "feeds.0.every: Value error, expected seconds, or a duration such as '30m'"),
+        ("every: -5m", "feeds.0.every: Value error, expected seconds"),
+        ("stale_after: 0", "feeds.0.stale_after: Input should be greater than 0"),
+    ):
+        bad = write(tmp_path, f"feeds:\n  - {{id: f, connector: observations_json, {line}}}\n")
+        with pytest.raises(ConfigError) as caught:
+            load_settings(bad)
+        assert problem in str(caught.value), str(caught.value)

@@ -16,9 +16,10 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    BeforeValidator,
     Field,
     HttpUrl,
     ValidationError,
@@ -268,6 +269,17 @@ def seconds(value: Any, field: str = "duration") -> Any:
     """A duration field's value before validation: "30m", "6h", "2d" as seconds; anything else
     as given, for the field's own checks."""
     return parse_duration(value, field) if isinstance(value, str) else value
+
+
+def _duration(value: Any) -> Any:
+    try:
+        return seconds(value)
+    except ValueError:  # the field's location and value are in pydantic's error
+        raise ValueError("expected seconds, or a duration such as '30m', '6h', '2d'") from None
+
+
+# A duration option: seconds, or a duration such as "30m", "6h", "2d".
+Duration = Annotated[float, BeforeValidator(_duration)]
 
 
 def parse_duration(text: str, field: str) -> float:

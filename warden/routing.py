@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from warden.catalog import Threshold
+from warden.catalog import Duration, Threshold
 
 
 class _Strict(BaseModel):
@@ -65,18 +65,11 @@ class RouteSettings(Matchers):
     sinks: list[str] = Field(min_length=1)
     continue_: bool = Field(False, alias="continue")
     # While firing and not acknowledged, notify again this often (seconds or "4h").
-    repeat_interval: float | None = Field(None, gt=0)
+    repeat_interval: Duration | None = Field(None, gt=0)
     # Not acknowledged this long after firing: notify `escalate_to` too.
-    escalate_after: float | None = Field(None, gt=0)
+    escalate_after: Duration | None = Field(None, gt=0)
     escalate_to: list[str] = Field(default_factory=list)
     send_resolved: bool = True
-
-    @field_validator("repeat_interval", "escalate_after", mode="before")
-    @classmethod
-    def _durations(cls, value: Any) -> Any:
-        from warden.catalog import seconds
-
-        return seconds(value)
 
     @model_validator(mode="after")
     def _escalation(self) -> RouteSettings:

@@ -25,6 +25,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from warden.catalog import Duration
 from warden.errors import ConfigError, Problem
 from warden.routing import DEFAULT_INHIBIT, InhibitSettings, RouteSettings
 from warden.yamlfile import LocatedYaml, YamlError, problems_from
@@ -48,11 +49,11 @@ class HttpSettings(Strict):
 class FeedSettings(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
     connector: str
-    every: float = Field(60.0, gt=0, description="seconds between runs")
+    every: Duration = Field(60.0, gt=0, description="seconds between runs, or '15m', '6h'")
     # Or a crontab schedule (five fields, UTC), e.g. "0 */6 * * *"; not both.
     cron: str | None = None
     # Evidence from this feed older than this (seconds) does not count, whatever the threshold.
-    stale_after: float | None = Field(None, gt=0)
+    stale_after: Duration | None = Field(None, gt=0)
     options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -101,7 +102,7 @@ class Settings(BaseSettings):
     registry: list[str] = Field(default_factory=lambda: [BUNDLED])
     http: HttpSettings = Field(default_factory=HttpSettings)
     api_token: SecretStr | None = None
-    evaluate_every: float = Field(60.0, gt=0)
+    evaluate_every: Duration = Field(60.0, gt=0)
     feeds: list[FeedSettings] = Field(default_factory=list)
     sinks: list[SinkSettings] = Field(default_factory=list)
     # Which sinks each alert goes to (README, "Routing"); none: every alert to every sink.
@@ -113,9 +114,9 @@ class Settings(BaseSettings):
     log_format: str = Field("auto", pattern="^(auto|json|text)$")
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     # How often the daemon verifies the trigger log's hash chain (warden_trigger_log_verified).
-    verify_every: float = Field(3600.0, gt=0)
+    verify_every: Duration = Field(3600.0, gt=0)
     # How often the daemon projects the frontiers' trends for the forecast metrics.
-    forecast_every: float = Field(3600.0, gt=0)
+    forecast_every: Duration = Field(3600.0, gt=0)
 
     @field_validator("feeds", "sinks")
     @classmethod

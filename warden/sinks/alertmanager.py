@@ -43,12 +43,11 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    field_validator,
     model_validator,
 )
 
 from warden import __version__
-from warden.catalog import seconds
+from warden.catalog import Duration
 from warden.clock import Clock, system_clock
 from warden.connector import options
 from warden.errors import DeliveryError
@@ -69,17 +68,12 @@ class Options(BaseModel):
 
     urls: list[AnyHttpUrl] = Field(min_length=1)  # each instance's base URL
     labels: dict[str, str] = Field(default_factory=dict)  # added to every alert (lowest priority)
-    resolve_timeout: float = Field(3600.0, gt=0)  # seconds, or "30m", "1h", "1d"
+    resolve_timeout: Duration = Field(3600.0, gt=0)
     generator_url: AnyHttpUrl | None = None
     username: str | None = Field(None, min_length=1)  # HTTP basic auth
     password: SecretStr | None = None
     ca_file: Path | None = None
     timeout_seconds: float = Field(10.0, gt=0)
-
-    @field_validator("resolve_timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        return seconds(value, "resolve_timeout")
 
     @model_validator(mode="after")
     def _consistent(self) -> Options:
