@@ -69,11 +69,19 @@ def test_backfill_rejects_retry_and_feeds(tmp_path: Path) -> None:
     history = json.loads(warden("rejects", "--all", "--json", "--config", cfg).output)
     assert len(history) == 1 and history[0]["resolved_at"]
     # The retry was a feed run: it read what the feed had not read (its saved cursor knew
-    # nothing of the backfill), so a backfill now finds everything stored already.
+    # nothing of the backfill with --from), so a backfill now finds everything stored already.
+    (data / "later.json").write_text(json.dumps([{**GOOD[1], "model": "acme/m3"}]))
     r = warden("backfill", "lab", "--config", cfg)
-    assert r.exit_code == 0 and "lab: 0 new, 3 already known, 0 rejected" in r.output
+    assert r.exit_code == 0 and "lab: 1 new, 3 already known, 0 rejected" in r.output
+    # A backfill without --from saves the feed's cursor: its next run reads nothing again.
+    w = Warden(load_settings(cfg))
+    try:
+        again = w.run_feed("lab")
+    finally:
+        w.close()
+    assert (again.ingested, again.duplicates, again.error) == (0, 0, None)
     listed = {f["feed"]: f for f in json.loads(warden("feeds", "--json", "--config", cfg).output)}
-    assert listed["lab"]["state"] == "ok" and listed["lab"]["observations"] == 3
+    assert listed["lab"]["state"] == "ok" and listed["lab"]["observations"] == 4
     assert listed["lab"]["open_rejects"] == 0
 
 

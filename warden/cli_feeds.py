@@ -258,8 +258,9 @@ class _Since:
 @user_errors
 def backfill(ctx: Context, feed: str, since: str | None) -> None:
     """Load FEED's whole history: every payload its source has, whatever the feed has read
-    before, then evaluate. Already stored observations are not duplicated. Exit 1 if anything
-    was rejected or the source failed."""
+    before, then evaluate. Already stored observations are not duplicated. Without --from, the
+    feed's next runs skip what the backfill read. Exit 1 if anything was rejected or the source
+    failed."""
     from warden.connector import Cursor
     from warden.errors import UsageError
     from warden.ingest import run_feed
@@ -275,7 +276,12 @@ def backfill(ctx: Context, feed: str, since: str | None) -> None:
         # Under the feed's connector name, so its run records stay the feed's.
         kind = type("Backfill", (_Since,), {"name": configured.connector.name})
         wrapped = kind(configured.connector, start, progress)
-        result = run_feed(w.store, feed, wrapped, Cursor(), w.clock, w.catalog.registry)
+        # Everything, whatever the feed read before; its cursor is then saved for the feed's
+        # next runs to skip what was read (not with --from: those left out were not stored).
+        result = run_feed(
+            w.store, feed, wrapped, Cursor(), w.clock, w.catalog.registry,
+            persist=start is None, resume=False,
+        )  # fmt: skip
         progress.done()
         cycle = w.evaluate_touched(result.touched)
     finally:

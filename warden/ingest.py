@@ -75,6 +75,7 @@ def run_feed(
     registry: Registry | None = None,
     batch: int = BATCH_OBSERVATIONS,
     persist: bool = False,
+    resume: bool | None = None,
 ) -> IngestResult:
     """One run of a feed: fetch, parse and store everything new. Never raises for bad input or
     a failing source: the run is recorded as failed with its error. With a `registry`, ids are
@@ -82,11 +83,14 @@ def run_feed(
 
     Payloads are parsed one by one (a bad one is rejected alone) and stored together, about
     `batch` observations to a transaction. With `persist`, the cursor is saved with the feed
-    and an empty one resumes from the saved one (the daemon's feeds survive restarts)."""
+    and an empty one resumes from the saved one (the daemon's feeds survive restarts); with
+    `resume=False` too, it starts empty whatever was saved (a backfill) and is saved at the
+    end."""
     result = IngestResult(feed)
     with store.write() as conn:
         run_id = feed_rows.start_run(conn, feed, connector.name, clock())
-        if persist and not cursor.versions:  # the first run since start: resume the last one's
+        if (persist if resume is None else resume) and not cursor.versions:
+            # the first run since start: resume from the last one's cursor
             cursor.versions.update(feed_rows.load_cursor(conn, feed))
     staged: list[tuple[Payload, list[Observation]]] = []
     try:
