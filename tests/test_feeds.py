@@ -45,7 +45,7 @@ def test_backfill_rejects_retry_and_feeds(tmp_path: Path) -> None:
     cfg, data = setup(tmp_path)
     listed = json.loads(warden("feeds", "--json", "--config", cfg).output)
     assert [(f["feed"], f["schedule"], f["state"]) for f in listed] == [
-        ("lab", "every 3600s", "never run"),
+        ("lab", "every 1h", "never run"),
         ("gone", "cron 0 * * * *", "never run"),
     ]
     r = warden("backfill", "lab", "--from", "2026-01-01", "--config", cfg)

@@ -271,6 +271,14 @@ def seconds(value: Any, field: str = "duration") -> Any:
     return parse_duration(value, field) if isinstance(value, str) else value
 
 
+def duration_text(seconds: float) -> str:
+    """`seconds` as the largest whole unit that `parse_duration` reads back: 21600 as '6h'."""
+    for unit, size in sorted(_UNITS.items(), key=lambda u: -u[1]):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
 def _duration(value: Any) -> Any:
     try:
         return seconds(value)

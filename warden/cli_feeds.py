@@ -34,6 +34,7 @@ def feeds(ctx: Context, as_json: bool) -> None:
     State: `ok` (last run succeeded), `failing (REASON)`, `stale` (no success within the feed's
     stale_after), `never run`. Feeds the store knows but the config no longer names (the push
     API's `api`, `warden ingest`'s `cli`) are listed too."""
+    from warden.catalog import duration_text
     from warden.store import feeds as feed_rows
 
     w = ctx.warden()
@@ -48,7 +49,9 @@ def feeds(ctx: Context, as_json: bool) -> None:
     for fid in [*configured, *sorted(set(known) - set(configured))]:
         cfg, row = configured.get(fid), known.get(fid)
         schedule = (
-            "" if cfg is None else (f"cron {cfg.cron}" if cfg.cron else f"every {cfg.every:g}s")
+            ""
+            if cfg is None
+            else (f"cron {cfg.cron}" if cfg.cron else f"every {duration_text(cfg.every)}")
         )
         if row is None or row.last_attempt_at is None:
             state = "never run"
