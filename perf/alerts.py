@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import statistics
 import tempfile
 import threading
 import time
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from harness import NOW, TOKEN, Receiver, daemon, emit, say, threshold_doc, webhook
+from harness import NOW, TOKEN, Receiver, daemon, emit, ms, say, threshold_doc, webhook
 from sqlalchemy import func, select
 
 from warden import __version__
@@ -233,11 +232,6 @@ def trials(
             latencies.append(wait)
             timed_out += 1
     return latencies, timed_out
-
-
-def ms(values: Sequence[float], q: int) -> float:
-    """The q-th percentile of `values` (seconds), in milliseconds."""
-    return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000, 2)
 
 
 def stuck_figure(n: int, tmp: Path) -> None:

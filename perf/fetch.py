@@ -13,17 +13,16 @@ server (also a new connection each time). Target: median poll < 20 ms.
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import requests
-from harness import emit, say
+from harness import emit, ms, say
 
 from connectors.files import read_all
 from connectors.source import payloads
@@ -89,11 +88,6 @@ def serving(body: bytes) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-def ms(values: Sequence[float], q: int) -> float:
-    """The q-th percentile of `values` (seconds), in milliseconds."""
-    return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000, 2)
 
 
 def unchanged_poll(rounds: int = 200) -> dict[str, float]:

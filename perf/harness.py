@@ -4,26 +4,33 @@ as a subprocess on loopback, and a webhook receiver that notes when each alert a
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 import yaml
 
+from warden.model import Observation
+from warden.store import Store
+
 WARDEN = Path(sys.executable).with_name("warden")
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 TOKEN = "perf-token"
+BENCHMARKS = 50  # benchmarks of the insert, cycle and rss figures
+T = TypeVar("T")
 
 
 def say(message: str) -> None:
@@ -174,3 +181,35 @@ def daemon(
         except subprocess.TimeoutExpired:
             proc.kill()
             say(f"daemon did not stop within 30 s of SIGTERM; killed ({proc.wait()})")
+
+
+# -- measuring -------------------------------------------------------------------------------
+def timed(func: Callable[[], T]) -> tuple[float, T]:
+    t0 = time.perf_counter()
+    out = func()
+    return time.perf_counter() - t0, out
+
+
+def best(repeats: int, measure: Callable[[int], float]) -> float:
+    return min(measure(k) for k in range(repeats))
+
+
+def fresh_store(path: Path) -> Store:
+    store = Store(f"sqlite:///{path}")
+    store.upgrade()
+    return store
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def observation(model: str, benchmark: str, value: float, at: datetime, **kw: Any) -> Observation:
+    key = hashlib.sha256(f"{model}/{benchmark}/{at.isoformat()}".encode()).hexdigest()
+    return Observation(model, benchmark, "accuracy", value, at, key, "perf://", "0" * 64, **kw)
+
+
+def ms(values: Sequence[float], q: int) -> float:
+    """The q-th percentile of `values` (seconds), in milliseconds."""
+    return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000, 2)

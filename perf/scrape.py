@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from harness import NOW, TOKEN, daemon, emit, grid_thresholds, memory_mb, say
+from harness import NOW, TOKEN, daemon, emit, grid_thresholds, memory_mb, ms, say
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
@@ -102,10 +102,6 @@ def samples(families: Iterable[Metric]) -> dict[str, int]:
     for family in families:
         counts[family.name] = counts.get(family.name, 0) + len(family.samples)
     return counts
-
-
-def ms(values: list[float], q: int) -> float:
-    return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000, 2)
 
 
 def figure(scrapes: int, tmp: Path, name: str = "metrics_scrape_ms") -> None:
