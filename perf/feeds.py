@@ -28,17 +28,16 @@ import io
 import logging
 import math
 import tempfile
-import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import yaml
-from harness import emit, say
+from harness import emit, loopback, say
 
 from connectors.epoch_benchmarks import EpochBenchmarks
 from connectors.epoch_models import EpochModels
@@ -139,15 +138,8 @@ class _Quiet(SimpleHTTPRequestHandler):
 def serving(root: Path) -> Iterator[str]:
     """A loopback HTTP server for the files under `root` (with Last-Modified, answering
     If-Modified-Since); yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback(partial(_Quiet, directory=str(root))) as url:
+        yield url
 
 
 @contextlib.contextmanager

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import requests
-from harness import emit, ms, say
+from harness import emit, loopback, ms, say
 
 from connectors.files import read_all
 from connectors.source import payloads
@@ -78,16 +77,8 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def serving(body: bytes) -> Iterator[str]:
     """A loopback server answering every path with `body`; yields its URL for `feed.json`."""
-    handler = type("Handler", (_Handler,), {"body": body})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/feed.json"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback(type("Handler", (_Handler,), {"body": body})) as url:
+        yield f"{url}/feed.json"
 
 
 def unchanged_poll(rounds: int = 200) -> dict[str, float]:

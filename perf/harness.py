@@ -183,6 +183,20 @@ def daemon(
             say(f"daemon did not stop within 30 s of SIGTERM; killed ({proc.wait()})")
 
 
+@contextlib.contextmanager
+def loopback(handler: Any) -> Iterator[str]:
+    """A ThreadingHTTPServer on a free loopback port with `handler`; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 # -- measuring -------------------------------------------------------------------------------
 def timed(func: Callable[[], T]) -> tuple[float, T]:
     t0 = time.perf_counter()
