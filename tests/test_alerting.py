@@ -136,6 +136,24 @@ def test_inhibition_silences_and_the_trigger_log(tmp_path: Path) -> None:
     assert kinds.count("silence") == 1
 
 
+def test_an_alert_no_route_takes_is_logged_as_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    w = make(tmp_path, clock, routes=[{"match": {"severity": "critical"}, "sinks": ["pager"]}])
+    try:
+        with caplog.at_level("WARNING", logger="warden.cycle"):
+            put(w, "m1", 0.4, "k1")  # the early warning fires: severity warning, no route
+            put(w, "m1", 0.7, "k2")  # the critical fires: routed
+    finally:
+        w.close()
+    warned = [r.getMessage() for r in caplog.records if "no route takes" in r.getMessage()]
+    assert [m.split(": ", 1)[1] for m in warned] == [
+        "no route takes cyber.ctf.early_warning m1 (firing): recorded, not notified"
+    ], warned
+    assert got(tmp_path, "pager") == [("cyber.ctf.critical", "m1", "firing")]
+
+
 def test_a_resolution_goes_only_where_the_alert_went(tmp_path: Path) -> None:
     """An early warning inhibited (or silenced) for all its life is never announced, so its
     resolution is not either (as Alertmanager does); one that was announced is resolved."""

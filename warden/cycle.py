@@ -47,6 +47,8 @@ class CycleResult:
     transitions: list[tuple[int, Transition]] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
+    # Triggers to be notified that no configured route took: recorded, never delivered.
+    unrouted: list[int] = field(default_factory=list)
 
     @property
     def notified(self) -> int:
@@ -148,6 +150,11 @@ def run_cycle(
             now,
         )
         result.transitions = [(e.seq, t) for e, (t, _) in zip(entries, changed, strict=True)]
+        result.unrouted = [
+            e.seq
+            for e, (t, _), d in zip(entries, changed, decisions, strict=True)
+            if t.to_state in NOTIFY_STATES and not d.routes
+        ]
     result.duration_seconds = time.perf_counter() - started
     by_id = {t.id: t for t in chosen}
     for seq, t in result.transitions:
@@ -161,6 +168,15 @@ def run_cycle(
             explain(by_id[t.threshold], t.evaluation),
             extra={"trigger": seq, "threshold": t.threshold, "to_state": t.to_state.value},
         )
+        if seq in result.unrouted:
+            log.warning(
+                "trigger %d: no route takes %s %s (%s): recorded, not notified",
+                seq,
+                t.threshold,
+                t.subject,
+                t.to_state.value,
+                extra={"trigger": seq, "threshold": t.threshold, "to_state": t.to_state.value},
+            )
     return result
 
 

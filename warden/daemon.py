@@ -343,6 +343,12 @@ def serve(warden: Warden) -> int:
         len(warden.feeds),
         len(warden.sinks),
     )
+    if settings.routes and (unrouted := warden.router.unrouted(warden.catalog.thresholds)):
+        log.warning(
+            "no route takes %d thresholds when they fire (recorded, never notified): %s",
+            len(unrouted),
+            ", ".join(unrouted),
+        )
     # uvicorn handles SIGTERM/SIGINT while it serves, then re-raises the signal to the handler
     # that was installed before it. Ours notes it, so the drain below runs and we exit 0.
     stop_signals: list[int] = []
