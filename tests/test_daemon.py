@@ -221,8 +221,8 @@ def test_a_taken_port_fails_cleanly_before_anything_runs(tmp_path: Path, logs: P
         assert hook.requests == []  # nothing was ingested or delivered
 
 
-def test_a_feed_stale_after_reaches_evaluation(tmp_path: Path) -> None:
-    from datetime import UTC, datetime
+def test_a_feed_s_evidence_goes_stale_only_while_the_feed_is_silent(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
 
     from tests.conftest import REPO
     from warden.daemon import Warden
@@ -244,13 +244,22 @@ def test_a_feed_stale_after_reaches_evaluation(tmp_path: Path) -> None:
             }
         ],
     )
-    later = datetime(2100, 1, 1, tzinfo=UTC)  # the logs are far older than a minute by then
-    w = Warden(settings, clock=lambda: later)
+    now = [datetime(2100, 1, 1, tzinfo=UTC)]  # the logs are far older than a minute by then
+    w = Warden(settings, clock=lambda: now[0])
     try:
         assert w.run_feed("lab").ingested == 4
         ev, health = w.evaluate().evaluations
-        assert ev.verdict.value == "unknown" and "its feed's stale_after" in ev.reason
-        # The feed itself just succeeded: its own silence alert is quiet.
+        # The feed just succeeded: its old evidence counts (a threshold's own stale_after
+        # would judge its age), and its silence alert is quiet.
+        assert ev.verdict.value != "unknown", ev.reason
         assert (health.threshold, health.verdict.value) == ("warden.feed.lab.silent", "ok")
+        now[0] += timedelta(seconds=59)
+        assert w.evaluate().evaluations[0].verdict.value != "unknown"
+        now[0] += timedelta(seconds=1)  # a minute without a successful run: silent
+        ev, health = w.evaluate().evaluations
+        assert ev.verdict.value == "unknown" and "(silent: lab)" in ev.reason
+        assert (health.threshold, health.verdict.value) == ("warden.feed.lab.silent", "breached")
+        assert w.run_feed("lab").error is None  # it succeeds again (nothing new): it counts
+        assert w.evaluate().evaluations[0].verdict.value != "unknown"
     finally:
         w.close()

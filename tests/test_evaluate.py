@@ -162,10 +162,28 @@ def test_missing_uncertainty_ignore_and_min_samples_drop_evidence() -> None:
     assert e.verdict is Verdict.BREACHED and e.value == 0.9
 
 
-def test_a_feed_s_stale_after_applies_to_its_evidence_only() -> None:
+def test_a_silent_feed_s_evidence_does_not_count_and_only_its_own() -> None:
     t = threshold()
     s = series(obs("m", 0.9, 0)._replace(feed="slow"), obs("n", 0.9, 0)._replace(feed="fresh"))
     later = T0 + timedelta(hours=2)
-    got = {e.subject: e for e in evaluate(t, s, later, (), None, {"slow": 3600})}
-    assert got["m"].verdict is Verdict.UNKNOWN and "its feed's stale_after" in got["m"].reason
+    got = {e.subject: e for e in evaluate(t, s, later, (), None, {"slow"})}
+    assert got["m"].verdict is Verdict.UNKNOWN
+    assert "succeeded within its stale_after (silent: slow)" in got["m"].reason
     assert got["n"].verdict is Verdict.BREACHED
+    (f,) = evaluate(threshold(scope="frontier"), series(obs("m", 0.9, 0)._replace(feed="slow")),
+                    later, (), None, {"slow"})  # fmt: skip
+    assert f.verdict is Verdict.UNKNOWN and "(silent: slow)" in f.reason
+
+
+def test_a_feed_is_silent_once_it_has_gone_its_stale_after_without_success() -> None:
+    from warden.evaluate import FeedRuns, silent_feeds
+
+    hour = timedelta(hours=1)
+    runs = {
+        "ok": FeedRuns(T0, T0 + 3 * hour),  # succeeded an hour ago
+        "late": FeedRuns(T0, T0),  # last success four hours ago
+        "never_ok": FeedRuns(T0 + 2 * hour, None),  # failing for two hours, never succeeded
+        "young": FeedRuns(T0 + 3 * hour, None),  # failing for an hour
+    }
+    stale = {"ok": 7200.0, "late": 7200.0, "never_ok": 7200.0, "young": 7200.0, "unrun": 60.0}
+    assert silent_feeds(stale, runs, T0 + 4 * hour) == {"late", "never_ok"}

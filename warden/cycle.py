@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from warden.catalog import Catalog, Threshold
 from warden.clock import Clock
 from warden.condition import Reassessment, Silence
-from warden.evaluate import FeedRuns, depth, evaluate_threshold, explain
+from warden.evaluate import FeedRuns, depth, evaluate_threshold, explain, silent_feeds
 from warden.frontier import ThresholdForecast
 from warden.model import (
     NOTIFY_STATES,
@@ -71,7 +71,8 @@ def run_cycle(
 ) -> CycleResult:
     """Evaluate `thresholds` (default: the whole catalog) and persist what changed.
     `sinks`: a Router (routes, silences, inhibition), or sink ids that every notification goes
-    to. `feed_stale`: feed id -> seconds after which that feed's evidence no longer counts."""
+    to. `feed_stale`: feed id -> its `stale_after`: a feed that has gone that long without a
+    successful run is silent, and its evidence does not count."""
     router = sinks if isinstance(sinks, Router) else Router([], list(sinks), ())
     chosen = list(catalog.thresholds if thresholds is None else thresholds)
     result = CycleResult()
@@ -87,9 +88,16 @@ def run_cycle(
         last_breach = alert_rows.breached_at(conn, kept)
         breached: list[tuple[str, str]] = []
         extra = {"stderr"} if any(t.confidence for t in chosen) else set()
-        extra |= {"observed_at"} if feed_stale or any(t.stale_after for t in chosen) else set()
+        silent = any(isinstance(t.when, Silence) for t in chosen)
+        runs = (
+            {f: FeedRuns(*times) for f, *times in stats.feed_history(conn)}
+            if silent or feed_stale
+            else {}
+        )
+        quiet = silent_feeds(feed_stale or {}, runs, now)
+        extra |= {"observed_at"} if any(t.stale_after for t in chosen) else set()
         extra |= {"n"} if any(t.min_samples for t in chosen) else set()
-        extra |= {"feed"} if feed_stale else set()
+        extra |= {"feed"} if quiet else set()
         read = depth(chosen)
         pairs = {p for t in chosen if not t.exclude_vendor_reported for p in t.pairs}
         evidence = obs_rows.series(conn, pairs, read, extra)
@@ -99,8 +107,6 @@ def run_cycle(
         assessed = assessment_rows.latest(conn) if due else {}
         projected = [t for t in chosen if t.projected is not None]
         forecasts = (projector or PROJECTOR).project(conn, catalog, projected, now)
-        silent = any(isinstance(t.when, Silence) for t in chosen)
-        runs = {f: FeedRuns(*times) for f, *times in stats.feed_history(conn)} if silent else {}
         known: dict[str, list[str]] = {}
         for tid, subject in states:
             known.setdefault(tid, []).append(subject)
@@ -112,7 +118,7 @@ def run_cycle(
                 known,
                 now,
                 result,
-                Context(catalog.registry.models, feed_stale or {}, assessed, runs, forecasts),
+                Context(catalog.registry.models, quiet, assessed, runs, forecasts),
             )
             for ev in evaluations:
                 key = (threshold.id, ev.subject)
@@ -243,7 +249,7 @@ class Context(NamedTuple):
     """What evaluation reads besides the evidence."""
 
     models: Mapping[str, ModelSpec]
-    feed_stale: Mapping[str, float]
+    silent_feeds: frozenset[str]
     assessments: Mapping[str, Assessment]
     feed_runs: Mapping[str, FeedRuns]
     forecasts: Mapping[str, ThresholdForecast]
@@ -265,7 +271,7 @@ def _evaluate_one(
             now,
             subjects,
             context.models,
-            context.feed_stale,
+            context.silent_feeds,
             context.assessments,
             context.feed_runs,
             context.forecasts,

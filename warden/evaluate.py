@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -44,7 +44,7 @@ def evaluate_threshold(
     now: datetime,
     known_subjects: Iterable[str] = (),
     models: Mapping[str, ModelSpec] | None = None,
-    feed_stale: Mapping[str, float] | None = None,
+    silent_feeds: Collection[str] = (),
     assessments: Mapping[str, Assessment] | None = None,
     feed_runs: Mapping[str, FeedRuns] | None = None,
     forecasts: Mapping[str, ThresholdForecast] | None = None,
@@ -56,11 +56,11 @@ def evaluate_threshold(
     if isinstance(when, Silence):
         return [_silent(threshold, when, now, (feed_runs or {}).get(when.feed))]
     if isinstance(when, Combination):
-        return _combined(threshold, when, evidence, now, known_subjects, models, feed_stale)
+        return _combined(threshold, when, evidence, now, known_subjects, models, silent_feeds)
     if isinstance(when, Reassessment):
         return _reassessed(threshold, when, evidence, now, known_subjects, assessments or {})
     series = evidence.get((when.benchmark, when.metric), {})
-    out = evaluate(threshold, series, now, known_subjects, models, feed_stale)
+    out = evaluate(threshold, series, now, known_subjects, models, silent_feeds)
     forecast = (forecasts or {}).get(threshold.id)
     if forecast is not None and warns(threshold, forecast):
         # Ahead of the data: an `ok` frontier whose trend crosses the trigger value in time.
@@ -83,25 +83,25 @@ def evaluate(
     now: datetime,
     known_subjects: Iterable[str] = (),
     models: Mapping[str, ModelSpec] | None = None,
-    feed_stale: Mapping[str, float] | None = None,
+    silent_feeds: Collection[str] = (),
 ) -> list[Evaluation]:
     """Evaluate one threshold. `series` maps each subject to its observations of the threshold's
     benchmark metric, newest first. `known_subjects` (those with an alert state) that have no
     evidence any more are reported `unknown`, never `ok`. `models` (the registry's) decides who
     is in an open-weights or organisation scope; a model it does not know is in neither.
-    `feed_stale` (feed id -> seconds) makes evidence from a feed stale sooner."""
+    Evidence from `silent_feeds` (feeds silent past their `stale_after`) does not count."""
     assert isinstance(threshold.when, Condition), "evaluate_threshold handles the other kinds"
     series = _in_scope(threshold, series, models or {})
-    fresh = _fresh(threshold, series, now, feed_stale or {})
+    fresh = _fresh(threshold, series, now, silent_feeds)
     if threshold.is_frontier:
-        return [_frontier(threshold, fresh, series, bool(feed_stale))]
+        return [_frontier(threshold, fresh, series, silent_feeds)]
     when = threshold.when
     out = [
         _judge(threshold, subject, obs, when, threshold.warn_at)
         for subject, obs in sorted(fresh.items())
     ]
     for subject in sorted(set(series) - set(fresh)):
-        reason = _stale(threshold, bool(feed_stale))
+        reason = _stale(threshold, _silenced({subject: series[subject]}, silent_feeds))
         out.append(Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason=reason))
     for subject in sorted(set(known_subjects) - set(series)):
         out.append(Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason="no evidence"))
@@ -127,26 +127,25 @@ def _in_scope(
 
 
 def _fresh(
-    threshold: Threshold, series: SubjectSeries, now: datetime, feed_stale: Mapping[str, float]
+    threshold: Threshold, series: SubjectSeries, now: datetime, silent_feeds: Collection[str]
 ) -> SubjectSeries:
-    """The evidence that counts: not older than the threshold's or its feed's `stale_after`,
-    with at least `min_samples` samples, and with a stderr when `missing_uncertainty: ignore`.
-    Emptied subjects go."""
+    """The evidence that counts: not older than the threshold's `stale_after`, not from a feed
+    silent past its own `stale_after`, with at least `min_samples` samples, and with a stderr
+    when `missing_uncertainty: ignore`. Emptied subjects go."""
     t = threshold
     plain = t.min_samples is None and t.missing_uncertainty == "point"
-    if t.stale_after is None and not feed_stale and plain:
+    if t.stale_after is None and not silent_feeds and plain:
         return {s: obs for s, obs in series.items() if obs}
     oldest = None if t.stale_after is None else now - timedelta(seconds=t.stale_after)
-    feed_oldest = {f: now - timedelta(seconds=s) for f, s in feed_stale.items()}
     need_stderr = t.confidence is not None and t.missing_uncertainty == "ignore"
 
     def counts(o: Point) -> bool:
-        by_feed = feed_oldest.get(o.feed)
         at = o.observed_at
-        assert at is not None or (oldest is None and by_feed is None), "read observed_at"
+        assert at is not None or oldest is None, "read observed_at"
+        assert o.feed is not None or not silent_feeds, "read feed"
         return (
             (oldest is None or (at is not None and at >= oldest))
-            and (by_feed is None or (at is not None and at >= by_feed))
+            and o.feed not in silent_feeds
             and (t.min_samples is None or (o.n is not None and o.n >= t.min_samples))
             and not (need_stderr and o.stderr is None)
         )
@@ -155,13 +154,20 @@ def _fresh(
     return {s: obs for s, obs in fresh.items() if obs}
 
 
-def _stale(threshold: Threshold, by_feed: bool) -> str:
+def _silenced(series: SubjectSeries, silent_feeds: Collection[str]) -> list[str]:
+    """The silent feeds among those `series` came from."""
+    return sorted({o.feed for obs in series.values() for o in obs if o.feed in silent_feeds})
+
+
+def _stale(threshold: Threshold, silenced: Sequence[str]) -> str:
     """Why evidence that exists does not count."""
     rules = []
     if threshold.stale_after is not None:
         rules.append(f"newer than stale_after ({threshold.stale_after:g} s)")
-    if by_feed:
-        rules.append("newer than its feed's stale_after")
+    if silenced:
+        rules.append(
+            f"from a feed that succeeded within its stale_after (silent: {', '.join(silenced)})"
+        )
     if threshold.min_samples is not None:
         rules.append(f"from at least min_samples ({threshold.min_samples}) samples")
     if threshold.confidence is not None and threshold.missing_uncertainty == "ignore":
@@ -170,11 +176,11 @@ def _stale(threshold: Threshold, by_feed: bool) -> str:
 
 
 def _frontier(
-    threshold: Threshold, fresh: SubjectSeries, series: SubjectSeries, by_feed: bool
+    threshold: Threshold, fresh: SubjectSeries, series: SubjectSeries, silent: Collection[str]
 ) -> Evaluation:
     subject = threshold.scope.value
     if not fresh:
-        reason = _stale(threshold, by_feed) if series else "no evidence in scope"
+        reason = _stale(threshold, _silenced(series, silent)) if series else "no evidence in scope"
         return Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason=reason)
     when = threshold.when
     assert isinstance(when, Condition)
@@ -252,12 +258,12 @@ def _combined(
     now: datetime,
     known_subjects: Iterable[str],
     models: Mapping[str, ModelSpec] | None,
-    feed_stale: Mapping[str, float] | None,
+    silent_feeds: Collection[str],
 ) -> list[Evaluation]:
     legs = []
     for part in when.of:
         series = _in_scope(threshold, evidence.get((part.benchmark, part.metric), {}), models or {})
-        legs.append((part, _fresh(threshold, series, now, feed_stale or {})))
+        legs.append((part, _fresh(threshold, series, now, silent_feeds)))
     subjects = sorted({s for _, fresh in legs for s in fresh})
     judged = [_combine(threshold, when, s, [(p, f.get(s, ())) for p, f in legs]) for s in subjects]
     if threshold.is_frontier:
@@ -371,15 +377,34 @@ class FeedRuns(NamedTuple):
     first_attempt: datetime | None
     last_success: datetime | None
 
+    def silent_for(self, now: datetime) -> float | None:
+        """Seconds since the last successful run (since the first attempt when none
+        succeeded); None when the feed never ran."""
+        since = self.last_success or self.first_attempt
+        return None if since is None else (now - since).total_seconds()
+
+
+def silent_feeds(
+    stale_after: Mapping[str, float], runs: Mapping[str, FeedRuns], now: datetime
+) -> frozenset[str]:
+    """The feeds that have gone their `stale_after` without a successful run: their evidence
+    does not count. A feed that never ran is not silent (it has not had its chance)."""
+    silent = set()
+    for feed, seconds in stale_after.items():
+        history = runs.get(feed)
+        quiet = None if history is None else history.silent_for(now)
+        if quiet is not None and quiet >= seconds:
+            silent.add(feed)
+    return frozenset(silent)
+
 
 def _silent(
     threshold: Threshold, when: Silence, now: datetime, runs: FeedRuns | None
 ) -> Evaluation:
     """Whether feed `when.feed` has gone `when.value` seconds without a successful run."""
-    if runs is None or runs.first_attempt is None:
+    value = None if runs is None else runs.silent_for(now)
+    if runs is None or value is None:
         return Evaluation(threshold.id, when.feed, Verdict.UNKNOWN, reason="the feed never ran")
-    since = runs.last_success or runs.first_attempt
-    value = (now - since).total_seconds()
     what = "since its last successful run" if runs.last_success else "and it never succeeded"
     verdict = Verdict.BREACHED if when.holds(value) else Verdict.OK
     reason = (
