@@ -155,3 +155,31 @@ def test_a_feed_silent_past_its_stale_after_raises_its_own_alert(tmp_path: Path)
     fired = [e for e in entries if e.get("threshold") == "warden.feed.lab.silent"]
     assert [e["to"] for e in fired] == ["firing", "resolved"]
     assert fired[0]["labels"] == {"feed": "lab"} and fired[0]["severity"] == "warning"
+
+
+def test_rejects_in_an_archive_name_their_member(tmp_path: Path) -> None:
+    import zipfile
+
+    archive = tmp_path / "batch.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("good.json", json.dumps([{**GOOD[0], "model": "acme/z"}]))
+        z.writestr("inner/cut.json", '[{"model": "acme/m3"')
+    cfg = tmp_path / "zip.yaml"
+    cfg.write_text(
+        f"database_url: sqlite:///{tmp_path / 'z.db'}\n"
+        f"feeds: [{{id: lab, connector: observations_json, options: {{source: {archive}}}}}]\n"
+    )
+    assert warden("backfill", "lab", "--config", cfg).exit_code == 1
+    (r,) = json.loads(warden("rejects", "--json", "--config", cfg).output)
+    assert Path(r["source"]).name == "batch.zip" and r["record"] == "inner/cut.json", r
+
+
+def test_rejects_retry_counts_the_new_rejects_of_what_it_read_again(tmp_path: Path) -> None:
+    cfg, data = setup(tmp_path)
+    assert warden("backfill", "lab", "--config", cfg).exit_code == 1  # bad.json: cut short
+    (data / "bad.json").write_text('{"not": "a list"}')  # "fixed", but wrong another way
+    r = warden("rejects", "retry", "--config", cfg)
+    assert r.exit_code == 1, r.output
+    assert "1 rejects resolved, 0 still open, 1 new rejects" in r.output
+    (left,) = json.loads(warden("rejects", "--json", "--config", cfg).output)
+    assert Path(left["source"]).name == "bad.json" and left["reason"] != "truncated"

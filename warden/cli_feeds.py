@@ -4,6 +4,7 @@ command line (registered on the main group by warden/cli.py)."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from datetime import datetime
@@ -19,8 +20,8 @@ if TYPE_CHECKING:
     from warden.model import Observation, Payload, Pending, Rejection
 
 
-def _when(value: datetime | None) -> str:
-    return "" if value is None else value.isoformat(timespec="seconds")
+def _when(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds")
 
 
 @click.command()
@@ -78,7 +79,7 @@ def feeds(ctx: Context, as_json: bool) -> None:
                 "last_attempt_at": _when(row.last_attempt_at if row else None),
                 "observations": row.observations if row else 0,
                 "open_rejects": row.open_rejects if row else 0,
-                "last_error": (row.last_error if row else None) or "",
+                "last_error": (row.last_error if row else None) or None,
             }
         )
     if as_json:
@@ -133,7 +134,7 @@ def rejects(ctx: click.Context, feed: str | None, include_resolved: bool, as_jso
             "reason": r.reason,
             "message": r.message,
             "rejected_at": _when(r.created_at),
-            "resolved_at": _when(r.resolved_at) or None,
+            "resolved_at": _when(r.resolved_at),
         }
         for r in found
     ]
@@ -156,7 +157,7 @@ def rejects(ctx: click.Context, feed: str | None, include_resolved: bool, as_jso
 @user_errors
 def rejects_retry(ctx: Context, only: str | None) -> None:
     """Read the sources of open rejects again (after a fix) and resolve those that no longer
-    fail. Exit 1 if any stay open."""
+    fail. Exit 1 if any stay open, or if the sources read again give new rejects."""
     from warden.errors import UsageError
     from warden.store import feeds as feed_rows
     from warden.store.observations import reject_identity
@@ -192,10 +193,14 @@ def rejects_retry(ctx: Context, only: str | None) -> None:
             with w.store.write() as conn:
                 feed_rows.resolve(conn, fixed, w.clock())
             left = len(open_rejects) - len(fixed)
-            still_open += left
+            known = {r.identity for r in open_rejects}
+            new = len(again - known)  # the fixed input has faults of its own
+            still_open += left + new
             click.echo(
                 f"{fid}: re-read {len(sources)} sources: {len(fixed)} rejects resolved, "
-                f"{left} still open; {result.ingested} new observations"
+                f"{left} still open"
+                + (f", {new} new rejects" if new else "")
+                + f"; {result.ingested} new observations"
                 + (f"; the run failed: {result.error}" if result.error else "")
             )
     finally:
@@ -203,24 +208,47 @@ def rejects_retry(ctx: Context, only: str | None) -> None:
     sys.exit(1 if still_open else 0)
 
 
-class _Progress:
-    """A count of payloads read, on one line of stderr when it is a terminal, else every 100."""
+class _Progress(logging.Filter):
+    """A count of payloads read, on one line of stderr when it is a terminal (cleared before
+    each log line, so a reject's warning never lands on it), else every 100."""
 
     def __init__(self, label: str) -> None:
+        super().__init__()
         self.label = label
         self.count = 0
         self.tty = sys.stderr.isatty()
+        self.shown = False
 
     def update(self, n: int) -> None:
         self.count += n
         if self.tty:
             click.echo(f"\r{self.label}: {self.count} payloads read", nl=False, err=True)
+            self.shown = True
         elif self.count % 100 == 0:
             click.echo(f"{self.label}: {self.count} payloads read", err=True)
 
-    def done(self) -> None:
-        start = "\r" if self.tty else ""
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.shown:  # clear the progress line; the next update draws it again
+            click.echo("\r\033[K", nl=False, err=True)
+            self.shown = False
+        return True
+
+    def __enter__(self) -> _Progress:
+        for handler in _handlers():
+            handler.addFilter(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handler in _handlers():
+            handler.removeFilter(self)
+        start = "\r\033[K" if self.shown else ""
         click.echo(f"{start}{self.label}: {self.count} payloads read", err=True)
+
+
+def _handlers() -> list[logging.Handler]:
+    """Where log lines go: the root logger's handlers, else logging's last resort."""
+    root = logging.getLogger().handlers
+    return list(root) if root else [h for h in [logging.lastResort] if h is not None]
 
 
 class _Since:
@@ -281,11 +309,11 @@ def backfill(ctx: Context, feed: str, since: str | None) -> None:
         wrapped = kind(configured.connector, start, progress)
         # Everything, whatever the feed read before; its cursor is then saved for the feed's
         # next runs to skip what was read (not with --from: those left out were not stored).
-        result = run_feed(
-            w.store, feed, wrapped, Cursor(), w.clock, w.catalog.registry,
-            persist=start is None, resume=False,
-        )  # fmt: skip
-        progress.done()
+        with progress:
+            result = run_feed(
+                w.store, feed, wrapped, Cursor(), w.clock, w.catalog.registry,
+                persist=start is None, resume=False,
+            )  # fmt: skip
         cycle = w.evaluate_touched(result.touched)
     finally:
         w.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.exc import DBAPIError
 
@@ -180,7 +180,7 @@ def stage(
             exc.reason,
             exc.detail,
             item.content_hash,
-            exc.record,
+            item.record(exc.record),
             exc.field,
             item.version,
         )
@@ -189,7 +189,9 @@ def stage(
         log.exception("feed %s: %s: the connector failed on this payload", feed, item.source)
         message = f"connector error: {type(exc).__name__}: {exc}"
         # No version: the payload is tried again next run (the bug may be fixed by then).
-        rejection = Rejection(item.source, "internal_error", message, item.content_hash)
+        rejection = Rejection(
+            item.source, "internal_error", message, item.content_hash, item.record(None)
+        )
         reject(store, feed, rejection, result, clock, cursor)
     else:
         return _split(store, feed, item, observations, result, clock, registry)
@@ -225,7 +227,7 @@ def _split(
                     exc.field,
                 )
         if isinstance(o, Rejection):
-            refused.append(o)
+            refused.append(replace(o, record=payload.record(o.record)))
         else:
             out.append(o)
     reject_all(store, feed, refused, result, clock)

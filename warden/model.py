@@ -42,6 +42,13 @@ class Payload:
     # observed_at of sources that give no measurement time of their own (METR's release dates).
     fetched_at: datetime | None = None
 
+    def record(self, record: str | None) -> str | None:
+        """Where a record of this payload is, for a reject: within its archive member when it
+        is one (`gpqa_diamond.csv:33`, or the member alone), else the record as given."""
+        if self.member is None or (record or "").startswith(self.member):
+            return record
+        return self.member if record is None else f"{self.member}:{record}"
+
 
 @dataclass(frozen=True)
 class Rejection:
