@@ -146,6 +146,14 @@ def test_unknown_connector_is_a_usage_error(config: Path, tmp_path: Path) -> Non
     assert r.exit_code == 2 and "unknown; available" in r.output
 
 
+def test_a_connector_needing_options_points_to_feeds_and_backfill(
+    config: Path, tmp_path: Path
+) -> None:
+    r = warden("ingest", "--config", config, "--connector", "csv", tmp_path)
+    assert r.exit_code == 2 and "options.model: Field required" in r.output
+    assert "declare a feed with them in the config and run `warden backfill FEED`" in r.output
+
+
 def test_db_upgrade_is_idempotent(config: Path) -> None:
     assert warden("db", "upgrade", "--config", config).exit_code == 0
     r = warden("db", "upgrade", "--config", config)

@@ -190,7 +190,7 @@ def ingest(ctx: Context, paths: tuple[str, ...], connector: str, feed: str) -> N
     """
     from warden.connector import Cursor
     from warden.daemon import PUSH_FEED, build_connector
-    from warden.errors import UsageError
+    from warden.errors import ConfigError, Problem, UsageError
     from warden.ingest import run_feed
 
     if feed == PUSH_FEED:
@@ -199,7 +199,17 @@ def ingest(ctx: Context, paths: tuple[str, ...], connector: str, feed: str) -> N
     w.note_catalog()
     failed = False
     for path in paths:
-        conn = build_connector(connector, {"source": path}, f"--connector {connector}")
+        try:
+            conn = build_connector(connector, {"source": path}, f"--connector {connector}")
+        except ConfigError as exc:
+            if not any(p.message.endswith("Field required") for p in exc.problems):
+                raise
+            hint = Problem(
+                "",
+                f"connector {connector!r} needs options besides its source: declare a feed "
+                f"with them in the config and run `warden backfill FEED`",
+            )
+            raise ConfigError([*exc.problems, hint]) from exc
         result = run_feed(w.store, feed, conn, Cursor(), w.clock, w.catalog.registry)
         cycle = w.evaluate_touched(result.touched)
         triggers = len(cycle.transitions) if cycle else 0
