@@ -132,6 +132,11 @@ def test_log_verify_finds_the_first_bad_entry(
         conn.execute(update(triggers).values(subject="someone/else"))
     r = warden("log", "verify", "--config", config)
     assert r.exit_code == 1 and "trigger 1:" in r.output and "'subject'" in r.output
+    # It reads only the store: a broken catalog does not stop it.
+    (tmp_path / "tiny.yaml").write_text("thresholds: [{id: broken}]\n")
+    assert warden("check", "--config", config).exit_code == 2
+    r = warden("log", "verify", "--config", config)
+    assert r.exit_code == 1 and "trigger 1:" in r.output
 
 
 def test_ingest_reports_rejections_and_exits_1(config: Path, inspect_logs: dict[str, Path]) -> None:
