@@ -108,8 +108,10 @@ def sink_up(url: str) -> str:
 
 def wait_for_outcome(url: str, outcome: str) -> None:
     deadline = time.monotonic() + 20
-    wanted = f'warden_deliveries_total{{outcome="{outcome}",sink="hook"}}'
-    while wanted not in metrics(url):
+    wanted = f'warden_deliveries_total{{outcome="{outcome}",sink="hook"}} '
+    while not any(
+        x.startswith(wanted) and float(x.split()[-1]) >= 1 for x in metrics(url).splitlines()
+    ):
         assert time.monotonic() < deadline, f"no {outcome} delivery recorded"
         time.sleep(0.02)
 

@@ -15,7 +15,6 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Enum,
@@ -288,7 +287,7 @@ def test_metrics_endpoint_serves_prometheus_client_bytes_in_both_formats(tmp_pat
         text_expected = generate_latest(registry)
         om = requests.get(f"{base}/metrics", headers=accept, timeout=10)
         om_expected = expected(registry, True)
-    assert text.headers["content-type"] == CONTENT_TYPE_LATEST
+    assert text.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
     assert om.headers["content-type"] == openmetrics.CONTENT_TYPE_LATEST
     assert masked(text.content) == masked(text_expected)
     assert masked(om.content) == masked(om_expected)

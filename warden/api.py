@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.openmetrics import exposition as openmetrics
 from starlette.concurrency import run_in_threadpool
 
@@ -59,7 +59,9 @@ def create_app(warden: Warden) -> FastAPI:
             body = render(warden.metrics.registry, openmetrics=True)
             return Response(body, headers={"Content-Type": openmetrics.CONTENT_TYPE_LATEST})
         body = render(warden.metrics.registry, openmetrics=False)
-        return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        # Warden's names are all classic ones, so the body is text format 0.0.4, which every
+        # Prometheus reads (prometheus_client answers the same unless 1.0.0 is asked for).
+        return Response(body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
     def refused(request: Request) -> Response | None:
         """Why `request` may not write (403 without a token configured, 401 with a wrong
