@@ -7,9 +7,10 @@ benchmarks pushed through `POST /api/v1/observations` (one request; the push eva
 every pair has its state and margins). That is 10,000 threshold x subject pairs, each a
 `warden_threshold_state` stateset of seven samples and two `warden_threshold_margin` samples,
 plus 5,000 `warden_observation_value` samples: about 95,000 sample lines in all. The figure is
-the p50 of `scrapes` timed `GET /metrics` (text format, a keep-alive connection), and beside it
-the p50 of as many in OpenMetrics (asked for as Prometheus asks); the size is the text body's
-bytes. The limit, measured in the same run and interleaved with the scrapes:
+the p50 of `scrapes` timed `GET /metrics` (text format, a keep-alive connection, gzip accepted
+as Prometheus and requests accept it, so compressing the body is in the time), and beside it the
+p50 of as many in OpenMetrics (asked for as Prometheus asks); the size is the text body's bytes
+(decoded). The limit, measured in the same run and interleaved with the scrapes:
 `prometheus_client.generate_latest` of a plain `CollectorRegistry` holding the same series (the
 scraped text parsed back into metric families, yielded by one collector), in the perf process
 (and prometheus_client's OpenMetrics `generate_latest` of it, beside the OpenMetrics scrapes);

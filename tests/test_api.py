@@ -247,3 +247,26 @@ def test_a_batch_with_an_impossible_value_stores_the_rest_and_says_what_was_refu
     assert "a percentage?" in refused["message"]
     text = metrics(api)
     assert 'warden_observations_rejected_total{feed="api",reason="invalid_value"} 1.0' in text
+
+
+def test_metrics_are_gzipped_when_asked(api: str) -> None:
+    import gzip
+
+    plain = requests.get(f"{api}/metrics", headers={"Accept-Encoding": "identity"}, timeout=10)
+    assert "content-encoding" not in plain.headers
+    assert plain.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    zipped = requests.get(f"{api}/metrics", headers={"Accept-Encoding": "gzip"}, stream=True,
+                          timeout=10)  # fmt: skip
+    assert zipped.headers["content-encoding"] == "gzip"
+    raw = zipped.raw.read(decode_content=False)
+    text = gzip.decompress(raw).decode()
+    assert "# TYPE warden_threshold_state gauge" in text and len(raw) < len(plain.content) / 3
+    om = requests.get(
+        f"{api}/metrics",
+        headers={
+            "Accept": "application/openmetrics-text; version=1.0.0",
+            "Accept-Encoding": "gzip",
+        },
+        timeout=10,
+    )
+    assert om.headers["content-encoding"] == "gzip" and om.text.endswith("# EOF\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hmac
 import logging
 from collections.abc import Iterator
@@ -57,11 +58,18 @@ def create_app(warden: Warden) -> FastAPI:
         # warden.exposition writes what prometheus_client would, faster for big gauge families.
         if "application/openmetrics-text" in request.headers.get("accept", ""):
             body = render(warden.metrics.registry, openmetrics=True)
-            return Response(body, headers={"Content-Type": openmetrics.CONTENT_TYPE_LATEST})
-        body = render(warden.metrics.registry, openmetrics=False)
-        # Warden's names are all classic ones, so the body is text format 0.0.4, which every
-        # Prometheus reads (prometheus_client answers the same unless 1.0.0 is asked for).
-        return Response(body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
+            kind = openmetrics.CONTENT_TYPE_LATEST
+        else:
+            body = render(warden.metrics.registry, openmetrics=False)
+            # Warden's names are all classic ones, so the body is text format 0.0.4, which
+            # every Prometheus reads (prometheus_client answers the same unless 1.0.0 is asked).
+            kind = CONTENT_TYPE_PLAIN_0_0_4
+        headers = {"Content-Type": kind, "Vary": "Accept, Accept-Encoding"}
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            # As Prometheus asks: a 10,000-series body shrinks ~15x; level 1 keeps it fast.
+            body = gzip.compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
+        return Response(body, headers=headers)
 
     def refused(request: Request) -> Response | None:
         """Why `request` may not write (403 without a token configured, 401 with a wrong
