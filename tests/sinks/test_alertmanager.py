@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,36 @@ def test_an_alert_keeps_its_identity_through_nodata(
     assert "NOT resolved" in nodata["annotations"]["description"]
     assert "Acknowledged by alice" in nodata["annotations"]["description"]
     assert "generatorURL" not in nodata and "runbook_url" not in nodata["annotations"]
+
+
+def moved(n: Notification, before: str, after: str) -> Notification:
+    """`n` as a transition from `before` to `after`."""
+    return replace(n, trigger={**n.trigger, "from": before, "to": after})
+
+
+def test_a_critical_threshold_s_early_warning_does_not_page(
+    instances: tuple[Stub, Stub], notifications: dict[str, Notification]
+) -> None:
+    s = sink(instances[0])
+    warned = notifications["warning"]  # lab.cyber.ctf.high (critical) entering warning
+    s.send(warned)
+    s.send(moved(warned, "warning", "firing"))
+    s.send(moved(warned, "firing", "nodata"))
+    s.send(moved(warned, "nodata", "resolved"))
+    early, closed, page, still, resolved = posted(instances[0])
+    assert early["labels"]["severity"] == "warning"  # routed as a warning, not a page
+    # Crossing: the warning's labelling is resolved as the critical one opens.
+    assert closed["labels"] == early["labels"] and parse(closed["endsAt"]) <= NOW
+    assert page["labels"] == {**early["labels"], "severity": "critical"}
+    assert parse(page["endsAt"]) > NOW
+    # nodata keeps the page open; the resolution closes that same alert.
+    assert still["labels"] == page["labels"] and parse(still["endsAt"]) > NOW
+    assert resolved["labels"] == page["labels"] and resolved["annotations"]["state"] == "resolved"
+    # Falling back below the trigger: the page resolves, the warning opens again.
+    s.send(moved(warned, "firing", "warning"))
+    again_closed, again_early = posted(instances[0])[5:]
+    assert again_closed["labels"] == page["labels"] and parse(again_closed["endsAt"]) <= NOW
+    assert again_early["labels"] == early["labels"] and parse(again_early["endsAt"]) > NOW
 
 
 def test_a_late_retry_of_an_older_trigger_does_not_reopen_the_alert(

@@ -1,11 +1,14 @@
 """The Alertmanager sink: API v2 `POST /api/v2/alerts` to every configured instance (tested
 with Alertmanager 0.25, Debian 12's).
 
-- One Alertmanager alert per threshold x subject. Its labels are its identity and never change
-  with warden's state: `alertname` (threshold id), `subject`, `severity`, `level`, `domain`, plus
-  the threshold's `then.labels` and the sink's `labels` option (names made valid: other
-  characters become `_`; warden's own labels win a clash, then the threshold's). So `nodata`
-  and `error` keep the alert open (never read as resolved), and the state is an annotation.
+- One Alertmanager alert per threshold x subject. Its labels are its identity: `alertname`
+  (threshold id), `subject`, `severity`, `level`, `domain`, plus the threshold's `then.labels`
+  and the sink's `labels` option (names made valid: other characters become `_`; warden's own
+  labels win a clash, then the threshold's). The state is an annotation: `nodata` and `error`
+  keep the labels of the state before them, so they keep the alert open (never read as
+  resolved). One exception: a `critical` threshold's early warning (state `warning`) is
+  labelled `severity="warning"`, so it does not page like the crossing itself; moving between
+  `warning` and `firing` resolves the one labelling and opens the other.
 - Annotations: `summary`, `description` (what the state means, the measurements, the reason and
   the threshold's annotations), `mitigations`, `safeguards`, `runbook_url`, `evidence` (the first
   http(s) evidence source, else the first source), `state`, `value`, `trigger`, and the
@@ -90,15 +93,31 @@ def label_name(name: str) -> str:
     return "_" + clean if clean[0].isdigit() else clean
 
 
-def alert_labels(a: Alert, static: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The alert's identity (stable across warden's states): the sink's static labels, then the
-    threshold's, then warden's own, each winning over the ones before."""
+def severity_in(state: str, severity: str) -> str:
+    """The `severity` label of an alert in `state`: a critical threshold's early warning is a
+    warning; anything else keeps the threshold's severity."""
+    return "warning" if state == "warning" and severity == "critical" else severity
+
+
+def labelled_state(to: str, previous: str) -> str:
+    """The state whose labels an alert that entered `to` from `previous` carries: its own, but
+    `nodata`, `error` and `resolved` keep (or close) the labels of the state before them."""
+    return previous if to in ("nodata", "error", "resolved") else to
+
+
+def alert_labels(
+    a: Alert, static: Mapping[str, str] | None = None, state: str | None = None
+) -> dict[str, str]:
+    """The alert's identity in `state` (default: the labelled state of `a`'s transition): the
+    sink's static labels, then the threshold's, then warden's own, each winning over the ones
+    before."""
     out = {label_name(k): v for k, v in (static or {}).items() if v}
     out.update({label_name(k): v for k, v in a.labels if v})
+    state = state or labelled_state(a.status, a.previous)
     core = {
         "alertname": a.threshold,
         "subject": a.subject,
-        "severity": a.severity,
+        "severity": severity_in(state, a.severity),
         "level": a.level,
         "domain": a.domain,
     }
@@ -135,6 +154,25 @@ def alert_annotations(a: Alert) -> dict[str, str]:
 
 def _time(at: datetime) -> str:
     return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def alerts(
+    n: Notification,
+    now: datetime,
+    resolve_timeout: float,
+    generator: str | None = None,
+    static: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """What to post for `n`: its alert, and before it, when `n` moves between `warning` and
+    `firing` of a threshold labelled differently in each, the other labelling resolved."""
+    new = alert(n, now, resolve_timeout, generator, static)
+    a = view(n)
+    if {a.status, a.previous} == {"warning", "firing"}:
+        old = alert_labels(a, static, a.previous)
+        if old != new["labels"]:
+            closed = {**new, "labels": old, "endsAt": new["startsAt"]}
+            return [closed, new]
+    return [new]
 
 
 def alert(
@@ -189,15 +227,18 @@ class AlertmanagerSink:
         """Seconds between `refresh` calls that keep active alerts alive."""
         return self.options.resolve_timeout / 3
 
-    def alert(self, n: Notification) -> dict[str, Any]:
+    def alerts(self, n: Notification) -> list[dict[str, Any]]:
         o = self.options
         generator = str(o.generator_url) if o.generator_url else None
-        return alert(n, self.clock(), o.resolve_timeout, generator, o.labels)
+        return alerts(n, self.clock(), o.resolve_timeout, generator, o.labels)
+
+    def alert(self, n: Notification) -> dict[str, Any]:
+        return self.alerts(n)[-1]
 
     def send(self, notification: Notification) -> None:
         if not self._current([notification]):
             return  # a newer trigger of this alert was posted already
-        self._post_all([self.alert(notification)])
+        self._post_all(self.alerts(notification))
 
     def refresh(self, notifications: Sequence[Notification]) -> None:
         """Re-post `notifications` (one per alert warden holds active: the trigger that put it in
