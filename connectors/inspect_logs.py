@@ -68,7 +68,8 @@ class InspectLogs:
         )
 
     def _read(self, fp: BinaryIO, source: str) -> tuple[bytes, str | None]:
-        if not source.split("?", 1)[0].endswith(".eval"):  # a URL may carry a query
+        # `source` is a path, a URL (perhaps with a query), or either with `!member` appended.
+        if not (source.endswith(".eval") or source.split("?", 1)[0].endswith(".eval")):
             log = JsonLog(fp, source, self.options.max_json_bytes, self.options.max_header_bytes)
             return log.header(), None
         members = member_names(fp, source)

@@ -15,9 +15,9 @@ stderr in a log), so a valid log would be refused. Every value is therefore deco
 stdlib decoder (`json.JSONDecoder.raw_decode`), which reads them as `json.loads` does.
 
 Limits: the file size (`limit`, checked before and while reading: ParseError `too_large`), and
-what is kept (`keep_limit`). A file that ends inside a value is `malformed` with "the file ends
-too soon (truncated?)" in its message. A repeated top-level key: the last value counts, as in
-`json.loads`.
+what is kept (`keep_limit`). A file that ends inside the document is `truncated` ("the file ends
+too soon"), as a cut CSV, zip or gzip is; other bad JSON is `malformed`. A repeated top-level
+key: the last value counts, as in `json.loads`.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from warden.errors import ParseError
 SMALL_ARRAYS = frozenset({"tags", "log_updates", "config_updates"})
 BULKY = frozenset({"samples", "reductions"})  # dropped whatever their type
 _SPACE = re.compile(r"[ \t\n\r]*")
+_CUT_TOKEN = re.compile(r"[\w.+-]*[ \t\n\r]*")  # what may be left of a value cut short
 _CHUNK = 2**20
 _NEAR_END = 16  # an error this close to the end of the window may only be a value cut short
 
@@ -87,7 +88,7 @@ class JsonLog:
             self.where = ""
             more = self._next("}")
         if self._peek():
-            raise self._error("extra data after the JSON document")
+            raise self._error("extra data after the JSON document", complete=True)
         return json.dumps(kept).encode()
 
     def _drop(self) -> None:
@@ -167,7 +168,10 @@ class JsonLog:
         except UnicodeDecodeError as exc:
             at = self.read_bytes - len(data) + exc.start
             message = f"not UTF-8 text: {exc.reason} at byte {at}"
-            raise ParseError("malformed", message, source=self.source) from exc
+            cut = not data  # the file ends inside a character
+            raise ParseError(
+                "truncated" if cut else "malformed", message, source=self.source
+            ) from exc
         self.dropped += self.pos
         self.window, self.pos, self.eof = self.window[self.pos :] + text, 0, not data
         return True
@@ -175,11 +179,15 @@ class JsonLog:
     def _too_large(self, what: str, limit: int) -> ParseError:
         return ParseError("too_large", f"{what} is over the {limit}-byte limit", source=self.source)
 
-    def _error(self, what: str, at: int | None = None) -> ParseError:
-        """Bad JSON at `at` (a position in the window; default the cursor)."""
+    def _error(self, what: str, at: int | None = None, *, complete: bool = False) -> ParseError:
+        """Bad JSON at `at` (a position in the window; default the cursor); `complete` when the
+        document has ended (what follows it cannot be a cut)."""
         at = self.pos if at is None else at
-        ended = self.eof and (at >= len(self.window) or what.startswith("Unterminated"))
+        # At the end of the file, or in a literal or number it cuts short (`fa`, `1.`).
+        ended = (not complete and self.eof) and (
+            what.startswith("Unterminated") or _CUT_TOKEN.fullmatch(self.window, at) is not None
+        )
         where = f"in {self.where!r}, " if self.where else ""
         cut = "the file ends too soon (truncated?): " if ended else ""
         message = f"invalid JSON at character {self.dropped + at}, {where}{cut}{what}"
-        return ParseError("malformed", message, source=self.source)
+        return ParseError("truncated" if ended else "malformed", message, source=self.source)

@@ -9,7 +9,9 @@ A URL names one document or archive (no directory listing): one conditional GET.
 (`{"etag", "last_modified", "sha256"}` as compact JSON) goes into each payload, and ingest stores
 it in the cursor once the observations are stored; the next run sends If-None-Match /
 If-Modified-Since, and a 304 yields nothing at all. A `.gz` body is gunzipped and a `.zip` one
-(or one served as application/zip) gives a payload per member (`connectors.files.expand`).
+(or one served as application/zip) gives a payload per member (`connectors.files.expand`). The
+payloads and rejections of a URL name it as `warden.http.redact` shows it (no user info, no
+token values), and so does the cursor: the secrets of a feed's URL go into its requests only.
 
 Traps: a server answering 200 with an HTML page (a login wall, an error page, the web page
 around the file) is a "malformed" rejection, not input for the parser; a server that ignores
@@ -132,28 +134,34 @@ def from_url(
     clock: Clock = system_clock,
 ) -> Iterator[Item]:
     """The payloads of one GET of `url`; nothing when it is unchanged since the cursor's
-    version."""
+    version.
+
+    Only the request uses `url` itself: payloads, rejections and the cursor name the document
+    by `redact(url)`, so a password or token in a feed's URL is never stored, logged, shown or
+    put in the trigger log's evidence (ingest keys the cursor by `payload.source`, and the
+    conditional GET looks its version up under the same key)."""
+    source = cursor_key(url, cursor)
     http = client if client is not None else HttpClient(limits, clock=clock)
     try:
         try:
-            fetched = http.get(url, conditional_headers(cursor.versions.get(url)))
+            fetched = http.get(url, conditional_headers(cursor.versions.get(source)))
         except FetchError as exc:
             if exc.reason not in ("too_large", "bad_content"):
                 raise
             reason = "too_large" if exc.reason == "too_large" else "malformed"
-            yield Rejection(url, reason, exc.detail)
+            yield Rejection(source, reason, exc.detail)
             return
         with fetched:
             if fetched.status == 304:
-                log.debug("%s: not modified", redact(url))
+                log.debug("%s: not modified", source)
                 return
             version = version_of(fetched)
-            if cursor.unchanged(url, version):  # the server ignored the conditional request
+            if cursor.unchanged(source, version):  # the server ignored the conditional request
                 return
             page = html_page(fetched, suffixes, what)
             if page is not None:
                 # No version: the page may be a passing outage; the next run asks again.
-                yield Rejection(url, "malformed", page, fetched.sha256)
+                yield Rejection(source, "malformed", page, fetched.sha256)
                 return
             content_type = _media_type(fetched.headers.get("Content-Type"))
             name = _name(url, fetched.url, content_type, suffixes)
@@ -161,7 +169,7 @@ def from_url(
                 fetched.body,
                 name,
                 content_type,
-                url,
+                source,
                 suffixes,
                 reader,
                 what,
@@ -172,6 +180,17 @@ def from_url(
     finally:
         if client is None:
             http.close()
+
+
+def cursor_key(url: str, cursor: Cursor) -> str:
+    """The source `url`'s payloads carry and its cursor key: `redact(url)`. A version saved
+    under the URL itself (by a warden that stored URLs as written) moves to that key, so the
+    next GET is still conditional and the secret leaves the saved cursor."""
+    source = redact(url)
+    if source != url and url in cursor.versions:
+        old = cursor.versions.pop(url)
+        cursor.versions.setdefault(source, old)
+    return source
 
 
 def version_of(fetched: Fetched) -> str:

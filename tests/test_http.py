@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.metadata
+import logging
 import socket
 import struct
 import threading
@@ -570,3 +571,46 @@ def test_messages_never_show_passwords_or_tokens() -> None:
     assert shown == "https://example.org/d.json?api_key=***&page=2&access_token=***"
     error = str(FetchError("http_status", url, "HTTP 500", permanent=False))
     assert error.startswith(shown) and not any(s in error for s in ("hunter2", "s3cr3t", "t0k"))
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://ghp_T0K3N@raw.example.org/d.json", "https://raw.example.org/d.json"),
+        (
+            "https://b.example.org/d.zip?X-Amz-Date=20260101&X-Amz-Signature=5ig&api%5Fkey=k",
+            "https://b.example.org/d.zip?X-Amz-Date=20260101&X-Amz-Signature=***&api%5Fkey=***",
+        ),
+        ("http://h/d.json#access_token=t0k", "http://h/d.json#access_token=***"),
+    ],
+    ids=["token-as-user", "signed-url", "fragment"],
+)
+def test_redact_hides_user_info_and_secret_values(url: str, shown: str) -> None:
+    assert redact(url) == shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/data/a%20b.csv?q=a%20b&flag&x=1+2&empty=",
+        "https://example.org/d.json?",
+        "https://example.org/d.json?token=&page=2#top",
+    ],
+)
+def test_redact_leaves_a_url_without_secrets_as_written(url: str) -> None:
+    """A feed's URL is its payloads' source and its cursor key: without secrets it stays the
+    same string, so cursors saved before redaction still match."""
+    assert redact(url) == url
+
+
+def test_urllib3_debug_lines_do_not_show_tokens(
+    loopback: Loopback, client: HttpClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    loopback.routes["/d.json"] = reply(200, b"[]")
+    caplog.set_level(logging.DEBUG)
+    with client.get(loopback.url("/d.json?page=2&token=SEKRET")):
+        pass
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    assert any("/d.json?page=2&token=***" in line for line in lines), lines
+    assert "SEKRET" not in caplog.text
+    assert "token=SEKRET" in loopback.hits("/d.json")[0].path  # the request still carries it

@@ -114,7 +114,10 @@ CASES = {
         lambda f, _: craft.write_zip64_offset(f / f"{NAME}.eval", 2**64 - 1), "truncated"
     ),
     "malformed_json": Bad(
-        lambda f, _: _write(f / f"{NAME}.json", b'{"status": "succ'), "malformed"
+        lambda f, _: _write(f / f"{NAME}.json", b'{"status": "success",, "eval": {}}'), "malformed"
+    ),
+    "truncated_json": Bad(
+        lambda f, _: _write(f / f"{NAME}.json", b'{"status": "succ'), "truncated"
     ),
     "json_not_an_object": Bad(lambda f, _: _write(f / f"{NAME}.json", b"[1, 2]"), "malformed"),
     "nan_value": Bad(edited_json(set_accuracy(float("nan"))), "invalid_value", "match", SCORE),
@@ -139,7 +142,8 @@ CASES = {
         None,
         "eval.model",
     ),
-    "error_log": Bad(error_log, "run_error", None, "status"),
+    # an .eval log is a zip: the reject names the member its field is in
+    "error_log": Bad(error_log, "run_error", "header.json", "status"),
     "cancelled_log": Bad(
         edited_json(lambda d: d.update(status="cancelled")), "run_cancelled", None, "status"
     ),

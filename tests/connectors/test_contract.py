@@ -11,6 +11,7 @@ storing nothing; and arbitrary input raises only ParseError.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from collections import Counter
@@ -39,7 +40,7 @@ from tests.connectors.contract import (
     installed,
 )
 from tests.connectors.test_source import etagged
-from tests.test_http import Handler, Loopback, loopback, reply
+from tests.test_http import Handler, Loopback, Script, drip, loopback, reply
 from warden.connector import Connector, Cursor, sha256
 from warden.errors import ConfigError, NotReady, ParseError
 from warden.http import FetchError
@@ -265,6 +266,63 @@ def test_the_fetch_limits_are_an_option(case: Case) -> None:
     has the option every connector reading a source should embed)."""
     connector: Any = case.make("https://example.org/doc", fetch={"read_timeout": 5})
     assert connector.options.fetch.read_timeout == 5
+
+
+def stalls(h: Handler) -> None:
+    """Headers and a few bytes of the body, then nothing until the test ends."""
+    drip(1000, 0.001, stall_after=10)(h)
+
+
+def drips(h: Handler) -> None:
+    """A byte every 10 ms: never a long gap, never the end."""
+    drip(100_000, 0.01)(h)
+
+
+@pytest.mark.parametrize(
+    ("script", "fetch", "requests", "words"),
+    [
+        (stalls, {"read_timeout": 0.05, "retries": 1}, 2, "the body stalled: no bytes for 0.05 s"),
+        (drips, {"read_timeout": 5, "deadline": 0.2, "retries": 0}, 1, "the 0.2-s deadline"),
+    ],
+    ids=["read_timeout-retries", "deadline"],
+)
+@pytest.mark.parametrize("param", URLS)
+def test_the_fetch_option_sets_the_limits_the_http_layer_applies(
+    param: Any,
+    script: Script,
+    fetch: dict[str, Any],
+    requests: int,
+    words: str,
+    loopback: Loopback,
+    store: Store,
+) -> None:
+    """Every connector reading URLs takes `fetch` (the real FetchLimits fields) and its values,
+    not the defaults (30 s, 300 s, 3 retries), are the ones a feed run is held to."""
+    case = need(param)
+    path = route(case)
+    loopback.routes[path] = script
+    connector = case.make(loopback.url(path), fetch={"backoff_base": 0, **fetch})
+    result = run_feed(store, FEED, connector, Cursor(), clock)
+    assert result.error_reason == "timeout" and words in str(result.error), result.error
+    assert len(loopback.hits(path)) == requests
+    assert stored_keys(store) == [] and reject_rows(store) == 0
+
+
+@pytest.mark.parametrize("param", URLS)
+def test_the_fetch_option_bounds_what_a_gzipped_document_expands_to(
+    param: Any, loopback: Loopback, store: Store, tmp_path: Path
+) -> None:
+    case = need(param)
+    assert case.served is not None
+    case.build_in(tmp_path)
+    path = route(case) + ".gz"
+    loopback.routes[path] = reply(200, gzip.compress((tmp_path / case.served).read_bytes()))
+    connector = case.make(loopback.url(path), fetch={"max_expanded_bytes": 64})
+    result = run_feed(store, FEED, connector, Cursor(), clock)
+    assert result.error is None and result.ingested == 0
+    assert [(r.reason, r.message) for r in result.rejections] == [
+        ("too_large", "gzip data expands past the 64-byte limit")
+    ]
 
 
 # -- (d) arbitrary input ------------------------------------------------------------------------

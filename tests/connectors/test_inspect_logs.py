@@ -14,12 +14,15 @@ from sqlalchemy import func, select
 from connectors.inspect_logs import InspectLogs, parse_log
 from tests.connectors import craft
 from tests.connectors.conftest import clock
+from tests.test_http import FAST, Loopback, loopback, reply
 from warden.connector import Cursor, sha256
 from warden.errors import ConfigError, NotReady, ParseError
 from warden.ingest import run_feed
 from warden.model import Observation, Payload, Pending, Rejection
 from warden.store import Store
 from warden.store.schema import feed_runs, observations, rejects
+
+__all__ = ["loopback"]  # the fixture, shared with tests/test_http.py
 
 INSPECT = Path("inspect")
 ZSTD_DIR = INSPECT / "inspect_ai_0.3.285_zstd"
@@ -332,3 +335,25 @@ def test_sample_folder_ingests_into_a_store(store: Store, samples: Path) -> None
     with store.read() as conn:
         stored = conn.execute(select(observations.c.observed_at, observations.c.value)).all()
     assert all(math.isfinite(v) and when.tzinfo is not None for when, v in stored)
+
+
+def test_a_zip_of_logs_at_a_url_with_a_token_gives_every_log(
+    inspect_logs: dict[str, Path], loopback: Loopback, tmp_path: Path
+) -> None:
+    """The query (a token) does not hide that a member is a `.eval`; the payloads name the URL
+    without the token."""
+    members = {"logs/a.eval": inspect_logs["eval"], "logs/b.json": inspect_logs["json"]}
+    archive = craft.write_zip(
+        tmp_path / "logs.zip", {k: p.read_bytes() for k, p in members.items()}
+    )
+    loopback.routes["/logs.zip"] = reply(200, archive.read_bytes())
+    connector = InspectLogs(
+        {"source": loopback.url("/logs.zip?token=SEKRET"), "fetch": FAST.model_dump()}
+    )
+    items = list(connector.fetch(Cursor()))
+    assert [(type(i).__name__, getattr(i, "member", None)) for i in items] == [
+        ("Payload", "logs/a.eval!header.json"),
+        ("Payload", "logs/b.json"),
+    ]
+    assert {i.source for i in items} == {loopback.url("/logs.zip?token=***")}
+    assert all(connector.parse(i) for i in items if isinstance(i, Payload))

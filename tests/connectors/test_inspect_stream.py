@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -145,11 +146,15 @@ def test_every_truncation_of_a_real_log_is_rejected(
     path = tmp_path / "cut.json"
     end = data.rstrip().rindex(b"}")
     cuts = [*range(0, end, 97), end - 1]
+    for value in (rb": true", rb": false", rb": null", rb": \d+\.\d"):
+        found = re.search(value, data)
+        assert found is not None, value
+        cuts.append(found.end() - 1)  # inside the value: `tr`, `fa`, `nu`, `1.`
     for cut in cuts:
         path.write_bytes(data[:cut])
         (item,) = fetch(path)
         assert isinstance(item, Rejection), cut
-        assert item.reason == "malformed", (cut, item.message)
+        assert item.reason == ("truncated" if data[:cut].strip() else "malformed"), (cut, item)
     path.write_bytes(data[: end + 1])
     (item,) = fetch(path)
     assert isinstance(item, Payload)
@@ -181,6 +186,24 @@ def test_bad_json_inside_the_samples_is_rejected_naming_where(
     assert item.reason == "malformed" and words in item.message
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'{"a": fa', "truncated"),
+        (b'{"a": 1.', "truncated"),
+        (b'{"a": "\xc3', "truncated"),  # inside a UTF-8 character
+        (b'{"samples": [{"x": 1}, ', "truncated"),
+        (b'{"a": tru}', "malformed"),
+        (b"{}x", "malformed"),  # the document ended: what follows is not a cut
+        (b'{"a": 1,, "b": 2}', "malformed"),
+    ],
+)
+def test_a_cut_document_is_truncated_and_a_wrong_one_malformed(content: bytes, reason: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        streamed(content)
+    assert caught.value.reason == reason, caught.value
+
+
 def test_a_log_cut_inside_the_samples_says_it_looks_truncated(
     inspect_logs: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -188,8 +211,8 @@ def test_a_log_cut_inside_the_samples_says_it_looks_truncated(
     path = tmp_path / "cut.json"
     path.write_bytes(data[: data.index(b'\n  "samples": [') + 2000])  # the top-level key
     (item,) = fetch(path)
-    assert isinstance(item, Rejection) and item.reason == "malformed"
-    assert "truncated" in item.message and "samples" in item.message
+    assert isinstance(item, Rejection) and item.reason == "truncated"
+    assert "ends too soon" in item.message and "samples" in item.message
 
 
 @pytest.mark.parametrize(
@@ -311,6 +334,23 @@ def test_streaming_agrees_with_json_loads_on_valid_documents(
     assert json.dumps(got, sort_keys=True) == json.dumps(without_samples(doc), sort_keys=True)
 
 
+@SETTINGS
+@given(documents, st.integers(0, 3), st.integers(1, 9), st.data())
+def test_every_cut_of_a_valid_document_is_truncated(
+    doc: dict[str, Any], indent: int, chunk: int, data: st.DataObject
+) -> None:
+    """A document cut short anywhere (inside a key, a string, a literal, a number or a UTF-8
+    character) is `truncated`, as a cut CSV, zip or gzip is."""
+    text = json.dumps(doc, indent=indent or None, ensure_ascii=False).encode()
+    cut = data.draw(st.integers(1, len(text) - 1))
+    assume(text[:cut].strip())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "_CHUNK", chunk)
+        with pytest.raises(ParseError) as caught:
+            streamed(text[:cut])
+    assert caught.value.reason == "truncated", caught.value
+
+
 @st.composite
 def damaged_documents(draw: st.DrawFn) -> str:
     """A JSON document with a few characters inserted, removed or cut off."""
@@ -343,7 +383,7 @@ def test_streaming_accepts_exactly_what_json_loads_accepts(text: str, chunk: int
             got = streamed(content)
         except ParseError as exc:
             assert not valid, f"refused a valid document: {exc}"
-            assert exc.reason == "malformed"
+            assert exc.reason in ("malformed", "truncated")
             return
     assert valid, "accepted an invalid document"
     assert json.dumps(got, sort_keys=True) == json.dumps(without_samples(doc), sort_keys=True)

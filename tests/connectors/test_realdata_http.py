@@ -285,7 +285,8 @@ def test_epoch_benchmark_hub_zip(served: Serve, samples: Path) -> None:
     # place it at (the metr_horizons connector reading the same file dates it by the fetch).
     assert run.reasons() == Counter({("missing_field", "Release date"): 1})
     (refused,) = run.first.rejections
-    assert (refused.record, refused.source) == ("33", run.rows[0].source)
+    record = ("benchmark_data/metr_time_horizons_external.csv:33", run.rows[0].source)
+    assert (refused.record, refused.source) == record  # the member, then the row
     members = Counter(r.attributes["member"] for r in run.rows)
     assert members["benchmark_data/metr_time_horizons_external.csv"] == 32
     # Epoch's copy of METR's TH 1.0 estimate, in minutes, with its interval.

@@ -4,9 +4,11 @@ re-reads an unchanged URL and adds nothing."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import json
+import logging
 import os
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -15,10 +17,11 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar
 
 import pytest
+from sqlalchemy import select
 
 from connectors.archive import ZSTD
 from connectors.files import Item, Reader, read_all
-from connectors.observations_json import parse_batch
+from connectors.observations_json import ObservationsJson, parse_batch
 from connectors.source import conditional_headers, payloads
 from tests.connectors import craft
 from tests.connectors.conftest import NOW, clock
@@ -29,6 +32,7 @@ from warden.http import FetchError, FetchLimits, HttpClient
 from warden.ingest import run_feed
 from warden.model import Observation, Payload, Pending, Rejection
 from warden.store import Store
+from warden.store.schema import metadata, observations, rejects
 
 __all__ = ["loopback"]  # the fixture, shared with tests/test_http.py
 
@@ -516,3 +520,103 @@ def test_feed_run_rejects_an_html_page_and_asks_again_next_run(
     assert [r.reason for r in result.rejections] == ["malformed"] and cursor.versions == {}
     loopback.routes["/obs.json"] = etagged(DOC)
     assert run_feed(store, "remote", connector, cursor, clock).ingested == 2
+
+
+# -- secrets in the URL ----------------------------------------------------------------------------
+SECRETS = ("hunter2", "SEKRET")
+
+
+def secret_url(loopback: Loopback, path: str) -> tuple[str, str]:
+    """`path` on the loopback server with a password and a token; and the URL as shown."""
+    query = "?page=2&token=SEKRET"
+    url = loopback.base.replace("http://", "http://reader:hunter2@") + path + query
+    return url, loopback.url(path + "?page=2&token=***")
+
+
+def stored_text(store: Store) -> str:
+    """Every row of every table, as text."""
+    with store.read() as conn:
+        rows = [row for table in metadata.sorted_tables for row in conn.execute(select(table))]
+    return "\n".join(repr(tuple(row)) for row in rows)
+
+
+def test_secrets_in_a_url_are_sent_but_never_stored_or_logged(
+    store: Store, loopback: Loopback, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    members = {
+        "a.json": DOC,
+        "b.json": json.dumps([{**OBSERVATION, "value": "high"}]).encode(),  # parse rejects it
+        "c.json": DOC * 20,  # over max_bytes: the fetch rejects it
+    }
+    loopback.routes["/feed/obs.zip"] = etagged(zipped(members), content_type="application/zip")
+    url, shown = secret_url(loopback, "/feed/obs.zip")
+    connector = ObservationsJson({"source": url, "max_bytes": 4096, "fetch": FAST.model_dump()})
+    cursor = Cursor()
+    first = run_feed(store, "secret", connector, cursor, clock, persist=True)
+    assert (first.ingested, first.rejected, first.error) == (2, 2, None)
+    assert {r.source for r in first.rejections} == {shown}
+    assert list(cursor.versions) == [shown]
+    again = run_feed(store, "secret", connector, cursor, clock, persist=True)
+    assert (again.ingested, again.duplicates, again.rejected, again.error) == (0, 0, 0, None)
+    hits = loopback.hits("/feed/obs.zip")
+    assert len(hits) == 2
+    for hit in hits:  # the request itself carries the secrets
+        assert hit.path.endswith("token=SEKRET")
+        assert (
+            hit.headers["Authorization"] == "Basic " + base64.b64encode(b"reader:hunter2").decode()
+        )
+    assert hits[1].headers["If-None-Match"] == '"v1"'
+    assert hits[1].headers["If-Modified-Since"] == MODIFIED
+    with store.read() as conn:
+        sources = set(conn.execute(select(observations.c.source)).scalars())
+        sources |= set(conn.execute(select(rejects.c.source)).scalars())
+    assert sources == {shown}
+    text = stored_text(store)
+    assert shown in text and not any(s in text for s in SECRETS)
+    assert f"rejected {shown}" in caplog.text
+    assert not any(s in caplog.text for s in SECRETS)
+
+
+@pytest.mark.parametrize(
+    ("script", "reader"),
+    [
+        (reply(200, b"<html>Sign in</html>", {"Content-Type": "text/html"}), None),
+        (reply(200, DOC * 1000), None),  # over max_bytes as transferred
+        (reply(200, DOC), read_all(10)),
+        (reply(200, b"\x1f\x8b\x08garbage", {"Content-Encoding": "gzip"}), None),
+    ],
+    ids=["html-page", "body-too-large", "reader-error", "bad-gzip"],
+)
+def test_every_rejection_of_a_url_names_it_without_its_secrets(
+    loopback: Loopback, script: Script, reader: Reader | None
+) -> None:
+    loopback.routes["/obs.json"] = script
+    url, shown = secret_url(loopback, "/obs.json")
+    (item,) = fetch(url, reader=reader, limits=FAST.model_copy(update={"max_bytes": 20_000}))
+    assert isinstance(item, Rejection) and item.source == shown
+
+
+def test_a_pending_member_of_a_url_names_it_without_its_secrets(loopback: Loopback) -> None:
+    loopback.routes["/logs.zip"] = reply(200, zipped({"run.json": DOC}))
+    url, shown = secret_url(loopback, "/logs.zip")
+
+    def running(fp: BinaryIO, source: str) -> tuple[bytes, str | None]:
+        raise NotReady(source, "run in progress")
+
+    assert fetch(url, reader=running) == [Pending(f"{shown}!run.json", "run in progress")]
+
+
+def test_a_version_saved_under_the_secret_url_keeps_the_get_conditional(
+    loopback: Loopback,
+) -> None:
+    """A cursor saved by a warden that keyed URLs as written: its version moves to the shown
+    URL (the secret leaves the cursor) and the request is still conditional."""
+    loopback.routes["/obs.json"] = etagged(DOC)
+    url, shown = secret_url(loopback, "/obs.json")
+    (item,) = fetch(url)
+    assert isinstance(item, Payload) and item.version is not None
+    cursor = Cursor({url: item.version})
+    assert fetch(url, cursor) == []
+    assert loopback.hits("/obs.json")[1].headers["If-None-Match"] == '"v1"'
+    assert cursor.versions == {shown: item.version}
