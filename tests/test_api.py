@@ -90,11 +90,11 @@ def test_push_fires_an_alert_at_the_webhook(api: str, hook: Receiver) -> None:
         'warden_threshold_state{state="firing",subject="lab/model-1",threshold="lab.eval.high"} 1.0'
     ) in text
     assert 'warden_observations_ingested_total{feed="api"} 1.0' in text
-    # lab/model-1 is in no registry: its own series are left out (metrics.subjects: registry),
-    # but the alert it is in is exported, and the frontier value counts it.
+    # lab/model-1 is in no registry, but it is firing: its alert is exported (an alert is never
+    # hidden), and with it its value series; the frontier value counts it. Nothing is left out.
     values = [x for x in text.splitlines() if x.startswith("warden_observation_value{")]
-    assert not any('model="lab/model-1"' in x for x in values)
-    assert "warden_metrics_subjects_omitted 1.0" in text
+    assert any('model="lab/model-1"' in x for x in values)
+    assert "warden_metrics_subjects_omitted 0.0" in text
     assert 'warden_frontier_value{benchmark="lab_eval",metric="accuracy",scope="all"} 0.72' in text
     assert 'warden_triggers_total{state="firing",threshold="lab.eval.high"} 1.0' in text
     hook.wait_for(1)

@@ -94,6 +94,19 @@ def test_every_alert_is_unit_tested_firing_and_not_firing() -> None:
     assert len(alerts()) == len(set(alerts())), "duplicate alert names"
 
 
+def test_counters_in_the_rules_unit_tests_start_at_zero() -> None:
+    """Warden exports its counters at 0 before their first event (README, Metrics), and
+    increase() only sees an event on a series that existed before it: a unit test whose counter
+    appears at 1 would pass on a series warden never sends."""
+    tests = load(PROMETHEUS / "rules.test.yml")["tests"]
+    counters = [
+        s for t in tests for s in t["input_series"] if s["series"].split("{")[0].endswith("_total")
+    ]
+    assert counters
+    for series in counters:
+        assert re.match(r"0(?![\d.])", series["values"]), series
+
+
 def test_rules_follow_the_conventions() -> None:
     for group in rule_groups():
         for rule in group["rules"]:
@@ -166,7 +179,7 @@ def test_alertmanager_inhibits_early_warnings_by_critical_alerts_of_the_same_sub
     rules = [
         (r["source_matchers"], r["target_matchers"], r["equal"]) for r in config["inhibit_rules"]
     ]
-    critical = ['alertname="WardenThresholdFiring"', 'severity="critical"']
+    critical = ['severity="critical"', 'level=~".+"']
     assert (critical, ['level="early_warning"'], ["domain", "subject"]) in rules
     assert (critical, ['alertname="WardenThresholdWarning"'], ["domain", "subject"]) in rules
     # every receiver is used, and is a webhook
@@ -461,6 +474,45 @@ def test_the_dashboard_reads_only_recording_rules_that_exist() -> None:
     used = {n for e in exprs for n in re.findall(r"\b[a-z_]+:[a-z_]+:[a-z0-9_]+\b", e)}
     assert used <= recorded, used - recorded
     assert used, "the dashboard reads no recording rule"
+
+
+def panel(title: str) -> dict[str, Any]:
+    (found,) = [p for p in dashboard()["panels"] if p["title"] == title]
+    return found
+
+
+def test_the_dashboard_draws_threshold_levels_over_frontier_values() -> None:
+    p = panel("Frontier values and threshold levels")
+    assert p["type"] == "timeseries"
+    values, levels = (t["expr"] for t in p["targets"])
+    assert values.startswith("warden_frontier_value{")
+    # the levels of the thresholds on a benchmark metric the panel draws a frontier of
+    assert levels.startswith("warden_threshold_level{")
+    assert "on (job, instance, benchmark, metric) warden_frontier_value{" in levels
+    assert 'domain=~"$domain"' in levels
+    (dashed,) = p["fieldConfig"]["overrides"]
+    assert dashed["matcher"] == {"id": "byFrameRefID", "options": p["targets"][1]["refId"]}
+
+
+def test_the_dashboard_lists_projected_crossings_as_dates() -> None:
+    p = panel("Projected crossings")
+    assert p["type"] == "table"
+    (target,) = p["targets"]
+    assert target["expr"].startswith(
+        "1000 * warden_threshold_projected_crossing_timestamp_seconds{"
+    )  # Grafana's time units take milliseconds
+    assert target["format"] == "table" and target["instant"] is True
+    assert p["fieldConfig"]["defaults"]["unit"] == "time:YYYY-MM-DD"
+    order = p["transformations"][0]["options"]["indexByName"]
+    assert order["threshold"] < order["percentile"]
+    assert "Empty when no trend crosses" in p["description"]
+
+
+def test_the_threshold_board_shows_what_its_description_says() -> None:
+    p = panel("Threshold states")
+    (target,) = p["targets"]
+    assert 'state!="inactive"' in target["expr"]
+    assert "not inactive" in p["description"]
 
 
 def test_grafana_provisioning_parses() -> None:

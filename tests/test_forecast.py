@@ -132,7 +132,6 @@ def test_too_few_points_give_no_forecast_and_say_why() -> None:
     p = f.project(1024, NOW, 365)
     assert (p.status, p.probability) == ("no_forecast", None)  # None: unknown, never "0"
     assert "too few points" in p.reason and p.quantiles == dict.fromkeys(forecast.QUANTILES)
-    assert p.timestamps() == {"0.1": None, "0.5": None, "0.9": None}
     same_time = [(T0, 1.0), (T0, 2.0), (at(1), 3.0), (at(1), 4.0)]
     assert "2 distinct times" in fit(same_time, "minutes").reason
     assert fit([], "minutes").project(1, NOW, 1).status == "no_forecast"
@@ -190,7 +189,7 @@ def test_crossed_levels_report_the_first_point_that_met_them() -> None:
     p = project(points, "minutes", 100, "higher", NOW, 365)
     first = next(t for t, v in sorted(points) if v >= 100)
     assert (p.status, p.crossed_at, p.probability) == ("crossed", first, 1.0)
-    assert p.timestamps()["0.5"] == first.timestamp()
+    assert p.quantiles[0.5] == first
 
 
 def test_points_after_now_do_not_count_and_nan_is_ignored() -> None:

@@ -1,13 +1,14 @@
-"""Threshold metrics and the exposition: statesets with every state, margins, frontier values,
-the cardinality cap, trigger-log verification, OpenMetrics negotiation and `promtool check
-metrics`, on real stores and real HTTP."""
+"""Threshold metrics and the exposition: statesets with every state, margins, threshold levels,
+frontier values, the cardinality rules, counters at 0 before their first event, trigger-log
+verification, OpenMetrics negotiation and `promtool check metrics` (with a forecast), on real
+stores and real HTTP."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from sqlalchemy import update
 
 from tests.server import serving
 from warden.daemon import Warden
+from warden.ingest import FAILURE_REASONS
+from warden.metrics import DELIVERY_OUTCOMES
 from warden.model import Observation
 from warden.settings import Settings
 from warden.store import observations as obs_rows
@@ -49,13 +52,32 @@ thresholds:
     confidence: 0.95
     then: {severity: warning}
 """
+# A frontier threshold on a time horizon, for a forecast (tests/test_projected.py has more).
+HORIZON = """
+benchmarks:
+  - id: horizon
+    title: Time horizon
+    metrics: {p50_minutes: {scale: minutes, direction: higher}}
+thresholds:
+  - id: lab.horizon.frontier
+    title: Frontier reaches day-long tasks
+    domain: ai_rnd_autonomy
+    level: high
+    sources: [{title: S, url: "https://example.org/"}]
+    when: {benchmark: horizon, metric: p50_minutes, op: ">=", value: 480}
+    scope: frontier
+    then: {severity: warning}
+"""
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def make(tmp_path: Path, **extra: Any) -> Warden:
-    (tmp_path / "c.yaml").write_text(CATALOG)
+def make(tmp_path: Path, *more: str, **extra: Any) -> Warden:
+    """A warden on CATALOG (c.yaml) and the catalog files `more`."""
+    files = [tmp_path / "c.yaml", *(tmp_path / f"c{i}.yaml" for i in range(1, len(more) + 1))]
+    for path, text in zip(files, (CATALOG, *more), strict=True):
+        path.write_text(text)
     settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'w.db'}", catalog=[str(tmp_path / "c.yaml")], **extra
+        database_url=f"sqlite:///{tmp_path / 'w.db'}", catalog=[str(f) for f in files], **extra
     )
     return Warden(settings, clock=lambda: NOW)
 
@@ -64,6 +86,19 @@ def put(w: Warden, model: str, value: float, stderr: float | None = None) -> Non
     o = Observation(model, "lab_eval", "accuracy", value, NOW, f"k-{model}", "s", "0" * 64, stderr)
     with w.store.write() as conn:
         obs_rows.insert_observations(conn, "f", [w.catalog.registry.normalise(o)], NOW)
+
+
+def put_trend(w: Warden) -> None:
+    """A new frontier model every 60 days for two years, doubling every 120 days, at 200
+    minutes today: a projected crossing of 480 in about 150 days."""
+    rows = []
+    for i in range(13):
+        at = NOW - timedelta(days=60 * (12 - i))
+        value = 200.0 * 2 ** (-(NOW - at).days / 120)
+        rows.append(Observation(f"lab/m{i}", "horizon", "p50_minutes", value, at, f"h{i}", "s",
+                                "0" * 64))  # fmt: skip
+    with w.store.write() as conn:
+        obs_rows.insert_observations(conn, "f", rows, NOW)
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -89,6 +124,7 @@ def test_states_margins_and_frontier_values(tmp_path: Path) -> None:
         put(w, "acme/open", 0.55, stderr=0.05)  # 0.55 - 1.96 x 0.05 = 0.452: not past 0.5
         put(w, "acme/closed", 0.7)
         put(w, "lab/unknown", 0.2)  # in no registry
+        put(w, "lab/rogue", 0.6)  # in no registry, and firing (below the frontier)
         w.sweep()
         text = generate_latest(w.metrics.registry).decode()
     finally:
@@ -125,9 +161,22 @@ def test_states_margins_and_frontier_values(tmp_path: Path) -> None:
     assert sample(text, "warden_threshold_info", threshold="lab.eval.frontier",
                   title="Frontier crossed", level="high", domain="cyber", severity="critical",
                   scope="frontier") == 1.0  # fmt: skip
-    # the unknown model's series are left out and counted (its value and its threshold subject)
+    # each threshold's levels, in the metric's canonical unit
+    levels = {(t, k): v for t, v, k in [("lab.eval.frontier", 0.8, "trigger"),
+              ("lab.eval.frontier", 0.6, "warning"), ("lab.eval.per_model", 0.5, "trigger"),
+              ("lab.eval.per_model", 0.3, "warning")]}  # fmt: skip
+    for (threshold, kind), level in levels.items():
+        assert sample(text, "warden_threshold_level", threshold=threshold, benchmark="lab_eval",
+                      metric="accuracy", kind=kind) == level  # fmt: skip
+    assert text.count("warden_threshold_level{") == len(levels)
+    # the unknown inactive model is left out: its pair (counted) and its value (with the pair)
     assert 'subject="lab/unknown"' not in text and 'model="lab/unknown"' not in text
-    assert sample(text, "warden_metrics_subjects_omitted") == 2.0
+    assert sample(text, "warden_metrics_subjects_omitted") == 1.0
+    # the unknown firing model is exported: its pair, and so its value
+    assert sample(text, "warden_threshold_state", state="firing", subject="lab/rogue",
+                  threshold="lab.eval.per_model") == 1.0  # fmt: skip
+    assert sample(text, "warden_observation_value", model="lab/rogue", benchmark="lab_eval",
+                  metric="accuracy") == 0.6  # fmt: skip
 
 
 def test_the_cap_keeps_alerting_subjects(tmp_path: Path) -> None:
@@ -141,7 +190,46 @@ def test_the_cap_keeps_alerting_subjects(tmp_path: Path) -> None:
         w.close()
     assert sample(text, "warden_threshold_state", state="firing", subject="acme/open",
                   threshold="lab.eval.per_model") == 1.0  # fmt: skip
-    assert 'subject="acme/closed"' not in text
+    assert sample(text, "warden_observation_value", model="acme/open", benchmark="lab_eval",
+                  metric="accuracy") == 0.9  # fmt: skip
+    # the cap bounds the value series too: acme/closed's pair is left out, and its value with it
+    assert 'subject="acme/closed"' not in text and 'model="acme/closed"' not in text
+    assert sample(text, "warden_metrics_subjects_omitted") == 1.0  # one pair, not its value
+
+
+def test_counters_are_exported_at_zero_for_every_configured_sink_feed_and_threshold(
+    tmp_path: Path,
+) -> None:
+    """increase() cannot see the first event of a series that appears with it: the counters
+    over configured sets start at 0 (and follow catalog reloads)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    feed = {"id": "lab", "connector": "inspect_logs", "options": {"path": str(logs)}}
+    sink = {"id": "hook", "type": "log", "options": {"path": str(tmp_path / "alerts.jsonl")}}
+    w = make(tmp_path, feeds=[{**feed, "stale_after": 3600}], sinks=[sink])
+    try:
+        text = generate_latest(w.metrics.registry).decode()
+        for outcome in DELIVERY_OUTCOMES:
+            assert sample(text, "warden_deliveries_total", sink="hook", outcome=outcome) == 0.0
+        for reason in FAILURE_REASONS:
+            assert sample(text, "warden_feed_failures_total", feed="lab", reason=reason) == 0.0
+        # the push API's feed has no runs to fail, only observations to count
+        assert 'warden_feed_failures_total{feed="api"' not in text
+        assert sample(text, "warden_observations_ingested_total", feed="api") == 0.0
+        silence = "warden.feed.lab.silent"
+        for threshold in ("lab.eval.frontier", "lab.eval.per_model", silence):
+            assert sample(text, "warden_evaluation_failures_total", threshold=threshold) == 0.0
+        # a feed's silence threshold has no benchmark level to draw
+        assert f'warden_threshold_level{{threshold="{silence}"' not in text
+
+        (tmp_path / "c.yaml").write_text(CATALOG.replace("lab.eval.per_model", "lab.eval.renamed"))
+        assert w.reload_catalog()
+        text = generate_latest(w.metrics.registry).decode()
+        assert sample(text, "warden_evaluation_failures_total", threshold="lab.eval.renamed") == 0
+        assert 'warden_evaluation_failures_total{threshold="lab.eval.per_model"}' not in text
+        assert sample(text, "warden_evaluation_failures_total", threshold=silence) == 0.0
+    finally:
+        w.close()
 
 
 def test_trigger_log_verification_is_a_metric(tmp_path: Path) -> None:
@@ -166,10 +254,14 @@ def test_trigger_log_verification_is_a_metric(tmp_path: Path) -> None:
         w.close()
 
 
-def test_openmetrics_is_negotiated_and_promtool_finds_nothing(tmp_path: Path) -> None:
-    w = make(tmp_path, api_token="t")
+def test_openmetrics_is_negotiated_and_promtool_finds_nothing_with_a_forecast(
+    tmp_path: Path,
+) -> None:
+    w = make(tmp_path, HORIZON, api_token="t")
     put(w, "acme/open", 0.9)
+    put_trend(w)
     w.sweep()
+    w.forecast()
     with serving(w) as base:
         plain = requests.get(f"{base}/metrics", timeout=10)
         om = requests.get(
@@ -181,6 +273,8 @@ def test_openmetrics_is_negotiated_and_promtool_finds_nothing(tmp_path: Path) ->
     assert om.headers["content-type"].startswith("application/openmetrics-text")
     assert om.text.rstrip().endswith("# EOF")
     assert "warden_threshold_state" in om.text
+    # the scrape has a forecast (below), which promtool checks too
+    assert "warden_threshold_projected_crossing_timestamp_seconds{" in plain.text
     promtool = shutil.which("promtool")
     if promtool is None:
         if os.environ.get("WARDEN_REQUIRE_PROMSTACK"):
@@ -189,4 +283,15 @@ def test_openmetrics_is_negotiated_and_promtool_finds_nothing(tmp_path: Path) ->
     checked = subprocess.run(
         [promtool, "check", "metrics"], input=plain.text, capture_output=True, text=True
     )
-    assert checked.returncode == 0 and not checked.stdout.strip(), checked.stdout + checked.stderr
+    found = (checked.stdout + checked.stderr).strip()
+    assert checked.returncode == 0 and not found, found
+    # the forecast is in the scrape promtool checked, by percentile (a "quantile" label is for
+    # summaries only: promtool refuses it on a gauge)
+    crossing = "warden_threshold_projected_crossing_timestamp_seconds"
+    p10, p50, p90 = (
+        sample(plain.text, crossing, threshold="lab.horizon.frontier", percentile=p)
+        for p in ("10", "50", "90")
+    )
+    assert p10 is not None and p50 is not None and p90 is not None
+    assert NOW.timestamp() < p10 <= p50 <= p90
+    assert NOW + timedelta(days=100) < datetime.fromtimestamp(p50, UTC) < NOW + timedelta(days=200)

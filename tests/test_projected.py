@@ -82,7 +82,7 @@ def test_a_steep_trend_warns_ahead_of_the_data(tmp_path: Path) -> None:
     median = alert["trigger"]["projection"]["trigger"]["quantiles"]["0.5"]
     assert NOW < datetime.fromisoformat(median) < NOW + timedelta(days=365)
     assert (
-        'warden_threshold_projected_crossing_timestamp_seconds{quantile="0.5",threshold="lab.horizon.projected"}'
+        'warden_threshold_projected_crossing_timestamp_seconds{percentile="50",threshold="lab.horizon.projected"}'
         in text
     )
     doubling = [

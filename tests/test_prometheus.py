@@ -3,9 +3,12 @@ rules.yml, alerting to a real Alertmanager with the shipped alertmanager.yml.
 
 One stack per module (tests/promstack.py): warden on deploy/demo's config (SQLite and the demo
 logs copied to a temp folder, feed and evaluation every second) plus the two thresholds of
-deploy/compose/thresholds.yaml; Prometheus scraping and evaluating every second; Alertmanager
-with its webhooks sent to a loopback receiver. Then:
-- `up{job="warden"}` is 1 and every metric warden exports is there with its labels;
+deploy/compose/thresholds.yaml and a frontier threshold on a trend pushed over the API, projected
+every second (TREND: so the forecast metrics and the dashboard's projected crossings have data);
+Prometheus scraping and evaluating every second; Alertmanager with its webhooks sent to a
+loopback receiver. Then:
+- `up{job="warden"}` is 1 and every metric warden exports is there with its labels, the counters
+  over configured sets at 0 for every member;
 - every expression of the recording rules, the alerting rules and the dashboard returns data
   (alerts that must stay quiet while warden is healthy return nothing, and the series they
   compare must return data instead: ALERT_SIGNALS);
@@ -18,10 +21,13 @@ Skipped when the binaries are missing, unless WARDEN_REQUIRE_PROMSTACK=1 (.ci/ru
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,8 +35,10 @@ import requests
 import yaml
 
 from tests import promstack
-from tests.promstack import DEPLOY, Process, query, wait_until
+from tests.promstack import DEPLOY, WARDEN, Process, query, wait_until
 from tests.receiver import Receiver, receiver
+from warden.ingest import FAILURE_REASONS
+from warden.metrics import DELIVERY_OUTCOMES
 
 RULES = yaml.safe_load((DEPLOY / "prometheus" / "rules.yml").read_text())
 DASHBOARD = json.loads((DEPLOY / "grafana" / "warden.json").read_text())
@@ -40,6 +48,29 @@ EARLY = "demo.capability.match_accuracy.early_warning"  # deploy/compose/thresho
 FRONTIER = "demo.capability.frontier.high"  # deploy/compose/thresholds.yaml: warning
 MODEL = "mockllm/model"
 DEMO_VALUE = 2 / 3  # both demo logs score mockllm/model 2 of 3
+
+# A frontier threshold on a benchmark of its own, and a trend to project: one closed-weights model
+# of the registry measured every 60 days for two years, doubling every 120 days, at 200 minutes
+# today. Its frontier is projected to reach 480 minutes in about 150 days. Nothing else reads the
+# benchmark, and the threshold stays inactive.
+TREND = "demo.trend.frontier.high"
+TREND_CATALOG = f"""
+benchmarks:
+  - id: demo_trend
+    title: A demo time horizon (pushed by tests/test_prometheus.py)
+    metrics: {{p50_minutes: {{scale: minutes, direction: higher}}}}
+models:
+  - {{id: demo/trend, organisation: Demo, open_weights: false}}
+thresholds:
+  - id: {TREND}
+    title: The demo frontier reaches day-long tasks
+    domain: demo
+    level: high
+    sources: [{{title: S, url: "https://example.org/"}}]
+    when: {{benchmark: demo_trend, metric: p50_minutes, op: ">=", value: 480}}
+    scope: frontier
+    then: {{severity: warning}}
+"""
 
 # Label sets of every series warden exports (besides job and instance), for the metrics whose
 # series exist on the demo. The counters of failures and rejects below have none while healthy.
@@ -57,6 +88,12 @@ EXPECTED_LABELS = {
     "warden_feed_last_run_duration_seconds": {"feed"},
     "warden_observations_ingested_total": {"feed"},
     "warden_deliveries_total": {"sink", "outcome"},
+    "warden_sink_up": {"sink"},
+    "warden_feed_failures_total": {"feed", "reason"},
+    "warden_evaluation_failures_total": {"threshold"},
+    "warden_threshold_level": {"threshold", "benchmark", "metric", "kind"},
+    "warden_threshold_projected_crossing_timestamp_seconds": {"threshold", "percentile"},
+    "warden_frontier_doubling_time_seconds": {"benchmark", "metric", "scope"},
     "warden_outbox_messages": {"status"},
     "warden_evaluation_duration_seconds_bucket": {"le"},
     "warden_evaluation_duration_seconds_count": set(),
@@ -67,11 +104,10 @@ EXPECTED_LABELS = {
     "warden_metrics_scrape_errors_total": set(),
 }
 # Counters whose series appear with the first event they count: none while warden is healthy.
-# Their names must still be advertised (# TYPE) by warden, which the metadata API shows.
+# Their names must still be advertised (# TYPE) by warden, which the metadata API shows. (The
+# counters alerts take increase() of are exported at 0 from the start: EXPECTED_LABELS.)
 ABSENT_WHILE_HEALTHY = {
-    "warden_feed_failures_total": "no feed run has failed",
     "warden_observations_rejected_total": "the demo logs are valid",
-    "warden_evaluation_failures_total": "no evaluation has raised",
     # deploy/compose/thresholds.yaml declares mockllm/model, so that its per-model series are
     # exported (warden exports them only for registry models): nothing is unmapped.
     "warden_unmapped_observations_total": "every model and benchmark id is in the registry",
@@ -87,15 +123,15 @@ ALERT_SIGNALS = {
     "WardenDown": ['up{job="warden"}'],
     "WardenFeedStale": ["time() - warden_feed_last_success_timestamp_seconds"],
     "WardenFeedFailing": ["warden_feed_up"],
-    # No delivery has failed: the same sum over every outcome.
+    # No delivery has failed: 0 for every sink (the counter starts at 0).
     "WardenDeliveriesFailing": [
-        "sum by (job, instance, sink) (increase(warden_deliveries_total[30m]))"
+        'sum by (job, instance, sink) (increase(warden_deliveries_total{outcome="failed"}[30m]))'
     ],
     "WardenSinkDown": ["warden_sink_up"],
     "WardenOutboxBacklog": ['warden_outbox_messages{status="pending"}'],
-    # The failure counter has no series until an evaluation raises (ABSENT_WHILE_HEALTHY).
     "WardenEvaluationErrors": [
-        'max by (job, instance, threshold) (warden_threshold_state{state="error"})'
+        'max by (job, instance, threshold) (warden_threshold_state{state="error"})',
+        "sum by (job, instance, threshold) (increase(warden_evaluation_failures_total[15m]))",
     ],
     "WardenCatalogReloadFailed": ["warden_catalog_last_reload_successful"],
     "WardenTriggerLogBroken": ["warden_trigger_log_verified"],
@@ -116,6 +152,43 @@ class Stack:
     hooks: Receiver
 
 
+def start_warden(tmp: Path) -> Process:
+    """promstack.start_warden, plus TREND_CATALOG and a forecast every second."""
+    port = promstack.free_port()
+    path = promstack.warden_config(tmp, port)
+    config = yaml.safe_load(path.read_text())
+    (tmp / "trend.yaml").write_text(TREND_CATALOG)
+    config["catalog"].append(str(tmp / "trend.yaml"))
+    config["forecast_every"] = 1
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WARDEN_")}
+    argv = [str(WARDEN), "run", "--config", str(path)]
+    return Process("warden", argv, port, "/readyz", tmp / "warden.log", env)
+
+
+def push_trend(warden: Process, tmp: Path) -> None:
+    """TREND's observations, through the push API."""
+    token = yaml.safe_load((tmp / "warden.yaml").read_text())["api_token"]
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    body = [
+        {
+            "model": "demo/trend",
+            "benchmark": "demo_trend",
+            "metric": "p50_minutes",
+            "value": 200.0 * 2 ** (-60 * (12 - i) / 120),
+            "observed_at": (now - timedelta(days=60 * (12 - i))).isoformat(),
+        }
+        for i in range(13)
+    ]
+    r = requests.post(
+        warden.url + "/api/v1/observations",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert r.status_code == 200 and r.json() == {"ingested": 13, "duplicates": 0}, r.text
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tools = promstack.need("prometheus", "alertmanager")
@@ -123,7 +196,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with receiver() as hooks:
         base = hooks.url.rsplit("/", 1)[0]
         with (
-            promstack.running(promstack.start_warden(tmp)) as warden,
+            promstack.running(start_warden(tmp)) as warden,
             promstack.running(
                 promstack.start_alertmanager(tools["alertmanager"], tmp, base)
             ) as alertmanager,
@@ -137,11 +210,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             ) as prometheus,
         ):
             s = Stack(warden, alertmanager, prometheus, hooks)
+            push_trend(warden, tmp)
             # Warden has ingested the demo feed and the demo threshold fires ...
             wait_until(
                 "the demo threshold firing in warden",
                 lambda: (
                     f'state="firing",subject="{MODEL}",threshold="{DEMO}"'
+                    in requests.get(warden.url + "/metrics", timeout=5).text
+                ),
+                30,
+            )
+            # ... and has projected the trend ...
+            wait_until(
+                "a projected crossing in warden",
+                lambda: (
+                    f'percentile="50",threshold="{TREND}"'
                     in requests.get(warden.url + "/metrics", timeout=5).text
                 ),
                 30,
@@ -283,6 +366,54 @@ def test_feed_and_delivery_figures(stack: Stack) -> None:
     assert one(stack, "warden_trigger_log_verified") == 1
     assert one(stack, "warden_metrics_subjects_omitted") == 0
     assert one(stack, "warden_catalog_last_reload_successful") == 1
+
+
+def test_counters_over_configured_sets_start_at_zero(stack: Stack) -> None:
+    """Every sink x outcome, feed x reason and threshold has its counter before any event, so
+    the alerts' increase() sees the first one."""
+
+    def by(expr: str, label: str) -> dict[str, float]:
+        result = wait_until(expr, lambda: query(stack.prometheus, expr), 10)
+        return {r["metric"][label]: float(r["value"][1]) for r in result}
+
+    deliveries = by('warden_deliveries_total{sink="console"}', "outcome")
+    assert set(deliveries) == set(DELIVERY_OUTCOMES)
+    assert deliveries["failed"] == deliveries["retry"] == 0 < deliveries["delivered"]
+    assert by('warden_feed_failures_total{feed="demo"}', "reason") == dict.fromkeys(
+        FAILURE_REASONS, 0.0
+    )
+    assert query(stack.prometheus, 'warden_feed_failures_total{feed="api"}') == []  # no runs
+    failures = by("warden_evaluation_failures_total", "threshold")
+    assert set(failures) == set(by("warden_threshold_info", "threshold"))
+    assert set(failures.values()) == {0.0}
+
+
+def test_threshold_levels_and_projected_crossings(stack: Stack) -> None:
+    def level(threshold: str, kind: str) -> float:
+        return one(
+            stack,
+            f'warden_threshold_level{{threshold="{threshold}",benchmark="demo_capability",'
+            f'metric="match/accuracy",kind="{kind}"}}',
+        )
+
+    assert (level(DEMO, "trigger"), level(DEMO, "warning")) == (0.5, 0.3)
+    assert (level(FRONTIER, "trigger"), level(FRONTIER, "warning")) == (0.9, 0.6)
+    assert (
+        query(stack.prometheus, f'warden_threshold_level{{threshold="{EARLY}",kind="warning"}}')
+        == []
+    )
+    crossing = "warden_threshold_projected_crossing_timestamp_seconds"
+    at = {
+        r["metric"]["percentile"]: float(r["value"][1])
+        for r in wait_until(
+            crossing, partial(query, stack.prometheus, f'{crossing}{{threshold="{TREND}"}}'), 10
+        )
+    }
+    assert set(at) == {"10", "50", "90"} and at["10"] <= at["50"] <= at["90"]
+    days = (datetime.fromtimestamp(at["50"], UTC) - datetime.now(UTC)).days
+    assert 100 < days < 200, days
+    doubling = one(stack, 'warden_frontier_doubling_time_seconds{benchmark="demo_trend"}')
+    assert doubling / 86400 == pytest.approx(120, rel=0.05)
 
 
 # --- every expression -----------------------------------------------------------------------

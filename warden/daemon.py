@@ -138,9 +138,10 @@ class Warden:
         self.metrics = Metrics(
             self.store,
             lambda: (self.catalog, self.last, self.forecasts),
-            [*self.feeds, PUSH_FEED],
+            list(self.feeds),
             settings.metrics,
             list(self.sinks),
+            pushed=[PUSH_FEED],
         )
         self.dispatcher = Dispatcher(self.store, self.sinks, settings.dispatch, clock)
         self._sweep = Sweep()
@@ -185,6 +186,7 @@ class Warden:
             self.metrics.catalog_reload_ok.set(0)
             return False
         self.catalog = with_feed_health(catalog, self.settings.feeds)
+        self.metrics.catalog_changed(self.catalog)
         self.last = {k: v for k, v in self.last.items() if k[0] in catalog_ids(self.catalog)}
         self.metrics.catalog_reload_ok.set(1)
         self.note_catalog()
@@ -306,7 +308,8 @@ def serve(warden: Warden) -> int:
     watch = CatalogWatch(
         lambda: [*settings.catalog_paths(), *settings.registry_paths()], warden.reload_catalog
     )
-    # A worker per feed and per other job: one slow or failing feed never delays another.
+    # A worker per feed, so one slow or failing feed never delays another, and three for the
+    # other jobs (the sweep, verification, forecasts, follow-up, catalog watch), which are short.
     schedules = Schedules(workers=len(warden.feeds) + 3)
     schedules.every("catalog-watch", CATALOG_CHECK_SECONDS, watch.check, start_now=False)
     for feed in warden.feeds.values():

@@ -230,13 +230,6 @@ class Projection:
     reason: str
     fit: Fit
 
-    def timestamps(self) -> dict[str, float | None]:
-        """Quantile -> Unix seconds, for
-        `warden_threshold_projected_crossing_timestamp_seconds{quantile}`."""
-        return {
-            f"{q:g}": None if at is None else at.timestamp() for q, at in self.quantiles.items()
-        }
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "level": self.level,

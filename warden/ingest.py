@@ -44,14 +44,13 @@ class IngestResult:
 BATCH_OBSERVATIONS = 1000
 
 # Why a feed run failed, for `warden_feed_failures_total{feed,reason}`: the HTTP layer's reasons
-# (warden.http.REASONS) and those of local sources.
+# (warden.http.REASONS) but too_large and bad_content (connectors.source turns those into
+# rejects of the payload: the run goes on), and those of local sources.
 FAILURE_REASONS = (
     "timeout",
     "connection",
     "http_status",
-    "too_large",
     "redirect",
-    "bad_content",
     "invalid_url",
     "not_found",
     "unreadable",

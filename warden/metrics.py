@@ -3,13 +3,18 @@
 Labels come only from bounded, configured sets: feed and sink ids from the config, threshold ids
 from the catalog, model ids from the registry (warden/thresholdmetrics.py caps the rest),
 benchmark ids from the catalog, states and reasons from fixed enumerations.
+
+Counters are exported at 0 for every member of their bounded sets (deliveries per configured
+sink and outcome, feed failures per configured feed and reason, evaluation failures per threshold
+of the catalog), so that `increase()` sees the first event: on a series that appears with its
+first count, it has no earlier sample to compare with, and alerts on it miss that event.
 """
 
 from __future__ import annotations
 
 import logging
 import platform
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -18,11 +23,14 @@ from sqlalchemy import Connection
 
 from warden import __version__, thresholdmetrics
 from warden.catalog import Catalog
+from warden.ingest import FAILURE_REASONS
 from warden.settings import MetricsSettings
 from warden.store import Store, stats
 from warden.thresholdmetrics import Evaluations, Forecasts
 
 log = logging.getLogger(__name__)
+
+DELIVERY_OUTCOMES = ("delivered", "retry", "failed")  # warden/dispatch.py
 
 
 class StoreCollector(Collector):
@@ -34,11 +42,13 @@ class StoreCollector(Collector):
         errors: Counter,
         settings: MetricsSettings,
         sinks: list[str] | None = None,
+        pushed: Sequence[str] = (),
     ) -> None:
         self.sinks = sinks or []
         self.store = store
         self.thresholds = thresholds  # the current catalog and its last evaluations
-        self.feeds = feeds
+        self.feeds = feeds  # the configured feeds (they run, and their runs can fail)
+        self.pushed = list(pushed)  # feed ids observations are pushed under (no runs)
         self.errors = errors
         self.settings = settings
 
@@ -110,15 +120,16 @@ class StoreCollector(Collector):
             "internal_error).",
             labels=["feed", "reason"],
         )
-        for feed, reason, count in stats.failure_counts(conn):
-            failures.add_metric([feed, reason], count)
+        failed = {(feed, reason): count for feed, reason, count in stats.failure_counts(conn)}
+        for feed, reason in sorted(failed.keys() | _product(self.feeds, FAILURE_REASONS)):
+            failures.add_metric([feed, reason], failed.get((feed, reason), 0))
         yield failures
 
         ingested = CounterMetricFamily(
             "warden_observations_ingested", "Observations stored, by feed.", labels=["feed"]
         )
         counts = stats.ingested_counts(conn)
-        for feed in sorted(set(counts) | set(self.feeds)):
+        for feed in sorted(set(counts) | set(self.feeds) | set(self.pushed)):
             ingested.add_metric([feed], counts.get(feed, 0))
         yield ingested
 
@@ -146,8 +157,9 @@ class StoreCollector(Collector):
             "Delivery attempts, by sink and outcome.",
             labels=["sink", "outcome"],
         )
-        for sink, outcome, count in stats.delivery_counts(conn):
-            delivered.add_metric([sink, outcome], count)
+        done = {(sink, outcome): count for sink, outcome, count in stats.delivery_counts(conn)}
+        for sink, outcome in sorted(done.keys() | _product(self.sinks, DELIVERY_OUTCOMES)):
+            delivered.add_metric([sink, outcome], done.get((sink, outcome), 0))
         yield delivered
 
         up = GaugeMetricFamily(
@@ -172,6 +184,10 @@ class StoreCollector(Collector):
         yield outbox
 
 
+def _product(first: Iterable[str], second: Iterable[str]) -> set[tuple[str, str]]:
+    return {(a, b) for a in first for b in second}
+
+
 class Metrics:
     """A registry per daemon: the store collector plus process-local figures."""
 
@@ -182,7 +198,10 @@ class Metrics:
         feeds: list[str],
         settings: MetricsSettings | None = None,
         sinks: list[str] | None = None,
+        pushed: Sequence[str] = (),
     ) -> None:
+        """`feeds`: the configured feeds; `pushed`: the feed ids observations are pushed under
+        (their ingested counts are exported too); `sinks`: the configured sinks."""
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)
         self.scrape_errors = Counter(
@@ -202,6 +221,8 @@ class Metrics:
             ["threshold"],
             registry=self.registry,
         )
+        self._evaluated: set[str] = set()  # the thresholds with an evaluation-failure series
+        self.catalog_changed(thresholds()[0])
         self.catalog_reload_ok = Gauge(
             "warden_catalog_last_reload_successful",
             "1 if the last catalog (re)load succeeded, 0 if it failed and the last good catalog "
@@ -222,6 +243,22 @@ class Metrics:
         )
         self.registry.register(
             StoreCollector(
-                store, thresholds, feeds, self.scrape_errors, settings or MetricsSettings(), sinks
+                store,
+                thresholds,
+                feeds,
+                self.scrape_errors,
+                settings or MetricsSettings(),
+                sinks,
+                pushed,
             )
         )
+
+    def catalog_changed(self, catalog: Catalog) -> None:
+        """Export `warden_evaluation_failures_total` at 0 for each threshold of `catalog` (so
+        `increase()` sees its first failure), and no longer for thresholds it dropped."""
+        ids = {t.id for t in catalog.thresholds}
+        for gone in self._evaluated - ids:
+            self.evaluation_failures.remove(gone)
+        for new in ids - self._evaluated:
+            self.evaluation_failures.labels(new)
+        self._evaluated = ids

@@ -1,6 +1,9 @@
 """Threshold metrics: what each threshold says about each subject, for Prometheus and Grafana.
 
 - `warden_threshold_info{threshold,title,level,domain,severity,scope}` 1 for every threshold.
+- `warden_threshold_level{threshold,benchmark,metric,kind}`: the trigger level
+  (`kind="trigger"`) and the early-warning level (`kind="warning"`) of every threshold with a
+  single benchmark condition, in the metric's canonical unit (for drawing beside the values).
 - `warden_threshold_state{threshold,subject,state}`: stateset-style, 1 for the current state and
   0 for the six others, every state always present for every exported subject (a subject with no
   stored state is `inactive`), so alert rules never hinge on a series appearing.
@@ -11,13 +14,17 @@
 - `warden_observation_value{model,benchmark,metric}`: the newest value of each series a
   threshold reads; `warden_frontier_value{benchmark,metric,scope}`: its best over all models
   (`scope="all"`) and over open-weights models (`scope="open_weights"`).
-- `warden_metrics_subjects_omitted`: per-model series left out by the cardinality rules.
+- `warden_threshold_projected_crossing_timestamp_seconds{threshold,percentile}` and
+  `warden_frontier_doubling_time_seconds{benchmark,metric,scope}`: the forecasts.
+- `warden_metrics_subjects_omitted`: per-model threshold x subject pairs left out by the
+  cardinality rules.
 
-Cardinality: frontier-scoped thresholds have one subject each and are always exported. Per-model
-subjects (and model series) are exported only for models in the registry (`metrics.subjects:
-registry`, the default; `all` exports every model) and up to `metrics.max_subjects` threshold x
-subject pairs; a subject in any state but `inactive` is always exported, so an alert is never
-hidden. What is left out is counted.
+Cardinality, one rule: frontier-scoped thresholds have one subject each and are always exported.
+A per-model threshold x subject pair is exported when the subject is in any state but `inactive`
+(an alert is never hidden), else only for a model in the registry (`metrics.subjects: registry`,
+the default; `all` exports every model) and up to `metrics.max_subjects` such pairs. A model's
+`warden_observation_value` series are exported exactly when at least one of its pairs is, so the
+cap bounds both and an alerting model's values are always there. Left-out pairs are counted.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from prometheus_client.samples import Sample
 from sqlalchemy import Connection
 
 from warden.catalog import Catalog, Threshold
-from warden.condition import Comparison, Silence
+from warden.condition import Comparison, Condition, Silence
 from warden.frontier import ThresholdForecast
 from warden.model import Evaluation, State
 from warden.settings import MetricsSettings
@@ -78,19 +85,32 @@ def collect(
         "(kind=warning) level, in the metric's canonical unit; > 0 on the safe side.",
         labels=["threshold", "subject", "kind"],
     )
+    level = GaugeMetricFamily(
+        "warden_threshold_level",
+        "Trigger (kind=trigger) and early-warning (kind=warning) level of each threshold with a "
+        "single benchmark condition, in the metric's canonical unit.",
+        labels=["threshold", "benchmark", "metric", "kind"],
+    )
     budget, omitted = settings.max_subjects, 0
+    shown: set[str] = set()  # models with at least one exported threshold x subject pair
     for t in catalog.thresholds:
         info.add_metric(
             [t.id, t.title, t.level.value, t.domain, t.then.severity, t.scope.value], 1.0
         )
-        alerting = {s for s, v in states.get(t.id, {}).items() if v != State.INACTIVE.value}
-        for subject in sorted(_subjects(t, newest, states.get(t.id, {}))):
-            if subject not in alerting and not t.is_frontier and _per_model(t):
-                if not wanted(subject) or budget <= 0:
-                    omitted += 1
-                    continue
-                budget -= 1
-            current = states.get(t.id, {}).get(subject, State.INACTIVE.value)
+        if isinstance(t.when, Condition):
+            for kind, at in _levels(t, t.when):
+                level.add_metric([t.id, t.when.benchmark, t.when.metric, kind], at)
+        per_model = not t.is_frontier and _per_model(t)
+        known_states = states.get(t.id, {})
+        for subject in sorted(_subjects(t, newest, known_states)):
+            current = known_states.get(subject, State.INACTIVE.value)
+            if per_model:
+                if current == State.INACTIVE.value:  # alerting pairs are always exported
+                    if not wanted(subject) or budget <= 0:
+                        omitted += 1
+                        continue
+                    budget -= 1
+                shown.add(subject)
             # Seven samples per subject: appended directly (add_metric zips labels per sample).
             state.samples.extend(
                 Sample(
@@ -104,13 +124,15 @@ def collect(
             for kind, distance in _margins(t, ev):
                 margin.add_metric([t.id, subject, kind], distance)
     yield info
+    yield level
     yield state
     yield margin
 
     value = GaugeMetricFamily(
         "warden_observation_value",
         "Newest observed value per model, for the benchmark metrics the catalog's thresholds "
-        "read (in the metric's canonical unit).",
+        "read (in the metric's canonical unit); for the models with an exported threshold x "
+        "subject pair.",
         labels=["model", "benchmark", "metric"],
     )
     frontier = GaugeMetricFamily(
@@ -124,10 +146,8 @@ def collect(
         better = max if spec is None or spec.direction == "higher" else min
         values = {m: points[0].value for m, points in by_model.items()}
         for model, v in sorted(values.items()):
-            if wanted(model):
+            if model in shown:
                 value.add_metric([model, benchmark, metric], v)
-            else:
-                omitted += 1
         if values:
             frontier.add_metric([benchmark, metric, "all"], better(values.values()))
         open_values = [v for m, v in values.items() if m in known and known[m].open_weights]
@@ -138,7 +158,8 @@ def collect(
     yield from _forecasts(forecasts or {})
     left_out = GaugeMetricFamily(
         "warden_metrics_subjects_omitted",
-        "Per-model series left out of this scrape by metrics.subjects and metrics.max_subjects.",
+        "Per-model threshold x subject pairs left out of this scrape by metrics.subjects and "
+        "metrics.max_subjects (a left-out model's warden_observation_value series go with them).",
     )
     left_out.add_metric([], float(omitted))
     yield left_out
@@ -148,8 +169,8 @@ def _forecasts(forecasts: Mapping[str, ThresholdForecast]) -> Iterator[Metric]:
     crossing = GaugeMetricFamily(
         "warden_threshold_projected_crossing_timestamp_seconds",
         "When the frontier's trend is projected to reach the threshold's trigger value, by "
-        "quantile of the bootstrap (0.1, 0.5, 0.9); absent when beyond the horizon or unknown.",
-        labels=["threshold", "quantile"],
+        "percentile of the bootstrap (10, 50, 90); absent when beyond the horizon or unknown.",
+        labels=["threshold", "percentile"],
     )
     doubling = GaugeMetricFamily(
         "warden_frontier_doubling_time_seconds",
@@ -159,9 +180,9 @@ def _forecasts(forecasts: Mapping[str, ThresholdForecast]) -> Iterator[Metric]:
     )
     seen = set()
     for threshold, forecast in sorted(forecasts.items()):
-        for quantile, at in forecast.trigger.timestamps().items():
-            if at is not None:
-                crossing.add_metric([threshold, quantile], at)
+        for q, at in forecast.trigger.quantiles.items():
+            if at is not None:  # a label "quantile" is for summaries only: percentile 10, 50, 90
+                crossing.add_metric([threshold, f"{q * 100:g}"], at.timestamp())
         f, seconds = forecast.frontier, forecast.fit.doubling_seconds
         key = (f.benchmark, f.metric, f.scope.name)
         if seconds is not None and key not in seen:
@@ -185,6 +206,12 @@ def _subjects(t: Threshold, newest: obs_rows.Series, states: Mapping[str, str]) 
     if isinstance(t.when, Silence):
         found.add(t.when.feed)  # a feed-silence threshold: its feed, before any state
     return found
+
+
+def _levels(t: Threshold, when: Condition) -> Iterator[tuple[str, float]]:
+    yield "trigger", when.value
+    if t.warn_at is not None:
+        yield "warning", t.warn_at
 
 
 def _margins(t: Threshold, ev: Evaluation | None) -> Iterator[tuple[str, float]]:
