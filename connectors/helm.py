@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors.documents import fetch_time, json_document, require_id, short_text, valid_count
 from connectors.source import is_url, payloads
-from warden.connector import Cursor, content_key, load_json, options, rejected
+from warden.connector import Cursor, content_key, options, rejected
 from warden.errors import ParseError
 from warden.model import Observation, Payload, Pending, Rejection
 
@@ -171,7 +171,7 @@ def pack(run_spec: bytes, stats: bytes, source: str = "") -> bytes:
 def parse_run(payload: Payload) -> list[Observation | Rejection]:
     """Observations from one packed run folder (see `pack`)."""
     src = payload.source
-    envelope = load_json(payload)
+    envelope = json_document(payload.content, src, "the HELM run payload")
     if not isinstance(envelope, dict) or envelope.get("format") != ENVELOPE:
         message = "not a HELM run payload (the envelope the helm connector's fetch writes)"
         raise ParseError("malformed", message, source=src)

@@ -26,6 +26,7 @@ from connectors.archive import member_names, read_member
 from connectors.documents import (
     MAX_COUNT,
     is_id,
+    json_document,
     object_at,
     real_number,
     require_id,
@@ -34,7 +35,7 @@ from connectors.documents import (
 )
 from connectors.json_stream import JsonLog
 from connectors.source import SourceOptions, payloads
-from warden.connector import Cursor, content_key, load_json, options
+from warden.connector import Cursor, content_key, options
 from warden.errors import NotReady, ParseError
 from warden.model import Observation, Payload, Pending, Rejection
 
@@ -103,7 +104,7 @@ class _Run:
 def parse_log(payload: Payload) -> list[Observation]:
     """Observations from one Inspect log document (a `header.json` or a `.json` log)."""
     src = payload.source
-    doc = load_json(payload)
+    doc = json_document(payload.content, src, "the log's header")
     if not isinstance(doc, dict):
         raise ParseError("malformed", "top level is not a JSON object", source=src)
     status = _get(doc, src, "status", str)

@@ -50,6 +50,7 @@ from connectors.documents import (
     MAX_ID,
     finite_number,
     is_id,
+    json_document,
     object_at,
     real_number,
     require_id,
@@ -58,7 +59,7 @@ from connectors.documents import (
 )
 from connectors.files import read_all
 from connectors.source import SourceOptions, is_url, payloads
-from warden.connector import Cursor, content_key, load_json, options, rejected
+from warden.connector import Cursor, content_key, options, rejected
 from warden.errors import ParseError
 from warden.model import Observation, Payload, Pending, Rejection
 
@@ -139,7 +140,7 @@ class _Run:
 def parse_results(payload: Payload) -> list[Observation | Rejection]:
     """Observations (and rejected metrics) from one lm-eval results document."""
     src = payload.source
-    doc = load_json(payload)
+    doc = json_document(payload.content, src, "the results file")
     if not isinstance(doc, dict):
         raise ParseError("malformed", "top level is not a JSON object", source=src)
     results = doc.get("results")

@@ -22,8 +22,9 @@ from pydantic import (
     field_validator,
 )
 
+from connectors.documents import json_document
 from connectors.source import Documents
-from warden.connector import content_key, load_json
+from warden.connector import content_key
 from warden.errors import ParseError
 from warden.model import Observation, Payload
 from warden.yamlfile import describe
@@ -111,7 +112,7 @@ class ObservationsJson(Documents):
 
 
 def parse_batch(payload: Payload) -> list[Observation]:
-    raw = load_json(payload)
+    raw = json_document(payload.content, payload.source, "the observation batch")
     try:
         items = Batch.validate_python(raw)
     except ValidationError as exc:

@@ -23,7 +23,6 @@ Observation attributes connectors set (all optional; thresholds and the registry
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -64,19 +63,6 @@ def options(model: type[OptionsT], raw: Mapping[str, Any], where: str) -> Option
         raise ConfigError(
             [Problem(where, f"options.{describe(dict(e))}") for e in exc.errors()]
         ) from exc
-
-
-def load_json(payload: Payload) -> Any:
-    """The JSON document in `payload`, or ParseError. NaN and Infinity literals are read as
-    floats, for each connector to refuse field by field."""
-    try:
-        return json.loads(payload.content)
-    except RecursionError as exc:
-        raise ParseError(
-            "malformed", "invalid JSON: nested too deeply", source=payload.source
-        ) from exc
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, over-long integers
-        raise ParseError("malformed", f"invalid JSON: {exc}", source=payload.source) from exc
 
 
 def rejected(payload: Payload, error: ParseError) -> Rejection:

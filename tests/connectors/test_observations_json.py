@@ -160,13 +160,15 @@ def test_item_that_is_not_an_object_names_its_record() -> None:
 
 
 @pytest.mark.parametrize(
-    "content",
-    [b"", b"[", b"\xff\xfe\x00", b"[" * 100_000, b"1" * 5000],
-    ids=["empty", "unclosed", "bad-utf", "deep", "long-int"],
-)
-def test_unreadable_json_is_malformed(content: bytes) -> None:
+    ("content", "reason"),
+    [(b"", "malformed"), (b"[", "truncated"), (b'[{"model": "m", "val', "truncated"),
+     (b"\xff\xfe\x00", "malformed"), (b"[" * 100_000, "malformed"), (b"1" * 5000, "malformed"),
+     (b"[1, 2] junk", "malformed")],
+    ids=["empty", "unclosed", "cut", "bad-utf", "deep", "long-int", "junk-after"],
+)  # fmt: skip
+def test_unreadable_json_is_malformed_or_truncated(content: bytes, reason: str) -> None:
     exc = error(content)
-    assert exc.reason == "malformed"
+    assert exc.reason == reason, exc.detail
 
 
 def test_several_errors_are_counted_in_the_message() -> None:
