@@ -37,6 +37,7 @@ from prometheus_client.openmetrics import exposition as openmetrics
 from prometheus_client.samples import Exemplar, Timestamp
 
 from tests.server import serving
+from tests.test_metrics import CATALOG as METRICS_CATALOG
 from warden import exposition
 from warden.daemon import Warden
 from warden.exposition import render
@@ -202,33 +203,12 @@ def test_any_gauge_families_are_written_as_prometheus_client_writes_them(
     assert render(registry, openmetrics=om) == expected(registry, om)
 
 
-CATALOG = """
-benchmarks:
-  - {id: lab_eval, title: Lab eval, metrics: {accuracy: {scale: fraction}}}
-models:
-  - {id: acme/open, open_weights: true, organisation: Acme}
-  - {id: acme/closed, open_weights: false, organisation: Acme}
-  - {id: acme/mid, open_weights: false, organisation: Acme}
-thresholds:
-  - id: lab.eval.frontier
-    title: 'Frontier "crossed"'
-    domain: cyber
-    level: high
-    sources: [{title: F, url: "https://example.org/"}]
-    when: {benchmark: lab_eval, metric: accuracy, op: ">=", value: 0.8}
-    scope: frontier
-    warn_at: 0.6
-    then: {severity: critical}
-  - id: lab.eval.per_model
-    title: Per model crossed
-    domain: cyber
-    level: early_warning
-    sources: [{title: F, url: "https://example.org/"}]
-    when: {benchmark: lab_eval, metric: accuracy, op: ">=", value: 0.5}
-    warn_at: 0.3
-    confidence: 0.95
-    then: {severity: warning}
-"""
+# tests/test_metrics.py's catalog, with a title to escape and one more model.
+CATALOG = METRICS_CATALOG.replace(
+    "title: Frontier crossed", """title: 'Frontier "crossed"'"""
+).replace(
+    "thresholds:", "  - {id: acme/mid, open_weights: false, organisation: Acme}\nthresholds:", 1
+)
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
