@@ -197,6 +197,28 @@ def test_the_cap_keeps_alerting_subjects(tmp_path: Path) -> None:
     assert sample(text, "warden_metrics_subjects_omitted") == 1.0  # one pair, not its value
 
 
+def test_values_on_a_series_only_frontier_thresholds_read_are_the_registry_models(
+    tmp_path: Path,
+) -> None:
+    w = make(tmp_path, HORIZON, metrics={"subjects": "all", "max_subjects": 0})
+    try:
+        rows = [Observation(m, "horizon", "p50_minutes", v, NOW, f"h-{m}", "s", "0" * 64)
+                for m, v in (("acme/open", 90.0), ("lab/unlisted", 300.0))]  # fmt: skip
+        with w.store.write() as conn:
+            obs_rows.insert_observations(conn, "f", rows, NOW)
+        w.sweep()
+        text = generate_latest(w.metrics.registry).decode()
+    finally:
+        w.close()
+    # No per-model threshold reads horizon: no pairs, so the registry bounds its value series.
+    assert sample(text, "warden_observation_value", model="acme/open", benchmark="horizon",
+                  metric="p50_minutes") == 90.0  # fmt: skip
+    assert 'model="lab/unlisted"' not in text
+    assert sample(text, "warden_frontier_value", benchmark="horizon", metric="p50_minutes",
+                  scope="all") == 300.0  # fmt: skip
+    assert sample(text, "warden_metrics_subjects_omitted") == 0.0
+
+
 def test_counters_are_exported_at_zero_for_every_configured_sink_feed_and_threshold(
     tmp_path: Path,
 ) -> None:

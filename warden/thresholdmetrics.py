@@ -22,9 +22,11 @@
 Cardinality, one rule: frontier-scoped thresholds have one subject each and are always exported.
 A per-model threshold x subject pair is exported when the subject is in any state but `inactive`
 (an alert is never hidden), else only for a model in the registry (`metrics.subjects: registry`,
-the default; `all` exports every model) and up to `metrics.max_subjects` such pairs. A model's
-`warden_observation_value` series are exported exactly when at least one of its pairs is, so the
-cap bounds both and an alerting model's values are always there. Left-out pairs are counted.
+the default; `all` exports every model) and up to `metrics.max_subjects` such pairs. On a series a
+per-model threshold reads, a model's `warden_observation_value` is exported exactly when at least
+one of its pairs is, so the cap bounds both and an alerting model's values are always there; on a
+series only frontier thresholds read (no pairs), for the registry's models. Left-out pairs are
+counted.
 """
 
 from __future__ import annotations
@@ -131,8 +133,9 @@ def collect(
     value = GaugeMetricFamily(
         "warden_observation_value",
         "Newest observed value per model, for the benchmark metrics the catalog's thresholds "
-        "read (in the metric's canonical unit); for the models with an exported threshold x "
-        "subject pair.",
+        "read (in the metric's canonical unit): on a series a per-model threshold reads, for the "
+        "models with an exported threshold x subject pair; on one only frontier thresholds read, "
+        "for the registry's models.",
         labels=["model", "benchmark", "metric"],
     )
     frontier = GaugeMetricFamily(
@@ -141,12 +144,16 @@ def collect(
         "(scope=open_weights), per benchmark metric a threshold reads.",
         labels=["benchmark", "metric", "scope"],
     )
+    per_model_series = {p for t in catalog.thresholds if not t.is_frontier for p in t.pairs}
     for (benchmark, metric), by_model in sorted(newest.items()):
         spec = registry.metric(benchmark, metric)[1]
         better = max if spec is None or spec.direction == "higher" else min
         values = {m: points[0].value for m, points in by_model.items()}
+        # A series per-model thresholds read: the models with an exported pair (so the cap
+        # bounds both); one only frontier thresholds read: the registry's models (bounded).
+        exported = shown if (benchmark, metric) in per_model_series else known
         for model, v in sorted(values.items()):
-            if model in shown:
+            if model in exported:
                 value.add_metric([model, benchmark, metric], v)
         if values:
             frontier.add_metric([benchmark, metric, "all"], better(values.values()))
