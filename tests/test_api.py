@@ -270,3 +270,6 @@ def test_metrics_are_gzipped_when_asked(api: str) -> None:
         timeout=10,
     )
     assert om.headers["content-encoding"] == "gzip" and om.text.endswith("# EOF\n")
+    for header, zipped_ in (("GZIP", True), ("gzip;q=0", False), ("*", True), ("br", False)):
+        r = requests.get(f"{api}/metrics", headers={"Accept-Encoding": header}, timeout=10)
+        assert (r.headers.get("content-encoding") == "gzip") is zipped_, header

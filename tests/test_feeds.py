@@ -183,3 +183,11 @@ def test_rejects_retry_counts_the_new_rejects_of_what_it_read_again(tmp_path: Pa
     assert "1 rejects resolved, 0 still open, 1 new rejects" in r.output
     (left,) = json.loads(warden("rejects", "--json", "--config", cfg).output)
     assert Path(left["source"]).name == "bad.json" and left["reason"] != "truncated"
+    # A retry whose run fails (the source is gone) resolves nothing.
+    data.rename(data.with_name("moved"))
+    r = warden("rejects", "retry", "--config", cfg)
+    assert r.exit_code == 1 and "0 rejects resolved, 1 still open" in r.output, r.output
+    assert "the run failed" in r.output
+    assert len(json.loads(warden("rejects", "--json", "--config", cfg).output)) == 1
+    table = warden("rejects", "--all", "--config", cfg).output
+    assert "resolved_at" in table.splitlines()[0]

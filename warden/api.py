@@ -65,7 +65,7 @@ def create_app(warden: Warden) -> FastAPI:
             # every Prometheus reads (prometheus_client answers the same unless 1.0.0 is asked).
             kind = CONTENT_TYPE_PLAIN_0_0_4
         headers = {"Content-Type": kind, "Vary": "Accept, Accept-Encoding"}
-        if "gzip" in request.headers.get("accept-encoding", ""):
+        if _accepts_gzip(request.headers.get("accept-encoding", "")):
             # As Prometheus asks: a 10,000-series body shrinks ~15x; level 1 keeps it fast.
             body = gzip.compress(body, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
@@ -149,3 +149,20 @@ async def _read_body(request: Request) -> bytes | None:
 def _error(status: int, message: str, **fields: Any) -> JSONResponse:
     detail = {"message": message, **{k: v for k, v in fields.items() if v is not None}}
     return JSONResponse({"detail": detail}, status_code=status)
+
+
+def _accepts_gzip(header: str) -> bool:
+    """Whether an Accept-Encoding header takes gzip: named (any case) or by `*`, with q > 0."""
+    weights: dict[str, float] = {}
+    for part in header.split(","):
+        name, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        weights[name.lower()] = q
+    return weights.get("gzip", weights.get("*", 0.0)) > 0

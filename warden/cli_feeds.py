@@ -144,6 +144,7 @@ def rejects(ctx: click.Context, feed: str | None, include_resolved: bool, as_jso
     from warden import views
 
     shown = ["feed", "source", "record", "field", "reason", "message"]
+    shown += ["resolved_at"] if include_resolved else []
     click.echo(views.table(shown, [[r[k] for k in shown] for r in rows]))
     click.echo(f"\n{len(rows)} {'rejects' if include_resolved else 'open rejects'}")
 
@@ -189,7 +190,8 @@ def rejects_retry(ctx: Context, only: str | None) -> None:
             w.note_catalog()
             result = w.run_feed(fid)
             again = {reject_identity(r) for r in result.rejections}
-            fixed = [r.id for r in open_rejects if r.identity not in again]
+            # A run that failed may not have read them at all: nothing is resolved by it.
+            fixed = [] if result.error else [r.id for r in open_rejects if r.identity not in again]
             with w.store.write() as conn:
                 feed_rows.resolve(conn, fixed, w.clock())
             left = len(open_rejects) - len(fixed)
