@@ -141,6 +141,8 @@ def test_a_feed_silent_past_its_stale_after_raises_its_own_alert(tmp_path: Path)
             "firing",
         )
         assert "7200 s and it never succeeded (>= 3600 s)" in t.evaluation.reason
+        (listed,) = json.loads(warden("feeds", "--json", "--config", cfg).output)
+        assert listed["state"] == "failing (not_found), silent"
         data.mkdir()
         (data / "a.json").write_text(json.dumps(GOOD))
         w.run_feed("lab")  # success: its own alert resolves at once
@@ -149,6 +151,9 @@ def test_a_feed_silent_past_its_stale_after_raises_its_own_alert(tmp_path: Path)
 
             states = alerts.load_states(conn, ["warden.feed.lab.silent"])
         assert states[("warden.feed.lab.silent", "lab")].value == "resolved"
+        # `warden feeds` runs on the real clock: months after that success, the feed is silent.
+        (listed,) = json.loads(warden("feeds", "--json", "--config", cfg).output)
+        assert listed["state"] == "silent"
     finally:
         w.close()
     entries = [json.loads(x) for x in warden("log", "--json", "--config", cfg).output.splitlines()]

@@ -32,7 +32,7 @@ def _when(value: datetime | None) -> str | None:
 def feeds(ctx: Context, as_json: bool) -> None:
     """Every feed: schedule, state, last success, observations and open rejects.
 
-    State: `ok` (last run succeeded), `failing (REASON)`, `stale` (no success within the feed's
+    State: `ok` (last run succeeded), `failing (REASON)`, `silent` (no success within the feed's
     stale_after), `never run`. Feeds the store knows but the config no longer names (the push
     API's `api`, `warden ingest`'s `cli`) are listed too."""
     from warden.catalog import duration_text
@@ -54,21 +54,23 @@ def feeds(ctx: Context, as_json: bool) -> None:
             if cfg is None
             else (f"cron {cfg.cron}" if cfg.cron else f"every {duration_text(cfg.every)}")
         )
-        if row is None or row.last_attempt_at is None:
-            state = "never run"
-        elif row.last_error:
-            state = f"failing ({row.last_reason or 'internal_error'})"
-        elif (
-            cfg is not None
+        # Silent: no success within the feed's stale_after (its evidence does not count).
+        silent = bool(
+            row is not None
+            and cfg is not None
             and cfg.stale_after
             and (
                 row.last_success_at is None
-                or (now - row.last_success_at).total_seconds() > cfg.stale_after
+                or (now - row.last_success_at).total_seconds() >= cfg.stale_after
             )
-        ):
-            state = "stale"
+        )
+        if row is None or row.last_attempt_at is None:
+            state = "never run"
+        elif row.last_error:
+            reason = row.last_reason or "internal_error"
+            state = f"failing ({reason})" + (", silent" if silent else "")
         else:
-            state = "ok"
+            state = "silent" if silent else "ok"
         rows.append(
             {
                 "feed": fid,
