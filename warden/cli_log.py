@@ -1,6 +1,7 @@
 """`warden log export` and `warden log verify-export`: exports of the trigger log that a reader
-can check without warden's database, optionally signed (formats: warden/logexport.py). Added to
-the `log` group of the main command by warden/cli.py."""
+can check without warden's database, optionally signed (formats: warden/logexport.py); and
+`warden log keygen`, the Ed25519 key pair whose public half checks a signature but cannot make
+one. Added to the `log` group of the main command by warden/cli.py."""
 
 from __future__ import annotations
 
@@ -14,29 +15,90 @@ import click
 
 from warden.cli import Context, config_option, parse_time, pass_ctx, user_errors
 from warden.errors import UsageError
+from warden.exportkeys import MIN_KEY_BYTES, HmacKey, Key, load_key, new_key_pair
 
 # As in warden/logexport.py, which is imported only when a command runs (`warden --help` stays
 # fast); tests/test_logexport.py checks they agree.
 FORMATS = ("jsonl", "csv")
-MIN_KEY_BYTES = 32
 
 
-def read_key(path: Path) -> bytes:
-    """An HMAC key: the file's bytes, exactly (a trailing newline is part of it), at least
-    MIN_KEY_BYTES of them. Warns when others may read the file."""
+def read_key(path: Path, *, sign: bool) -> Key:
+    """The key in a key file: a PEM Ed25519 key (to sign, the private one; to verify, either),
+    else an HMAC key: the file's bytes, exactly (a trailing newline is part of it), at least
+    MIN_KEY_BYTES of them. Warns when others may read a file that holds a secret."""
     try:
-        key = path.read_bytes()
+        data = path.read_bytes()
         mode = path.stat().st_mode
     except OSError as exc:
         raise UsageError(f"key file {path}: {exc.strerror or exc}") from exc
-    if len(key) < MIN_KEY_BYTES:
+    key = load_key(data, f"key file {path}")
+    if isinstance(key, HmacKey) and len(data) < MIN_KEY_BYTES:
         raise UsageError(
-            f"key file {path}: {len(key)} bytes; an HMAC key needs at least {MIN_KEY_BYTES} "
+            f"key file {path}: {len(data)} bytes; an HMAC key needs at least {MIN_KEY_BYTES} "
             f"(make one with: head -c 32 /dev/urandom > {path})"
         )
-    if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+    if sign and not key.can_sign:
+        raise UsageError(
+            f"key file {path}: an Ed25519 public key, which cannot sign: --sign needs the "
+            "private key (KEYFILE of warden log keygen, not KEYFILE.pub)"
+        )
+    if key.can_sign and os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         click.echo(f"warden: warning: key file {path} is readable by others (chmod 600)", err=True)
     return key
+
+
+def _create(path: Path, data: bytes, mode: int) -> None:
+    """Write a new file, created with `mode` (never wider, whatever the umask) and set to it
+    exactly; an existing file, or a symlink, is refused."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    except FileExistsError as exc:
+        raise UsageError(
+            f"{path}: already exists; warden log keygen does not overwrite a key (remove it or "
+            "choose another KEYFILE)"
+        ) from exc
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror or exc}") from exc
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
+            f.write(data)
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise UsageError(f"{path}: {exc.strerror or exc}") from exc
+
+
+@click.command("keygen")
+@click.argument("key_file", metavar="KEYFILE")
+@user_errors
+def keygen(key_file: str) -> None:
+    """Make an Ed25519 key pair for signing exports.
+
+    The private key goes to KEYFILE (PKCS#8 PEM, mode 0600), for `warden log export --sign
+    KEYFILE`; the public key to KEYFILE.pub (PEM, mode 0644), for `warden log verify-export --key
+    KEYFILE.pub`. The public key checks signatures but cannot make them: give it to whoever
+    verifies. Prints the key id.
+
+    Exit 2 if KEYFILE or KEYFILE.pub exists: a key is never overwritten."""
+
+    private_path, public_path = Path(key_file), Path(f"{key_file}.pub")
+    for path in (private_path, public_path):
+        if path.exists() or path.is_symlink():
+            raise UsageError(
+                f"{path}: already exists; warden log keygen does not overwrite a key (remove it "
+                "or choose another KEYFILE)"
+            )
+    private, public, kid = new_key_pair()
+    _create(private_path, private, 0o600)
+    try:
+        _create(public_path, public, 0o644)
+    except UsageError:
+        private_path.unlink()  # no private key without its public half
+        raise
+    click.echo(
+        f"key id {kid}: private key {private_path} (mode 0600; keep it secret), public key "
+        f"{public_path} (give it to whoever verifies)"
+    )
 
 
 @click.command("export")
@@ -65,8 +127,9 @@ def read_key(path: Path) -> bytes:
     "--sign",
     "key_file",
     metavar="KEYFILE",
-    help=f"Sign with the HMAC-SHA256 key in KEYFILE (≥ {MIN_KEY_BYTES} bytes) into FILE.sig; "
-    "needs --output.",
+    help="Sign into FILE.sig with KEYFILE: an Ed25519 private key (PEM, from `warden log keygen`; "
+    f"checked with its public key), or any other file as an HMAC-SHA256 key (≥ {MIN_KEY_BYTES} "
+    "bytes). Needs --output.",
 )
 @config_option
 @pass_ctx
@@ -104,7 +167,7 @@ def export(
         raise UsageError("--until must be later than --since")
     if key_file is not None and output is None:
         raise UsageError("--sign needs --output FILE (the signature is written to FILE.sig)")
-    key = read_key(Path(key_file)) if key_file is not None else None
+    key = read_key(Path(key_file), sign=True) if key_file is not None else None
     store = Store(ctx.settings().database_url)
     try:
         store.upgrade()
@@ -148,17 +211,25 @@ def export(
 
 @click.command("verify-export")
 @click.argument("file")
-@click.option("--key", "key_file", metavar="KEYFILE", help="Check the HMAC signature with it.")
+@click.option(
+    "--key",
+    "key_file",
+    metavar="KEYFILE",
+    help="Check the signature itself with it: for ed25519 the public key (KEYFILE.pub of "
+    "`warden log keygen`), for hmac-sha256 the HMAC key.",
+)
 @click.option("--signature", "sig_file", metavar="SIGFILE", help="Default: FILE.sig.")
 @user_errors
 def verify_export(file: str, key_file: str | None, sig_file: str | None) -> None:
     """Check an export of `warden log export`: each entry's hash against its content and
     prev_hash, the columns against the content, the order, the links between consecutive
     entries, no gaps and no missing end when the export is unfiltered, and FILE.sig when
-    present (its HMAC with --key). Needs no database.
+    present (the signature itself with --key: an ed25519 one with only the public key). Needs no
+    database.
 
     Exit 0 ok; 1 naming the first problem (an edited entry, a broken chain at seq N, bytes
-    changed after signing, a wrong key); 2 unreadable FILE or key, a key under 32 bytes."""
+    changed after signing, a wrong key); 2 unreadable FILE or key, an HMAC key under 32 bytes,
+    a PEM key file that is not an Ed25519 key."""
     from warden import logexport
     from warden.logexport import ExportError
 
@@ -166,7 +237,7 @@ def verify_export(file: str, key_file: str | None, sig_file: str | None) -> None
         data = Path(file).read_bytes()
     except OSError as exc:
         raise UsageError(f"{file}: {exc.strerror or exc}") from exc
-    key = read_key(Path(key_file)) if key_file is not None else None
+    key = read_key(Path(key_file), sign=False) if key_file is not None else None
     sig_path = Path(sig_file or f"{file}.sig")
     sig = None
     try:
@@ -202,9 +273,9 @@ def verify_export(file: str, key_file: str | None, sig_file: str | None) -> None
 
 
 def register(main: click.Group) -> None:
-    """Add `export` and `verify-export` to the `log` group of `main`."""
+    """Add `export`, `verify-export` and `keygen` to the `log` group of `main`."""
     group = main.commands["log"]
     if not isinstance(group, click.Group):
         raise TypeError("warden's `log` command is not a group")
-    for command in (export, verify_export):
+    for command in (export, verify_export, keygen):
         group.add_command(command)

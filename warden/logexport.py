@@ -17,21 +17,27 @@ content and prev_hash, and entries with consecutive seqs still link, but the cha
 followed across the gaps).
 
 Signature (`--sign KEYFILE`): FILE.sig, a JSON object {alg, key_id, export_sha256, entries,
-first_seq, last_seq, head_hash, created_at, signature}; signature = HMAC-SHA256(key, canonical
-JSON of the other fields) in hex, so it covers the export's bytes through export_sha256. key_id is
-the first 16 hex digits of SHA-256(key); head_hash is the hash of the export's last entry. `alg`
-leaves room for Ed25519.
+first_seq, last_seq, head_hash, created_at, signature}, the signature made over the canonical JSON
+of the other fields, so it covers the export's bytes through export_sha256; head_hash is the hash
+of the export's last entry. Two algs, by the key file:
+
+- `ed25519`, when KEYFILE is a PEM Ed25519 private key (`warden log keygen` makes the pair):
+  signature = base64 (standard, padded) of the Ed25519 signature; key_id = the first 16 hex
+  digits of SHA-256 of the raw 32-byte public key. Checking needs only the public key (KEYFILE.pub),
+  which cannot sign: what governance staff can hold without being able to forge.
+- `hmac-sha256`, for any other key file: signature = HMAC-SHA256(key, ...) in hex; key_id = the
+  first 16 hex digits of SHA-256(key). Whoever can check it can also sign.
 
 Traps: lines are split on "\\n" only (content may hold U+2028, which str.splitlines splits on);
-the key is the key file's bytes exactly, a trailing newline included; CSV cells are text, so seq
-is parsed and each column is compared with the string the hashed content holds.
+an HMAC key is the key file's bytes exactly, a trailing newline included, and a key file that is
+PEM is never one; CSV cells are text, so seq is parsed and each column is compared with the string
+the hashed content holds. The keys and their algorithms: warden/exportkeys.py.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import hmac
 import io
 import json
 from collections.abc import Iterable, Iterator
@@ -42,6 +48,7 @@ from typing import IO, Any
 from sqlalchemy import Connection
 
 from warden.errors import WardenError
+from warden.exportkeys import ALGS, ED25519, Key
 from warden.store import alerts
 from warden.triggerlog import GENESIS, TRANSITION, Entry, canonical, chain_hash
 
@@ -50,8 +57,6 @@ FORMATS = ("jsonl", "csv")
 # The columns the hashed content holds too, then the rest.
 HASHED = ("seq", "at", "kind", "threshold", "threshold_version", "subject", "from", "to")
 COLUMNS = (*HASHED, "content", "prev_hash", "hash")
-HMAC_SHA256 = "hmac-sha256"
-MIN_KEY_BYTES = 32
 SIGNED = ("alg", "key_id", "export_sha256", "entries", "first_seq", "last_seq", "head_hash")
 SIGNATURE_FIELDS = (*SIGNED, "created_at", "signature")
 HASH_RULE = 'hash = SHA-256(prev_hash + "\\n" + content), hex; the first prev_hash is 64 zeros'
@@ -208,19 +213,15 @@ def export(conn: Connection, fmt: str, filters: Filters, now: datetime, out: IO[
     return summary
 
 
-def key_id(key: bytes) -> str:
-    return hashlib.sha256(key).hexdigest()[:16]
+def _signed(doc: dict[str, Any]) -> bytes:
+    """What a signature covers: the canonical JSON of the signature file's other fields."""
+    return canonical({k: v for k, v in doc.items() if k != "signature"}).encode()
 
 
-def _mac(key: bytes, doc: dict[str, Any]) -> str:
-    signed = canonical({k: v for k, v in doc.items() if k != "signature"})
-    return hmac.new(key, signed.encode(), hashlib.sha256).hexdigest()
-
-
-def signature(key: bytes, summary: Summary, created_at: datetime) -> dict[str, Any]:
+def signature(key: Key, summary: Summary, created_at: datetime) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "alg": HMAC_SHA256,
-        "key_id": key_id(key),
+        "alg": key.alg,
+        "key_id": key.id,
         "export_sha256": summary.sha256,
         "entries": summary.entries,
         "first_seq": summary.first_seq,
@@ -228,7 +229,7 @@ def signature(key: bytes, summary: Summary, created_at: datetime) -> dict[str, A
         "head_hash": summary.head_hash,
         "created_at": created_at.isoformat(),
     }
-    doc["signature"] = _mac(key, doc)
+    doc["signature"] = key.sign(_signed(doc))
     return doc
 
 
@@ -336,15 +337,17 @@ def _check_chain(rows: list[tuple[int, dict[str, Any]]], f: Filters) -> int:
     return links
 
 
-def _check_signature(data: bytes, sig: bytes, key: bytes | None, v: Verified) -> str:
+def _check_signature(data: bytes, sig: bytes, key: Key | None, v: Verified) -> str:
     try:
         doc = json.loads(sig)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ExportError(f"signature file: not JSON ({exc})") from exc
     if not isinstance(doc, dict) or set(doc) != set(SIGNATURE_FIELDS):
         raise ExportError(f"signature file: needs exactly the fields {', '.join(SIGNATURE_FIELDS)}")
-    if doc["alg"] != HMAC_SHA256:
-        raise ExportError(f"signature file: alg {doc['alg']!r} is not supported ({HMAC_SHA256})")
+    if doc["alg"] not in ALGS:
+        raise ExportError(
+            f"signature file: alg {doc['alg']!r} is not supported ({', '.join(ALGS)})"
+        )
     actual = hashlib.sha256(data).hexdigest()
     if doc["export_sha256"] != actual:
         raise ExportError(
@@ -357,19 +360,29 @@ def _check_signature(data: bytes, sig: bytes, key: bytes | None, v: Verified) ->
         raise ExportError(f"signature file: describes entries {claimed}, the export has {found}")
     if key is None:
         return f"signature present but not checked (give --key): key id {doc['key_id']}"
-    if doc["key_id"] != key_id(key):
-        raise ExportError(
-            f"wrong key: the export was signed with key id {doc['key_id']}, --key has id "
-            f"{key_id(key)}"
+    if doc["alg"] != key.alg:
+        wanted = (
+            "the Ed25519 public key (KEYFILE.pub of warden log keygen)"
+            if doc["alg"] == ED25519
+            else "the HMAC key file"
         )
-    if not hmac.compare_digest(str(doc["signature"]).encode(), _mac(key, doc).encode()):
+        raise ExportError(
+            f"wrong kind of key: the export was signed with {doc['alg']} (key id "
+            f"{doc['key_id']}), --key is {'an Ed25519' if key.alg == ED25519 else 'an HMAC'} key "
+            f"(id {key.id}): give {wanted}"
+        )
+    if doc["key_id"] != key.id:
+        raise ExportError(
+            f"wrong key: the export was signed with key id {doc['key_id']}, --key has id {key.id}"
+        )
+    if not key.verify(_signed(doc), doc["signature"]):
         raise ExportError("signature does not match: the signature file was altered")
-    return f"signature valid ({HMAC_SHA256}, key id {doc['key_id']}, made {doc['created_at']})"
+    return f"signature valid ({key.alg}, key id {doc['key_id']}, made {doc['created_at']})"
 
 
-def verify_export(data: bytes, sig: bytes | None, key: bytes | None) -> Verified:
+def verify_export(data: bytes, sig: bytes | None, key: Key | None) -> Verified:
     """Check an export's entries, chain and header, then its signature (when `sig` is given;
-    its HMAC only when `key` is too). Raises ExportError naming the first problem."""
+    the signature itself only when `key` is too). Raises ExportError naming the first problem."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
