@@ -165,10 +165,15 @@ def test_a_feed_runs_every_n_seconds_or_on_a_cron_schedule(tmp_path: Path) -> No
         ("cron: 'every day'", "Wrong number of fields"),
         ("every: 30, cron: '* * * * *'", "give either every or cron, not both"),
     ):
-        bad = write(tmp_path, f"feeds:\n  - {{id: f, connector: observations_json, {line}}}\n")
-        with pytest.raises(ConfigError) as caught:
-            load_settings(bad)
-        assert message in str(caught.value), str(caught.value)
+        assert message in feed_error(tmp_path, line)
+
+
+def feed_error(tmp_path: Path, options: str) -> str:
+    """The config error of a feed with `options` (YAML flow-mapping text)."""
+    bad = write(tmp_path, f"feeds:\n  - {{id: f, connector: observations_json, {options}}}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(bad)
+    return str(caught.value)
 
 
 def test_periods_are_seconds_or_durations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,7 +201,4 @@ sinks: [{id: log, type: log}]
         ("every: -5m", "feeds.0.every: Value error, expected seconds"),
         ("stale_after: 0", "feeds.0.stale_after: Input should be greater than 0"),
     ):
-        bad = write(tmp_path, f"feeds:\n  - {{id: f, connector: observations_json, {line}}}\n")
-        with pytest.raises(ConfigError) as caught:
-            load_settings(bad)
-        assert problem in str(caught.value), str(caught.value)
+        assert problem in feed_error(tmp_path, line)
