@@ -10,7 +10,7 @@ A URL names one document or archive (no directory listing): one conditional GET.
 it in the cursor once the observations are stored; the next run sends If-None-Match /
 If-Modified-Since, and a 304 yields nothing at all. A `.gz` body is gunzipped and a `.zip` one
 (or one served as application/zip) gives a payload per member (`connectors.files.expand`). The
-payloads and rejections of a URL name it as `warden.http.redact` shows it (no user info, no
+payloads and rejections of a URL name it as `warden.redact.redact` shows it (no user info, no
 token values), and so does the cursor: the secrets of a feed's URL go into its requests only.
 
 Traps: a server answering 200 with an HTML page (a login wall, an error page, the web page
@@ -37,8 +37,9 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from connectors.files import Item, Reader, archive_kind, expand, local_archive, read_all, walk
 from warden.clock import Clock, system_clock
 from warden.connector import Cursor, options
-from warden.http import Fetched, FetchError, FetchLimits, HttpClient, redact
+from warden.http import Fetched, FetchError, FetchLimits, HttpClient
 from warden.model import Payload, Pending, Rejection
+from warden.redact import redact
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.connectors.conftest import NOW, clock
-from warden.http import FetchError, FetchLimits, HttpClient, redact, retry_after, user_agent
+from warden.http import FetchError, FetchLimits, HttpClient, retry_after, user_agent
+from warden.redact import redact
 
 # Milliseconds, so retries cost nothing; timeouts well under a second.
 FAST = FetchLimits(

@@ -13,8 +13,9 @@ Failures raise `FetchError`, an OSError (so a feed run records it as a failed ru
 `reason` from `REASONS` and `permanent` (a 4xx other than 408/429, a bad URL, a bad redirect:
 retrying will not help; everything else is transient and is retried first).
 
-`redact(url)` is a URL as warden shows, logs and stores it: no user info, no token values. Only
-the request itself carries them (urllib3's own debug lines are filtered the same way).
+Errors name a URL as `warden.redact.redact` shows it: no user info, no token values. Only the
+request itself carries them (urllib3's own debug lines are filtered the same way, by
+warden/redact.py, imported here).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import hashlib
 import importlib.metadata
 import io
 import logging
-import re
 import tempfile
 import time
 import zlib
@@ -33,13 +33,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import IO, Any
-from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
 from pydantic import BaseModel, ConfigDict, Field
 
 from warden.clock import Clock, system_clock
+from warden.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,6 @@ CHUNK = 64 * 1024
 SPOOL_MEMORY = 2 * 2**20  # bodies up to this size stay in memory, larger ones go to disk
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CONDITIONAL = ("If-None-Match", "If-Modified-Since")
-_SECRET_KEY = re.compile(r"key|token|secret|passw|auth|sig|credential", re.IGNORECASE)
 
 
 class FetchLimits(BaseModel):
@@ -124,53 +124,6 @@ class FetchError(OSError):
             retry_after=self.retry_after,
             attempts=attempts,
         )
-
-
-def redact(url: str) -> str:
-    """`url` without its user info (a password, or a token given as the user name) and with the
-    values of secret-looking query parameters hidden: the URL to show, log and store. Everything
-    else is kept as written, so a URL without secrets is returned unchanged (sources and cursor
-    keys stay what they were)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<an invalid URL>"
-    netloc = parts.netloc.rpartition("@")[2]
-    query, fragment = _hide_secrets(parts.query), _hide_secrets(parts.fragment)
-    if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
-        return url
-    return urlunsplit(parts._replace(netloc=netloc, query=query, fragment=fragment))
-
-
-def _hide_secrets(query: str) -> str:
-    """`query` (`a=1&token=x`) with the values of secret-looking keys replaced by `***`."""
-    pairs = query.split("&")
-    for i, pair in enumerate(pairs):
-        key, sep, value = pair.partition("=")
-        if sep and value and _SECRET_KEY.search(unquote_plus(key)):
-            pairs[i] = f"{key}=***"
-    return "&".join(pairs)
-
-
-class _HideSecrets(logging.Filter):
-    """Hides secret query values in urllib3's debug lines, which name each request's target
-    (`"GET /data.zip?token=... HTTP/1.1" 200`)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(_hide_in(a) if isinstance(a, str) else a for a in record.args)
-        return True
-
-
-def _hide_in(text: str) -> str:
-    """A URL redacted, a request target (`/path?query`) with its secret values hidden."""
-    if "://" in text:
-        return redact(text)
-    path, mark, query = text.partition("?")
-    return f"{path}?{_hide_secrets(query)}" if mark else text
-
-
-logging.getLogger("urllib3.connectionpool").addFilter(_HideSecrets())
 
 
 @functools.cache
