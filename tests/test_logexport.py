@@ -1,149 +1,42 @@
-"""`warden log export`, `warden log verify-export` and `warden log keygen` on real SQLite and
-PostgreSQL stores, with trigger logs written by warden's own code: evaluation cycles, an
-assessment, catalog changes; signed with HMAC keys and with Ed25519 key pairs."""
+"""`warden log export` and `warden log verify-export` on real SQLite and PostgreSQL stores, with
+trigger logs written by warden's own code (tests/exportlogs.py), signed with HMAC keys; Ed25519
+key pairs: tests/test_exportkeys.py."""
 
 from __future__ import annotations
 
-import base64
-import csv
 import hashlib
-import io
 import json
-import os
-import stat
-import subprocess
-import sys
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from tests.factories import T0, TINY_CATALOG
-from warden.assess import record
-from warden.cli import main
-from warden.cli_log import register
-from warden.daemon import Warden
-from warden.logexport import COLUMNS, Filters, select
-from warden.model import Observation
-from warden.settings import Settings
-from warden.store import Store, alerts
-from warden.store import observations as obs_rows
-from warden.triggerlog import GENESIS, Entry, canonical, chain_hash
-
-register(main)
-
-MATCH, INCLUDES = "test.tiny.match.high", "test.tiny.includes.high"
-# A subject with a comma, quotes, a non-ASCII letter and U+2028 (a line break to
-# str.splitlines): CSV must quote it and no reader may split the line on it.
-SUBJECT = 'lab/m,"ü"\u2028x'
-SECOND = (
-    TINY_CATALOG
-    + f"""
-  - id: {INCLUDES}
-    title: Tiny task, includes scorer
-    domain: test
-    level: high
-    sources: [{{title: F, url: "https://example.org/"}}]
-    when: {{benchmark: tiny, metric: includes/accuracy, op: ">=", value: 0.5}}
-    then: {{severity: warning}}
-"""
+from tests.exportlogs import (
+    INCLUDES,
+    MATCH,
+    SUBJECT,
+    Log,
+    build_log,
+    drop,
+    edit,
+    export,
+    fails,
+    key_file,
+    key_id,
+    line_of,
+    lines,
+    read,
+    verify,
+    warden,
 )
-# seq: 1 catalog, 2 match firing, 3 match resolved, 4 assessment, 5 catalog (+includes),
-# 6-7 both thresholds firing (in either order); `at` per seq:
-AT = [T0, T0, T0 + timedelta(minutes=10), T0 + timedelta(minutes=20)]
-AT += [T0 + timedelta(minutes=30)] + [T0 + timedelta(minutes=40)] * 2
-
-
-@dataclass
-class Log:
-    config: Path
-    entries: list[Entry]
-    folder: Path
+from tests.factories import T0
+from warden.logexport import COLUMNS, Filters, select
+from warden.store import Store
+from warden.triggerlog import GENESIS, chain_hash
 
 
 @pytest.fixture
 def log(tmp_path: Path, db_url: str) -> Log:
-    cat = tmp_path / "catalog.yaml"
-    cat.write_text(TINY_CATALOG)
-    now = [T0]
-    w = Warden(Settings(database_url=db_url, catalog=[str(cat)]), clock=lambda: now[0])
-
-    def put(metric: str, value: float, key: str) -> None:
-        o = Observation(SUBJECT, "tiny", metric, value, now[0], key, "test", "0" * 64)
-        with w.store.write() as conn:
-            obs_rows.insert_observations(conn, "f", [o], now[0])
-
-    try:
-        assert w.note_catalog() == 1
-        for i, value in enumerate([0.9, 0.1]):
-            put("match/accuracy", value, f"m{i}")
-            assert len(w.evaluate().transitions) == 1
-            now[0] += timedelta(minutes=10)
-        record(w.store, w.catalog.registry, w.clock, "lab/m", "alice", note="full run\nv2")
-        now[0] += timedelta(minutes=10)
-        cat.write_text(SECOND)
-        assert w.reload_catalog()
-        now[0] += timedelta(minutes=10)
-        put("match/accuracy", 0.9, "m2")
-        put("includes/accuracy", 0.8, "i0")
-        assert len(w.evaluate().transitions) == 2
-        with w.store.read() as conn:
-            entries = list(alerts.entries(conn))
-    finally:
-        w.close()
-    kinds = "catalog transition transition assessment catalog transition transition"
-    assert [e.kind for e in entries] == kinds.split()
-    assert [e.at for e in entries] == AT
-    config = tmp_path / "warden.yaml"
-    config.write_text(f"database_url: {json.dumps(db_url)}\n")
-    return Log(config, entries, tmp_path)
-
-
-def warden(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def export(log: Log, name: str, *args: str | Path) -> Path:
-    out = log.folder / name
-    r = warden("log", "export", "-c", log.config, "-o", out, *args)
-    assert r.exit_code == 0, r.output
-    return out
-
-
-def verify(path: Path, *args: str | Path) -> Result:
-    return warden("log", "verify-export", path, *args)
-
-
-def read(path: Path) -> tuple[dict[str, object], list[dict[str, object]]]:
-    """The header and rows of an export, read the way a consumer would."""
-    text = path.read_bytes().decode()
-    first, _, rest = text.partition("\n")
-    if first.startswith("# "):
-        rows: list[dict[str, object]] = list(csv.DictReader(io.StringIO(rest, newline="")))
-        return json.loads(first[2:]), rows
-    return json.loads(first), [json.loads(line) for line in rest.split("\n") if line]
-
-
-def key_file(folder: Path, name: str = "log.key", size: int = 32) -> Path:
-    path = folder / name
-    path.write_bytes(os.urandom(size))
-    path.chmod(0o600)
-    return path
-
-
-def lines(path: Path) -> list[bytes]:
-    return path.read_bytes().split(b"\n")
-
-
-def line_of(path: Path, seq: int) -> int:
-    """The index in lines(path) of entry `seq`."""
-    _, rows = read(path)
-    first = 2 if path.suffix == ".csv" else 1
-    return first + [int(str(r["seq"])) for r in rows].index(seq)
+    return build_log(tmp_path, db_url)
 
 
 # Both formats hold every entry, exactly as stored.
@@ -264,26 +157,6 @@ def test_select_stops_at_the_head_read_before_the_entries(log: Log) -> None:
 # Tampering.
 
 
-def edit(path: Path, index: int, old: bytes, new: bytes) -> None:
-    parts = lines(path)
-    assert old in parts[index]
-    parts[index] = parts[index].replace(old, new, 1)
-    path.write_bytes(b"\n".join(parts))
-
-
-def drop(path: Path, index: int) -> None:
-    parts = lines(path)
-    del parts[index]
-    path.write_bytes(b"\n".join(parts))
-
-
-def fails(path: Path, message: str, *args: str | Path) -> None:
-    r = verify(path, *args)
-    assert r.exit_code == 1, r.output
-    assert r.stderr.splitlines()[-1].startswith(f"warden: error: {path}: ")
-    assert message in r.stderr, r.stderr
-
-
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 @pytest.mark.parametrize("signed", [False, True])
 def test_one_edited_byte_of_content_names_the_entry(log: Log, fmt: str, signed: bool) -> None:
@@ -381,10 +254,6 @@ def test_wrong_key_and_altered_signature_files(log: Log) -> None:
     fails(path, "the export's bytes differ from those signed", "--key", key)
 
 
-def key_id(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
 def test_files_that_are_not_exports(tmp_path: Path) -> None:
     junk = tmp_path / "junk.jsonl"
     junk.write_text("seq,at\n1,2\n")
@@ -470,214 +339,3 @@ def test_the_command_line_constants_match_the_module() -> None:
     from warden import cli_log, logexport
 
     assert cli_log.FORMATS == logexport.FORMATS
-
-
-# Ed25519: `warden log keygen`, signing with the private key, checking with the public key only.
-
-
-def keygen(folder: Path, name: str = "export.key") -> tuple[Path, Path, str]:
-    """A key pair made by `warden log keygen`: the private key file, the public one, the id."""
-    r = warden("log", "keygen", folder / name)
-    assert r.exit_code == 0, r.output
-    kid = r.stdout.split()[2].rstrip(":")
-    return folder / name, folder / f"{name}.pub", kid
-
-
-def mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-@pytest.mark.parametrize("umask", [0o000, 0o077])
-def test_keygen_writes_a_private_key_for_its_owner_and_a_public_key(
-    tmp_path: Path, umask: int
-) -> None:
-    old = os.umask(umask)  # 0: a file created wide and narrowed later would be 0644 for a moment
-    try:
-        private, public, kid = keygen(tmp_path)
-    finally:
-        os.umask(old)
-    assert (mode(private), mode(public)) == (0o600, 0o644)
-    assert private.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----\n")  # PKCS#8
-    assert public.read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----\n")  # SubjectPublicKeyInfo
-    key = serialization.load_pem_private_key(private.read_bytes(), None)
-    pub = serialization.load_pem_public_key(public.read_bytes())
-    assert isinstance(key, ed25519.Ed25519PrivateKey)
-    assert isinstance(pub, ed25519.Ed25519PublicKey)
-    raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    assert (
-        key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        == raw
-    )
-    assert kid == hashlib.sha256(raw).hexdigest()[:16]
-    assert keygen(tmp_path, "second.key")[2] != kid
-
-
-def test_keygen_never_overwrites(tmp_path: Path) -> None:
-    private, public, _ = keygen(tmp_path)
-    before = (private.read_bytes(), public.read_bytes())
-    r = warden("log", "keygen", private)
-    assert r.exit_code == 2 and f"{private}: already exists" in r.stderr, r.output
-    assert (private.read_bytes(), public.read_bytes()) == before
-    public.rename(tmp_path / "lone.key.pub")  # only KEYFILE.pub there: refused too, nothing made
-    r = warden("log", "keygen", tmp_path / "lone.key")
-    assert r.exit_code == 2 and "lone.key.pub: already exists" in r.stderr, r.output
-    assert not (tmp_path / "lone.key").exists()
-    (tmp_path / "link.key").symlink_to(tmp_path / "nowhere")  # a dangling link is not followed
-    assert warden("log", "keygen", tmp_path / "link.key").exit_code == 2
-    assert not (tmp_path / "nowhere").exists()
-    r = warden("log", "keygen", tmp_path / "no" / "dir.key")
-    assert r.exit_code == 2 and "No such file" in r.stderr and "Traceback" not in r.output
-
-
-@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-def test_ed25519_signature_verifies_with_the_public_key_alone(log: Log, fmt: str) -> None:
-    private, public, kid = keygen(log.folder)
-    path = export(log, f"log.{fmt}", "--format", fmt, "--sign", private)
-    sig = json.loads(Path(f"{path}.sig").read_text())
-    assert (sig["alg"], sig["key_id"]) == ("ed25519", kid)
-    assert sig["export_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert (sig["entries"], sig["first_seq"], sig["last_seq"]) == (7, 1, 7)
-    # what a reader without warden checks: standard padded base64 of an Ed25519 signature over
-    # the canonical JSON of the other fields
-    raw = base64.b64decode(sig["signature"], validate=True)
-    assert len(raw) == 64 and base64.b64encode(raw).decode() == sig["signature"]
-    signed = canonical({k: v for k, v in sig.items() if k != "signature"}).encode()
-    pub = serialization.load_pem_public_key(public.read_bytes())
-    assert isinstance(pub, ed25519.Ed25519PublicKey)
-    pub.verify(raw, signed)  # raises if not
-    # governance staff receive FILE, FILE.sig and KEYFILE.pub; the private key stays behind
-    away = log.folder / "kept"
-    away.mkdir()
-    private.rename(away / private.name)
-    r = verify(path, "--key", public)
-    assert r.exit_code == 0, r.output
-    assert f"signature valid (ed25519, key id {kid}, made {sig['created_at']})" in r.stdout
-    assert "readable by others" not in r.stderr  # a public key is meant to be read
-    r = verify(path, "--key", away / private.name)  # the private key verifies too
-    assert r.exit_code == 0 and "signature valid (ed25519" in r.stdout, r.output
-    r = verify(path)
-    assert r.exit_code == 0 and f"signature present but not checked (give --key): key id {kid}" in (
-        r.stdout
-    )
-
-
-def test_tampering_with_an_ed25519_signed_export(log: Log) -> None:
-    private, public, kid = keygen(log.folder)
-    path = export(log, "log.jsonl", "--sign", private)
-    sig_path = Path(f"{path}.sig")
-    original, doc = path.read_bytes(), json.loads(sig_path.read_text())
-    edit(path, 0, b'"exported_at":"', b'"exported_at":" ')  # the export's bytes
-    fails(path, "the export's bytes differ from those signed", "--key", public)
-    path.write_bytes(original)
-    assert verify(path, "--key", public).exit_code == 0
-    # a field of the signature file: each is signed
-    sig_path.write_text(json.dumps({**doc, "created_at": "2020-01-01T00:00:00+00:00"}))
-    fails(path, "signature does not match: the signature file was altered", "--key", public)
-    sig_path.write_text(json.dumps({**doc, "entries": 6}))
-    fails(path, "signature file: describes entries (6, 1, 7", "--key", public)
-    sig_path.write_text(json.dumps({**doc, "key_id": "0" * 16}))
-    fails(path, f"signed with key id {'0' * 16}, --key has id {kid}", "--key", public)
-    # the signature itself: another valid signature, one bit flipped, the same bytes spelt
-    # otherwise (padding bits set), not base64, cut short, unpadded, not text
-    other = ed25519.Ed25519PrivateKey.generate().sign(b"something else")
-    raw = bytearray(base64.b64decode(doc["signature"]))
-    raw[10] ^= 1
-    digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-    last = digits.index(doc["signature"][-3])  # 64 bytes end "Xy==": y's low 4 bits are padding
-    respelt = doc["signature"][:-3] + digits[last ^ 1] + "=="
-    assert base64.b64decode(respelt) == base64.b64decode(doc["signature"])
-    for bad in [
-        base64.b64encode(other).decode(),
-        base64.b64encode(bytes(raw)).decode(),
-        respelt,
-        "not base64!",
-        "é" * 88,
-        doc["signature"][:-8],
-        doc["signature"].rstrip("="),
-        17,
-    ]:
-        sig_path.write_text(json.dumps({**doc, "signature": bad}))
-        fails(path, "signature does not match: the signature file was altered", "--key", public)
-    sig_path.write_text(json.dumps(doc))
-    assert verify(path, "--key", public).exit_code == 0
-
-
-def test_an_ed25519_signature_and_the_wrong_key(log: Log) -> None:
-    private, public, kid = keygen(log.folder)
-    _, other_public, other_kid = keygen(log.folder, "other.key")
-    path = export(log, "log.jsonl", "--sign", private)
-    fails(
-        path,
-        f"wrong key: the export was signed with key id {kid}, --key has id {other_kid}",
-        "--key",
-        other_public,
-    )
-    hmac_key = key_file(log.folder, "hmac.key")
-    fails(path, "wrong kind of key: the export was signed with ed25519", "--key", hmac_key)
-    fails(path, "give the Ed25519 public key (KEYFILE.pub", "--key", hmac_key)
-    hmac_path = export(log, "hmac.jsonl", "--sign", hmac_key)
-    fails(hmac_path, "wrong kind of key: the export was signed with hmac-sha256", "--key", public)
-    fails(hmac_path, "--key is an Ed25519 key", "--key", public)
-    assert verify(hmac_path, "--key", hmac_key).exit_code == 0  # HMAC as before
-
-
-def pem_files(folder: Path) -> dict[str, Path]:
-    """Key files warden must refuse to sign with: other algorithms, public, encrypted."""
-    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ec_key = ec.generate_private_key(ec.SECP256R1())
-    ed_key = ed25519.Ed25519PrivateKey.generate()
-    pem, pkcs8 = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8
-    spki = serialization.PublicFormat.SubjectPublicKeyInfo
-    plain = serialization.NoEncryption()
-    files = {
-        "rsa": rsa_key.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL, plain),
-        "rsa.pub": rsa_key.public_key().public_bytes(pem, spki),
-        "ec": ec_key.private_bytes(pem, pkcs8, plain),
-        "ed.pub": ed_key.public_key().public_bytes(pem, spki),
-        "ed.enc": ed_key.private_bytes(
-            pem, pkcs8, serialization.BestAvailableEncryption(b"passphrase")
-        ),
-        "cert": b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-        "broken": b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-    }
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-        (folder / name).chmod(0o600)
-    return {name: folder / name for name in files}
-
-
-def test_a_pem_key_that_is_not_an_ed25519_private_key_cannot_sign(log: Log) -> None:
-    files = pem_files(log.folder)
-    out = log.folder / "log.jsonl"
-    expected = {
-        "rsa": "an RSA private key, not an Ed25519 key",
-        "rsa.pub": "an RSA public key, not an Ed25519 key",
-        "ec": "an EC (secp256r1) private key, not an Ed25519 key",
-        "ed.pub": "an Ed25519 public key, which cannot sign: --sign needs the private key",
-        "ed.enc": "an encrypted private key; warden needs it unencrypted",
-        "cert": "a PEM 'CERTIFICATE', not a key",
-        "broken": "a PEM 'PRIVATE KEY' that is not a readable key",
-    }
-    for name, message in expected.items():
-        r = warden("log", "export", "-c", log.config, "-o", out, "--sign", files[name])
-        assert r.exit_code == 2, (name, r.output)
-        assert f"warden: error: key file {files[name]}: {message}" in r.stderr, (name, r.stderr)
-        assert "Traceback" not in r.output and not out.exists()
-    path = export(log, "signed.jsonl", "--sign", keygen(log.folder)[0])
-    r = verify(path, "--key", files["rsa.pub"])  # verifying with one is a usage error too
-    assert r.exit_code == 2 and "an RSA public key, not an Ed25519 key" in r.stderr, r.output
-
-
-def test_a_private_key_readable_by_others_is_used_with_a_warning(log: Log) -> None:
-    private, public, _ = keygen(log.folder)
-    private.chmod(0o644)
-    r = warden("log", "export", "-c", log.config, "-o", log.folder / "e.jsonl", "--sign", private)
-    assert r.exit_code == 0 and f"key file {private} is readable by others" in r.stderr
-    assert "(ed25519, key id" in r.stderr
-    assert verify(log.folder / "e.jsonl", "--key", public).exit_code == 0
-
-
-def test_the_cli_imports_cryptography_only_when_a_key_needs_it() -> None:
-    code = "import sys, warden.cli; print('cryptography' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
