@@ -21,7 +21,7 @@ from typing import Any, get_args
 
 from connectors.archive import ZSTD
 from tests.connectors import craft
-from tests.connectors.test_lm_eval import results_doc
+from tests.connectors.lm_eval_docs import results_doc
 from tests.connectors.test_mapped import CSV as CSV_MAPPING
 from tests.connectors.test_mapped import JSON as JSON_MAPPING
 from tests.connectors.test_observations_json import GOOD as GOOD_OBSERVATION
