@@ -1,11 +1,8 @@
-"""The Hugging Face model-card connector: `model-index` in README front matter, on the project's
-own cards (tests/connectors/data/hf_model_index/), on bad and hostile input, on arbitrary text,
-and on the shared real cards (realdata)."""
+"""Hugging Face model cards (`hf_model_index`): the project's cards, whole-card problems and
+records rejected alone. Properties, the store and the real cards: test_hf_model_index_sources.py."""
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import shutil
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,75 +11,25 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from sqlalchemy import func, select
 
 from connectors.hf_model_index import MAX_FRONT_MATTER, HfModelIndex, parse_card
-from tests.connectors.conftest import clock
-from warden.connector import Cursor, sha256
+from tests.connectors.hf_cards import (
+    ACME,
+    MODEL_2,
+    WHEN,
+    by_key,
+    card,
+    error,
+    index,
+    one,
+    parse_file,
+    raw,
+    rejections,
+    result,
+)
+from warden.connector import Cursor
 from warden.errors import ConfigError, ParseError
-from warden.ingest import run_feed
 from warden.model import Observation, Payload, Rejection
-from warden.store import Store
-from warden.store.schema import observations
-
-DATA = Path(__file__).parent / "data" / "hf_model_index"
-ACME = DATA / "acme__model-1__README.md"
-MODEL_2 = DATA / "model-2" / "README.md"
-WHEN = datetime(2026, 3, 1, tzinfo=UTC)
-KODIAK = "hf-model-index/kodiakllc_kdk-mlx__Qwen2.5-7B-Instruct-Uncensored-4bit__README.md"
-BEAGLE = "hf-model-index/leliuga_cohere-configurations__NeuralBeagle14-7B__README.md"
-
-
-def parse_file(path: Path) -> list[Observation | Rejection]:
-    (item,) = list(HfModelIndex({"source": str(path)}).fetch(Cursor()))
-    assert isinstance(item, Payload), item
-    return parse_card(item)
-
-
-def by_key(items: list[Observation | Rejection]) -> dict[tuple[str, str, str], Observation]:
-    found = {(o.subject, o.benchmark, o.metric): o for o in items if isinstance(o, Observation)}
-    assert len(found) == len([o for o in items if isinstance(o, Observation)])
-    return found
-
-
-def rejections(items: list[Observation | Rejection]) -> list[Rejection]:
-    return [r for r in items if isinstance(r, Rejection)]
-
-
-def card(front: Any, body: str = "\n# A model\n", source: str = "org__model__README.md") -> Payload:
-    """A card whose front matter is `front` (a document to dump, or YAML text)."""
-    text = front if isinstance(front, str) else yaml.safe_dump(front, sort_keys=False)
-    content = f"---\n{text}---\n{body}".encode()
-    return Payload(source, content, sha256(content), fetched_at=WHEN)
-
-
-def result(kind: str = "cais/mmlu", value: Any = 0.5, metric: str = "acc", **dataset: Any) -> Any:
-    return {
-        "task": {"type": "text-generation"},
-        "dataset": {"name": kind, "type": kind, **dataset},
-        "metrics": [{"type": metric, "value": value}],
-    }
-
-
-def index(*results: Any, name: Any = "org/model") -> dict[str, Any]:
-    return {"model-index": [{"name": name, "results": list(results)}]}
-
-
-def error(p: Payload) -> ParseError:
-    with pytest.raises(ParseError) as caught:
-        parse_card(p)
-    return caught.value
-
-
-def one(front: Any) -> Observation:
-    items = parse_card(card(front))
-    assert not rejections(items), rejections(items)
-    (o,) = items
-    assert isinstance(o, Observation)
-    return o
-
 
 # -- the project's cards --------------------------------------------------------------------------
 
@@ -237,11 +184,6 @@ def test_a_card_over_the_size_limit_is_rejected_when_read(tmp_path: Path) -> Non
 
 
 # -- whole-card problems --------------------------------------------------------------------------
-
-
-def raw(text: str | bytes) -> Payload:
-    content = text if isinstance(text, bytes) else text.encode()
-    return Payload("card.md", content, sha256(content), fetched_at=WHEN)
 
 
 BILLION_LAUGHS = """\
@@ -413,206 +355,3 @@ def test_a_yaml_date_as_a_value_is_rejected() -> None:
     text += "  - {dataset: {type: d}, metrics: [{type: acc, value: 2024-01-02}]}\n"
     (rejection,) = parse_card(card(text))
     assert isinstance(rejection, Rejection) and rejection.reason == "invalid_value"
-
-
-# -- properties -----------------------------------------------------------------------------------
-
-SETTINGS = settings(
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats()
-    | st.text(max_size=20)
-    | st.sampled_from(["72.04", "0.5%", "20 ± 1", "acc", "Open LLM Leaderboard", "x" * 201])
-)
-values = st.recursive(
-    scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
-
-
-def anything(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return st.one_of(valid, valid, valid, values)
-
-
-metric_docs = anything(
-    st.fixed_dictionaries(
-        {"type": anything(st.sampled_from(["acc", "acc_norm", "perplexity", "pass@1", ""]))},
-        optional={"value": anything(st.floats() | st.integers() | st.text(max_size=8))},
-    )
-)
-result_docs = anything(
-    st.fixed_dictionaries(
-        {
-            "dataset": anything(
-                st.fixed_dictionaries(
-                    {"type": anything(st.sampled_from(["gsm8k", "cais/mmlu"]))},
-                    optional={"config": values, "split": values, "args": values},
-                )
-            ),
-            "metrics": anything(st.lists(metric_docs, max_size=3)),
-        },
-        optional={"source": values},
-    )
-)
-card_docs = st.fixed_dictionaries(
-    {
-        "model-index": anything(
-            st.lists(
-                anything(
-                    st.fixed_dictionaries(
-                        {"results": anything(st.lists(result_docs, max_size=4))},
-                        optional={"name": values},
-                    )
-                ),
-                max_size=3,
-            )
-        )
-    },
-    optional={"base_model": values},
-)
-
-
-def assert_storable(items: list[Observation | Rejection]) -> None:
-    for o in items:
-        if isinstance(o, Rejection):
-            assert o.reason in ParseError.REASONS
-            continue
-        for text in (o.subject, o.benchmark, o.metric):
-            assert 0 < len(text) <= 200 and text.isprintable()
-        assert math.isfinite(o.value) and o.stderr is None and o.n is None
-        assert o.observed_at.utcoffset() == timedelta(0)
-        assert o.attributes["vendor_reported"] is True
-        assert o.attributes["scale"] in {"fraction", "percent", "points"}
-        json.dumps(o.attributes, allow_nan=False)
-
-
-def parse_or_refuse(p: Payload) -> None:
-    try:
-        items = parse_card(p)
-    except ParseError:
-        return
-    assert_storable(items)
-
-
-@SETTINGS
-@given(st.binary(max_size=2000))
-def test_parse_of_any_bytes_raises_only_parse_errors(content: bytes) -> None:
-    parse_or_refuse(raw(content))
-
-
-@SETTINGS
-@given(st.text(max_size=1000))
-def test_parse_of_any_front_matter_text_raises_only_parse_errors(text: str) -> None:
-    parse_or_refuse(raw(f"---\n{text}\n---\n"))
-
-
-@SETTINGS
-@given(values)
-def test_parse_of_any_yaml_document_raises_only_parse_errors(doc: Any) -> None:
-    parse_or_refuse(card(yaml.safe_dump(doc, allow_unicode=True)))
-
-
-@SETTINGS
-@given(card_docs)
-def test_parse_of_any_model_index_shaped_card_raises_only_parse_errors(doc: Any) -> None:
-    parse_or_refuse(card(yaml.safe_dump(doc, allow_unicode=True)))
-
-
-# -- into the store -------------------------------------------------------------------------------
-
-
-def test_cards_ingest_into_a_store_and_reingest_adds_nothing(store: Store) -> None:
-    connector = HfModelIndex({"source": str(DATA)})
-    first = run_feed(store, "cards", connector, Cursor(), clock)
-    assert (first.error, first.rejected, first.ingested) == (None, 0, 8 + 2)
-    again = run_feed(store, "cards", connector, Cursor(), clock)
-    assert (again.ingested, again.duplicates, again.rejected) == (0, 10, 0)
-    with store.read() as conn:
-        assert conn.execute(select(func.count()).select_from(observations)).scalar_one() == 10
-        row = conn.execute(
-            select(observations).where(observations.c.benchmark == "ai2_arc:ARC-Challenge")
-        ).one()
-    assert (row.subject, row.value, row.attributes["scale"]) == ("acme/model-1", 61.5, "percent")
-
-
-def test_a_card_without_model_index_is_one_reject(store: Store, tmp_path: Path) -> None:
-    shutil.copy(ACME, tmp_path / "acme.md")
-    (tmp_path / "plain.md").write_text("---\nlicense: mit\n---\n# Nothing to see\n")
-    result = run_feed(store, "cards", HfModelIndex({"source": str(tmp_path)}), Cursor(), clock)
-    assert (result.ingested, result.rejected) == (8, 1)
-    (rejection,) = result.rejections
-    assert (rejection.source, rejection.reason, rejection.field) == (
-        str(tmp_path / "plain.md"),
-        "missing_field",
-        "model-index",
-    )
-
-
-# -- the shared real cards ------------------------------------------------------------------------
-
-
-@pytest.mark.realdata
-def test_real_leaderboard_v2_card(samples: Path) -> None:
-    items = parse_file(samples / KODIAK)
-    assert not rejections(items)
-    found = by_key(items)
-    subject = "Qwen2.5-7B-Instruct-Uncensored"  # the entry's name, not the mlx repo
-    assert {k[1:] for k in found} == {
-        ("HuggingFaceH4/ifeval", "inst_level_strict_acc and prompt_level_strict_acc"),
-        ("BBH", "acc_norm"),
-        ("hendrycks/competition_math", "exact_match"),
-        ("Idavidrein/gpqa", "acc_norm"),
-        ("TAUR-Lab/MuSR", "acc_norm"),
-        ("TIGER-Lab/MMLU-Pro:main", "acc"),
-    }
-    gpqa = found[subject, "Idavidrein/gpqa", "acc_norm"]
-    assert (gpqa.value, gpqa.attributes["scale"], gpqa.attributes["normalised_score"]) == (
-        7.05,
-        "points",
-        True,
-    )
-    mmlu_pro = found[subject, "TIGER-Lab/MMLU-Pro:main", "acc"]
-    assert (mmlu_pro.value, mmlu_pro.attributes["split"]) == (38.07, "test")
-    assert mmlu_pro.attributes["num_few_shot"] == 5
-    assert mmlu_pro.attributes["base_model"] == "Orion-zhen/Qwen2.5-7B-Instruct-Uncensored"
-    assert found[subject, "hendrycks/competition_math", "exact_match"].value == 1.36
-
-
-@pytest.mark.realdata
-def test_real_leaderboard_v1_card(samples: Path) -> None:
-    path = samples / BEAGLE
-    found = by_key(parse_file(path))
-    assert len(found) == 6
-    arc = found["NeuralBeagle14-7B", "ai2_arc:ARC-Challenge", "acc_norm"]
-    assert (arc.value, arc.attributes["scale"]) == (72.95, "percent")
-    assert (arc.attributes["split"], arc.attributes["num_few_shot"]) == ("test", 25)
-    assert "normalised_score" not in arc.attributes
-    tqa = found["NeuralBeagle14-7B", "truthful_qa:multiple_choice", "mc2"]
-    assert (tqa.value, tqa.attributes["scale"], tqa.attributes["split"]) == (
-        69.93,
-        "percent",
-        "validation",
-    )
-    assert found["NeuralBeagle14-7B", "winogrande:winogrande_xl", "acc"].value == 82.4
-    assert found["NeuralBeagle14-7B", "gsm8k:main", "acc"].value == 70.28
-    assert found["NeuralBeagle14-7B", "cais/mmlu:all", "acc"].value == 64.55
-    assert found["NeuralBeagle14-7B", "hellaswag", "acc_norm"].value == 88.34
-    assert arc.observed_at == datetime.fromtimestamp(path.stat().st_mtime, UTC)
-
-
-@pytest.mark.realdata
-def test_real_cards_ingest_into_a_store(store: Store, samples: Path) -> None:
-    connector = HfModelIndex({"source": str(samples / "hf-model-index")})
-    first = run_feed(store, "cards", connector, Cursor(), clock)
-    assert (first.error, first.rejected, first.ingested) == (None, 0, 12)
-    again = run_feed(store, "cards", connector, Cursor(), clock)
-    assert (again.ingested, again.duplicates) == (0, 12)

@@ -1,88 +1,31 @@
-"""SWE-bench: the swebench.com leaderboards.json and SWE-bench/experiments run folders."""
+"""SWE-bench: the swebench.com leaderboards.json and SWE-bench/experiments run folders, and the
+connector's options. Properties, real data and end to end: test_swebench_sources.py."""
 
 from __future__ import annotations
 
 import json
-import math
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from sqlalchemy import select
 
 from connectors.swebench import SweBench
-from tests.connectors.conftest import clock
-from warden.connector import Cursor, rejected, sha256
-from warden.errors import ConfigError, ParseError
-from warden.ingest import run_feed
-from warden.model import Observation, Payload, Rejection
-from warden.store import Store
-from warden.store.schema import observations, rejects
-
-DATA = Path(__file__).parent / "data" / "swebench"
-BOARD = DATA / "leaderboards.json"
-EXPERIMENTS = DATA / "experiments"
-RUN = "evaluation/verified/20250401_acme-agent_acme-m2"
-SAMPLE = "swe-bench/leaderboards.2025-12-02.truncated.json"
-SETTINGS = settings(
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+from tests.connectors.swebench_docs import (
+    BOARD,
+    EXPERIMENTS,
+    RUN,
+    board,
+    experiments,
+    fits_the_store,
+    one_entry,
+    payload,
+    read_all,
+    split,
 )
-
-
-def payload(content: bytes | str, source: str = "leaderboards.json") -> Payload:
-    data = content.encode() if isinstance(content, str) else content
-    return Payload(source, data, sha256(data))
-
-
-def split(items: list[Observation | Rejection]) -> tuple[list[Observation], list[Rejection]]:
-    return (
-        [o for o in items if isinstance(o, Observation)],
-        [r for r in items if isinstance(r, Rejection)],
-    )
-
-
-def board(doc: Any, **options: Any) -> list[Observation | Rejection]:
-    content = doc if isinstance(doc, bytes | str) else json.dumps(doc)
-    return SweBench({"source": "x", **options}).parse(payload(content))
-
-
-def one_entry(**changes: Any) -> list[Observation | Rejection]:
-    entry = {
-        "name": "Acme Agent",
-        "folder": "20250301_acme",
-        "date": "2025-03-01",
-        "resolved": 70.0,
-        "checked": True,
-        "tags": ["Model: acme-m2"],
-        **changes,
-    }
-    return board({"leaderboards": [{"name": "Verified", "results": [entry]}]})
-
-
-def read_all(connector: SweBench) -> list[Observation | Rejection]:
-    out: list[Observation | Rejection] = []
-    for item in connector.fetch(Cursor()):
-        assert isinstance(item, Payload), item
-        try:
-            out.extend(connector.parse(item))
-        except ParseError as exc:  # a run is one record: its payload is refused whole
-            out.append(rejected(item, exc))
-    return out
-
-
-def fits_the_store(o: Observation) -> None:
-    for text in (o.subject, o.benchmark, o.metric):
-        assert 0 < len(text) <= 200 and text.isprintable()
-    assert math.isfinite(o.value) and 0 <= o.value <= 100
-    assert o.n is None or 0 < o.n <= 2**31 - 1
-    assert o.observed_at.tzinfo is UTC
-    json.dumps(o.attributes)
+from warden.connector import Cursor
+from warden.errors import ConfigError, ParseError
+from warden.model import Observation, Payload, Rejection
 
 
 # -- leaderboards.json -------------------------------------------------------------------------
@@ -284,8 +227,6 @@ def test_cut_file_is_truncated_not_partly_read() -> None:
 
 
 # -- experiments -------------------------------------------------------------------------------
-def experiments(root: Path = EXPERIMENTS, **options: Any) -> SweBench:
-    return SweBench({"source": str(root), "layout": "experiments", **options})
 
 
 def test_run_value_is_distinct_resolved_ids_over_the_split_size() -> None:
@@ -439,192 +380,3 @@ def test_bad_options_are_config_errors(raw: dict[str, Any], named: str) -> None:
     with pytest.raises(ConfigError) as caught:
         SweBench(raw, where="feeds.swe")
     assert any(p.message.startswith(named) for p in caught.value.problems), caught.value.problems
-
-
-# -- properties --------------------------------------------------------------------------------
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats()
-    | st.text(max_size=12)
-    | st.sampled_from(["Model: m-1", "Org: O", "2025-03-01", "20250301_x", "false (see)", "true"])
-)
-json_values = st.recursive(
-    scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=15,
-)
-entries = st.fixed_dictionaries(
-    {},
-    optional={
-        "name": json_values,
-        "folder": json_values,
-        "date": json_values,
-        "resolved": st.floats() | st.integers() | json_values,
-        "checked": json_values,
-        "tags": st.lists(scalars, max_size=4) | json_values,
-        "os_model": json_values,
-        "mini-swe-agent_version": json_values,
-        "warning": json_values,
-    },
-)
-documents = st.one_of(
-    json_values,
-    st.fixed_dictionaries(
-        {
-            "leaderboards": st.lists(
-                st.fixed_dictionaries(
-                    {"name": json_values, "results": st.lists(entries | json_values, max_size=4)}
-                )
-                | json_values,
-                max_size=3,
-            )
-        }
-    ),
-)
-
-
-def only_parse_errors(connector: SweBench, p: Payload) -> None:
-    try:
-        result = connector.parse(p)
-    except ParseError as exc:
-        assert exc.reason in ParseError.REASONS and exc.detail.isprintable()
-        return
-    for item in result:
-        if isinstance(item, Observation):
-            fits_the_store(item)
-        else:
-            assert item.reason in ParseError.REASONS and item.message.isprintable()
-
-
-RESULTS_SOURCE = f"/x/{RUN}/results/results.json"
-
-
-@SETTINGS
-@given(st.binary(max_size=400))
-def test_arbitrary_bytes_raise_only_parse_error(content: bytes) -> None:
-    only_parse_errors(SweBench({"source": "x"}), payload(content))
-    only_parse_errors(experiments(), payload(content, RESULTS_SOURCE))
-
-
-@SETTINGS
-@given(documents)
-def test_arbitrary_leaderboard_json_gives_observations_or_parse_errors(doc: Any) -> None:
-    only_parse_errors(SweBench({"source": "x"}), payload(json.dumps(doc)))
-
-
-@SETTINGS
-@given(json_values, st.one_of(st.none(), st.text(max_size=60), json_values.map(json.dumps)))
-def test_arbitrary_runs_give_an_observation_or_parse_errors(results: Any, metadata: Any) -> None:
-    envelope = {"results": json.dumps(results), "metadata": metadata, "metadata_file": None}
-    only_parse_errors(experiments(), payload(json.dumps(envelope), RESULTS_SOURCE))
-
-
-# -- real data ---------------------------------------------------------------------------------
-@pytest.mark.realdata
-def test_sample_leaderboards_file(samples: Path) -> None:
-    path = samples / SAMPLE
-    found, refused = split(
-        SweBench({"source": str(path)}).parse(payload(path.read_bytes(), str(path)))
-    )
-    assert len(found) == 20
-    # The Test board's Atlassian and Amazon entries carry no Model: tag.
-    assert [(r.record, r.field) for r in refused] == [
-        ("Test/20250605_atlassian-rovo-dev", "tags"),
-        ("Test/20250522_amazon-q-developer-agent-20250405-dev", "tags"),
-    ]
-    by_record = {o.attributes["record"]: o for o in found}
-    top = by_record["Verified/20250928_trae_doubao_seed_code"]
-    assert (top.subject, top.value, top.n) == ("Doubao-Seed-Code + Doubao-Seed-1.6", 78.8, 500)
-    assert top.observed_at == datetime(2025, 9, 28, tzinfo=UTC)
-    assert top.attributes["organisation"] == "ByteDance"
-    assert top.attributes["checked"] is False
-    live = by_record["Verified/20251120_livesweagent_gemini-3-pro-preview"]
-    assert (live.subject, live.value, live.attributes["checked"]) == (
-        "gemini-3-pro-preview",
-        77.4,
-        False,
-    )
-    opus = by_record["bash-only/20251124_mini-v1.16.0_claude-opus-4-5-20251101"]
-    assert (opus.benchmark, opus.subject, opus.value, opus.n) == (
-        "SWE-bench bash-only",
-        "claude-opus-4-5-20251101",
-        74.4,  # not the 2 of 5 in its cut per_instance_details
-        500,
-    )
-    assert opus.attributes["scaffold"] == "mini-SWE-agent 1.16.0"
-    qwen = by_record["Lite/20250901_entroPO_R2E_QwenCoder30BA3B_tts"]
-    assert (qwen.subject, qwen.value, qwen.n) == ("Qwen3-Coder-30B-A3B-Instruct", 49.67, 300)
-    assert qwen.attributes["open_weights"] is True and qwen.attributes["checked"] is False
-    sage = by_record["Test/20251027_salesforce_SAGE"]
-    assert (sage.benchmark, sage.value, sage.n) == ("SWE-bench Test", 44.25, 2294)
-    mm = by_record["Multimodal/20250701_GUIRepair_o3"]
-    assert (mm.subject, mm.value, mm.n) == ("o3-2025-04-16", 35.98, None)
-    for o in found:
-        fits_the_store(o)
-
-
-@pytest.mark.realdata
-def test_sample_cut_short_is_truncated(samples: Path) -> None:
-    data = (samples / SAMPLE).read_bytes()
-    for cut in (len(data) // 3, len(data) // 2, len(data) - 10):
-        with pytest.raises(ParseError) as caught:
-            board(data[:cut])
-        assert caught.value.reason == "truncated"
-
-
-@pytest.mark.realdata
-def test_multi_swe_bench_sample_counts_its_own_total(samples: Path, tmp_path: Path) -> None:
-    folder = samples / "swe-bench" / "multi-swe-bench-experiments"
-    run = tmp_path / "evaluation" / "java-verified" / "20240825_SWE-agent_gpt-4o-2024-05-13"
-    (run / "results").mkdir(parents=True)
-    shutil.copy(folder / "results.json", run / "results" / "results.json")
-    shutil.copy(folder / "metadata.yaml", run / "metadata.yaml")
-    # Its old-style metadata (name, oss, site, verified) names no model: refused.
-    (item,) = list(experiments(tmp_path).fetch(Cursor()))
-    assert isinstance(item, Payload)
-    with pytest.raises(ParseError) as caught:
-        experiments(tmp_path).parse(item)
-    assert (caught.value.reason, caught.value.field) == ("missing_field", "metadata.yaml")
-    assert "'SWE-agent + gpt-4o-2024-05-13'" in caught.value.detail
-    # Told the model, it reads 6 resolved of the report's own 91 instances.
-    with (run / "metadata.yaml").open("a") as meta:
-        meta.write("tags: {model: gpt-4o-2024-05-13}\n")
-    (o,) = read_all(experiments(tmp_path))
-    assert isinstance(o, Observation)
-    assert (o.subject, o.benchmark) == ("gpt-4o-2024-05-13", "SWE-bench java-verified")
-    assert o.value == pytest.approx(100 * 6 / 91)
-    assert (o.n, o.attributes["resolved_count"]) == (91, 6)
-    assert o.attributes["total_from"] == "results.json total_instances"
-    assert o.attributes["checked"] is True and o.attributes["open_source_system"] is True
-    assert o.observed_at == datetime(2024, 8, 25, tzinfo=UTC)
-
-
-# -- end to end --------------------------------------------------------------------------------
-def test_leaderboards_end_to_end(store: Store, tmp_path: Path) -> None:
-    shutil.copy(BOARD, tmp_path / "leaderboards.json")
-    connector = SweBench({"source": str(tmp_path / "leaderboards.json")})
-    result = run_feed(store, "swebench", connector, Cursor(), clock)
-    assert (result.ingested, result.rejected, result.error) == (8, 4, None)
-    with store.read() as conn:
-        benchmarks = conn.execute(select(observations.c.benchmark)).scalars().all()
-        refused = conn.execute(select(rejects.c.record)).scalars().all()
-    assert benchmarks.count("SWE-bench Verified") == 5
-    assert "Verified/20250305_no-model" in refused
-    again = run_feed(store, "swebench", connector, Cursor(), clock)
-    assert (again.ingested, again.duplicates) == (0, 8)
-
-
-def test_experiments_end_to_end(store: Store, tmp_path: Path) -> None:
-    shutil.copytree(EXPERIMENTS, tmp_path / "experiments")
-    connector = experiments(tmp_path / "experiments")
-    cursor = Cursor()
-    result = run_feed(store, "swebench-experiments", connector, cursor, clock)
-    assert (result.ingested, result.rejected, result.error) == (1, 2, None)
-    again = run_feed(store, "swebench-experiments", connector, Cursor(), clock)
-    assert (again.ingested, again.duplicates) == (0, 1)
-    unchanged = run_feed(store, "swebench-experiments", connector, cursor, clock)
-    assert (unchanged.ingested, unchanged.duplicates, unchanged.rejected) == (0, 0, 0)
