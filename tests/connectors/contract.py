@@ -22,8 +22,8 @@ from typing import Any, get_args
 from connectors.archive import ZSTD
 from tests.connectors import craft
 from tests.connectors.lm_eval_docs import results_doc
-from tests.connectors.test_mapped import CSV as CSV_MAPPING
-from tests.connectors.test_mapped import JSON as JSON_MAPPING
+from tests.connectors.mapped_feeds import CSV as CSV_MAPPING
+from tests.connectors.mapped_feeds import JSON as JSON_MAPPING
 from tests.connectors.test_observations_json import GOOD as GOOD_OBSERVATION
 from warden import plugins
 from warden.connector import Connector, Cursor, sha256

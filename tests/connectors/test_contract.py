@@ -39,8 +39,8 @@ from tests.connectors.contract import (
     fuzz_payload,
     installed,
 )
-from tests.connectors.test_source import etagged
-from tests.test_http import Handler, Loopback, Script, drip, loopback, reply
+from tests.connectors.source_server import etagged
+from tests.loopback import Handler, Loopback, Script, drip, loopback, reply
 from warden.connector import Connector, Cursor, sha256
 from warden.errors import ConfigError, NotReady, ParseError
 from warden.http import FetchError

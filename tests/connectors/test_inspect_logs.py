@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from connectors.inspect_logs import InspectLogs, parse_log
 from tests.connectors import craft
 from tests.connectors.conftest import clock
-from tests.test_http import FAST, Loopback, loopback, reply
+from tests.loopback import FAST, Loopback, loopback, reply
 from warden.connector import Cursor, sha256
 from warden.errors import ConfigError, NotReady, ParseError
 from warden.ingest import run_feed

@@ -24,8 +24,8 @@ import yaml
 from sqlalchemy import RowMapping, select
 
 from tests.connectors.conftest import clock
-from tests.connectors.test_source import etagged
-from tests.test_http import Loopback, loopback
+from tests.connectors.source_server import etagged
+from tests.loopback import Loopback, loopback
 from warden.daemon import Warden
 from warden.ingest import IngestResult
 from warden.settings import load_settings
