@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import zstandard
 
-from warden.errors import ParseError
+from warden.core.errors import ParseError
 
 STORED, DEFLATED, ZSTD = 0, 8, 93
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")

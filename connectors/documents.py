@@ -28,8 +28,8 @@ from typing import Any, TypeGuard
 import yaml
 
 from connectors import blockyaml
-from warden.errors import ParseError
-from warden.model import Observation, Payload, Rejection
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload, Rejection
 
 MAX_ID = 200  # the store's width for subject, benchmark and metric ids
 MAX_COUNT = 2**31 - 1  # the store's sample count is a 32-bit integer

@@ -37,9 +37,9 @@ from pydantic import Field
 
 from connectors.source import DocumentOptions, Documents
 from connectors.tabular import Col, Row, Table, fold, midnight
-from warden.connector import content_key, rejected
-from warden.errors import ParseError
-from warden.model import Observation, Payload, Rejection
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload, Rejection
+from warden.ingest.connector import content_key, rejected
 
 SUFFIXES = (".csv",)  # a .zip source is expanded into its .csv members by the source layer
 BENCHMARK = "training_compute"

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import IO, BinaryIO, cast
 
 from connectors.archive import ZSTD, looks_like_zip, read_member
-from warden.connector import Cursor, sha256
-from warden.errors import NotReady, ParseError
-from warden.http import CHUNK, SPOOL_MEMORY, FetchError, FetchLimits, Gunzip
-from warden.model import Payload, Pending, Rejection
+from warden.core.errors import NotReady, ParseError
+from warden.core.model import Payload, Pending, Rejection
+from warden.ingest.connector import Cursor, sha256
+from warden.ingest.http import CHUNK, SPOOL_MEMORY, FetchError, FetchLimits, Gunzip
 
 Reader = Callable[[BinaryIO, str], tuple[bytes, str | None]]
 Item = Payload | Rejection | Pending

@@ -41,9 +41,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors.documents import fetch_time, json_document, require_id, short_text, valid_count
 from connectors.source import is_url, payloads
-from warden.connector import Cursor, content_key, options, rejected
-from warden.errors import ParseError
-from warden.model import Observation, Payload, Pending, Rejection
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.core.plugins import options
+from warden.ingest.connector import Cursor, content_key, rejected
 
 STATS = "stats.json"
 RUN_SPEC = "run_spec.json"

@@ -55,9 +55,9 @@ from connectors.documents import (
     valid_count,
 )
 from connectors.source import DocumentOptions, Documents, is_url
-from warden.connector import content_key, rejected
-from warden.errors import ParseError
-from warden.model import Observation, Payload, Rejection
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload, Rejection
+from warden.ingest.connector import content_key, rejected
 
 SUFFIXES = (".md",)
 # Bytes of YAML: real cards have a few KiB; yaml's pure-Python loader reads about 100 KiB/s.

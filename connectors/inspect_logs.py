@@ -35,9 +35,10 @@ from connectors.documents import (
 )
 from connectors.json_stream import JsonLog
 from connectors.source import SourceOptions, payloads
-from warden.connector import Cursor, content_key, options
-from warden.errors import NotReady, ParseError
-from warden.model import Observation, Payload, Pending, Rejection
+from warden.core.errors import NotReady, ParseError
+from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.core.plugins import options
+from warden.ingest.connector import Cursor, content_key
 
 HEADER = "header.json"
 JOURNAL_START = "_journal/start.json"

@@ -29,7 +29,7 @@ import re
 from typing import Any, BinaryIO
 
 from connectors.documents import MAX_ID
-from warden.errors import ParseError
+from warden.core.errors import ParseError
 
 # Top-level arrays of a `.json` log that are kept; every other top-level array (`samples`,
 # `reductions`, and any per-sample array a later version adds) is streamed and dropped.

@@ -73,9 +73,10 @@ from connectors.mapping import (
     to_time,
 )
 from connectors.source import Documents
-from warden.connector import content_key, options, rejected
-from warden.errors import ParseError
-from warden.model import Observation, Payload, Rejection
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload, Rejection
+from warden.core.plugins import options
+from warden.ingest.connector import content_key, rejected
 
 Getter = Callable[[Spec], Any]
 

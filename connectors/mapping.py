@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from connectors.documents import MAX_COUNT, MAX_ID, Bad, is_id, valid_count
 from connectors.source import DocumentOptions
-from warden.registry import Scale
+from warden.catalog.registry import Scale
 
 MAX_TEXT = 1000  # longest attribute text kept
 MISSING_MARKS = frozenset({"", "na", "n/a", "null", "none"})

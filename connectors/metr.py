@@ -62,9 +62,9 @@ from connectors.documents import (
 )
 from connectors.epoch_benchmarks import parse_hub
 from connectors.source import DocumentOptions, Documents
-from warden.connector import content_key, rejected
-from warden.errors import ParseError
-from warden.model import Observation, Payload, Rejection
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload, Rejection
+from warden.ingest.connector import content_key, rejected
 
 SUFFIXES = (".yaml", ".yml", ".csv")
 METRICS = ("p50_horizon_length", "p80_horizon_length")

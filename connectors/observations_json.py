@@ -24,10 +24,10 @@ from pydantic import (
 
 from connectors.documents import json_document
 from connectors.source import Documents
-from warden.connector import content_key
-from warden.errors import ParseError
-from warden.model import Observation, Payload
-from warden.yamlfile import describe
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload
+from warden.core.yamlfile import describe
+from warden.ingest.connector import content_key
 
 
 def _text_only(value: Any) -> Any:
@@ -109,6 +109,16 @@ class ObservationsJson(Documents):
 
     def parse(self, payload: Payload) -> list[Observation]:
         return parse_batch(payload)
+
+    @staticmethod
+    def parse_batch(payload: Payload) -> list[Observation]:
+        """A batch of observations in warden's own schema: what the push API reads too."""
+        return parse_batch(payload)
+
+    @staticmethod
+    def batch_schema() -> dict[str, Any]:
+        """The JSON schema of a batch, for the push API's OpenAPI document."""
+        return {"type": "array", "items": ObservationIn.model_json_schema()}
 
 
 def parse_batch(payload: Payload) -> list[Observation]:

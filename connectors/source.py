@@ -3,21 +3,21 @@
 Every connector's `fetch` goes through `payloads`, so each connector reads local files and URLs
 alike, with the same limits, cursor and rejections. A `Reader` turns an open binary file into the
 bytes of one payload (the whole file, or just the part the connector needs, read in a streaming
-way); for a URL the body is first spooled to a bounded temporary file (`warden.http`).
+way); for a URL the body is first spooled to a bounded temporary file (`warden.ingest.http`).
 
 A URL names one document or archive (no directory listing): one conditional GET. Its version
 (`{"etag", "last_modified", "sha256"}` as compact JSON) goes into each payload, and ingest stores
 it in the cursor once the observations are stored; the next run sends If-None-Match /
 If-Modified-Since, and a 304 yields nothing at all. A `.gz` body is gunzipped and a `.zip` one
 (or one served as application/zip) gives a payload per member (`connectors.files.expand`). The
-payloads and rejections of a URL name it as `warden.redact.redact` shows it (no user info, no
+payloads and rejections of a URL name it as `warden.core.redact.redact` shows it (no user info, no
 token values), and so does the cursor: the secrets of a feed's URL go into its requests only.
 
 Traps: a server answering 200 with an HTML page (a login wall, an error page, the web page
 around the file) is a "malformed" rejection, not input for the parser; a server that ignores
 conditional headers but sends the same bytes still adds nothing (the version matches); a body
 that is too large or not valid gzip is a rejection, while a source that cannot be reached
-(timeouts, refused connections, 404, 5xx after retries) raises `warden.http.FetchError`, an
+(timeouts, refused connections, 404, 5xx after retries) raises `warden.ingest.http.FetchError`, an
 OSError that fails the feed run with its message.
 """
 
@@ -35,11 +35,12 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from connectors.files import Item, Reader, archive_kind, expand, local_archive, read_all, walk
-from warden.clock import Clock, system_clock
-from warden.connector import Cursor, options
-from warden.http import Fetched, FetchError, FetchLimits, HttpClient
-from warden.model import Payload, Pending, Rejection
-from warden.redact import redact
+from warden.core.clock import Clock, system_clock
+from warden.core.model import Payload, Pending, Rejection
+from warden.core.plugins import options
+from warden.core.redact import redact
+from warden.ingest.connector import Cursor
+from warden.ingest.http import Fetched, FetchError, FetchLimits, HttpClient
 
 log = logging.getLogger(__name__)
 

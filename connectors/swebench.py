@@ -58,9 +58,10 @@ from connectors.documents import (
 )
 from connectors.files import read_all
 from connectors.source import SourceOptions, is_url, payloads
-from warden.connector import Cursor, content_key, options, rejected
-from warden.errors import ParseError
-from warden.model import Observation, Payload, Pending, Rejection
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.core.plugins import options
+from warden.ingest.connector import Cursor, content_key, rejected
 
 METRIC = "resolved"
 SPLITS = {"verified": "Verified", "lite": "Lite", "test": "Test", "multimodal": "Multimodal"}

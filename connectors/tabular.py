@@ -23,8 +23,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from warden.errors import ParseError
-from warden.model import Payload
+from warden.core.errors import ParseError
+from warden.core.model import Payload
 
 MAX_ID = 200  # the store's width for subject, benchmark and metric ids
 MAX_SHOWN = 80  # characters of a bad cell quoted in a message

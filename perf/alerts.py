@@ -1,7 +1,7 @@
 """Alert delivery figures: the dispatcher's throughput, and a healthy sink's latency while another
 sink hangs.
 
-`dispatch`: `alerts` outbox rows made by warden's own cycle (`warden.cycle.run_cycle` over one
+`dispatch`: `alerts` outbox rows made by warden's own cycle (`run_cycle` over one
 per-model threshold and one observation over it for each of `alerts` models: as many transitions
 into `firing`, each a trigger-log entry with its outbox row for the webhook sink `h`), then
 delivered by warden's `Dispatcher` (started with its workers, as the daemon runs it) through the
@@ -44,14 +44,14 @@ from harness import NOW, TOKEN, Receiver, daemon, emit, ms, say, threshold_doc, 
 from sqlalchemy import func, select
 
 from warden import __version__
-from warden.catalog import Catalog, Threshold
-from warden.clock import system_clock
-from warden.cycle import run_cycle
-from warden.dispatch import Dispatcher
-from warden.model import Observation
-from warden.settings import DispatchSettings
-from warden.sinks import Notification
-from warden.sinks.webhook import WebhookSink
+from warden.alerting.cycle import run_cycle
+from warden.catalog.thresholds import Catalog, Threshold
+from warden.core.clock import system_clock
+from warden.core.model import Observation
+from warden.core.notification import Notification
+from warden.delivery.dispatch import Dispatcher
+from warden.delivery.settings import DispatchSettings
+from warden.delivery.sinks.webhook import WebhookSink
 from warden.store import Store
 from warden.store.observations import insert_observations
 from warden.store.schema import outbox, triggers
@@ -164,8 +164,8 @@ def dispatch_figure(alerts: int, repeats: int, tmp: Path) -> None:
         f">= {TARGET_RATE:.0f} alerts/s", rate >= TARGET_RATE,
         baseline={"bare_requests_posts_per_second": round(bare)},
         ratio_to_bare_requests=round(rate / bare, 3), alerts=alerts, passes=repeats,
-        outbox_rows_made_by="warden.cycle.run_cycle (transitions into firing)",
-        sink="webhook (warden.sinks.webhook), loopback ThreadingHTTPServer",
+        outbox_rows_made_by="warden.alerting.cycle.run_cycle (transitions into firing)",
+        sink="webhook (warden.delivery.sinks.webhook), loopback ThreadingHTTPServer",
     )  # fmt: skip
 
 

@@ -22,13 +22,13 @@ from pathlib import Path
 from harness import NOW, emit, say
 
 from thresholds import bundled_catalog, bundled_registry
-from warden.catalog import load_catalog
-from warden.cycle import run_cycle
-from warden.model import Observation
-from warden.registry import BOUNDS
+from warden.alerting.cycle import run_cycle
+from warden.catalog.registry import BOUNDS
+from warden.catalog.thresholds import load_catalog
+from warden.core.model import Observation
+from warden.evaluation.sweep import Sweep
 from warden.store import Store
 from warden.store.observations import insert_observations
-from warden.sweep import Sweep
 
 TARGET_SECONDS = 1.0
 

@@ -1,5 +1,5 @@
 """The evaluation cycle: 100 thresholds x `models` models x 50 benchmarks through
-`warden.cycle.run_cycle`, steady state, beside a plain sqlite3 read and compare (perf/README.md,
+`run_cycle`, steady state, beside a plain sqlite3 read and compare (perf/README.md,
 figure `cycle`)."""
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from harness import (
     say,
 )
 
-from warden.catalog import Catalog, Threshold
-from warden.condition import Condition
-from warden.cycle import run_cycle
+from warden.alerting.cycle import run_cycle
+from warden.catalog.conditions import Condition
+from warden.catalog.thresholds import Catalog, Threshold
 from warden.store.observations import insert_observations
 
 

@@ -7,7 +7,7 @@ repeated with distinct model names (`<model>~c<k>`) until there are about `rows`
 all, and serves that folder from a loopback HTTP server (`http.server`, with Last-Modified). The
 feeds fetch what their publishers publish: the hub as one zip of its CSVs (Epoch's
 `benchmark_data.zip`), each AI models table and each METR YAML file at its own URL. The figure
-times `warden.ingest.run_feed` with the `epoch_benchmarks`, `epoch_models` and `metr_horizons`
+times `run_feed` with the `epoch_benchmarks`, `epoch_models` and `metr_horizons`
 connectors (fetch, unzip, parse, store) into a fresh SQLite file store (as perf/run.py's figures
 do), in input rows (CSV rows plus METR model entries) a second, the best of `repeats` passes
 (each on a fresh store). The baseline, measured in the same run, is `csv.DictReader` iterating
@@ -42,9 +42,9 @@ from harness import emit, loopback, say
 from connectors.epoch_benchmarks import EpochBenchmarks
 from connectors.epoch_models import EpochModels
 from connectors.metr import MetrHorizons
-from warden.clock import system_clock
-from warden.connector import Connector, Cursor
-from warden.ingest import run_feed
+from warden.core.clock import system_clock
+from warden.ingest.connector import Connector, Cursor
+from warden.ingest.feedrun import run_feed
 from warden.store import Store
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
@@ -203,7 +203,7 @@ def feed_ingest(
         say(f"replicated the samples: input rows per feed {written}")
         total, csv_rows = sum(written.values()), written["epoch_hub"] + written["epoch_models"]
         passes = []
-        with quiet("warden.ingest"), serving(root) as url:
+        with quiet("warden.ingest.feedrun"), serving(root) as url:
             for k in range(repeats):
                 seconds, counts = ingest_once(root, url, Path(tmp) / f"feeds-{k}.db")
                 say(f"pass {k + 1}: {total / sum(seconds.values()):,.0f} rows/s")

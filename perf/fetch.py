@@ -25,8 +25,8 @@ from harness import emit, loopback, ms, say
 
 from connectors.files import read_all
 from connectors.source import payloads
-from warden.connector import Cursor
-from warden.model import Payload
+from warden.core.model import Payload
+from warden.ingest.connector import Cursor
 
 ETAG = '"perf-v1"'
 TARGET_MS = 20.0

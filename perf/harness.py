@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import requests
 import yaml
 
-from warden.model import Observation
+from warden.core.model import Observation
 from warden.store import Store
 
 WARDEN = Path(sys.executable).with_name("warden")

@@ -24,7 +24,7 @@ from harness import (
     say,
 )
 
-from warden.model import Observation
+from warden.core.model import Observation
 from warden.store.observations import insert_observations
 
 # -- 2. Bulk observation insert ----------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Inspect log ingest: a real `.eval` log written by inspect-ai with its offline mockllm/model,
 copied `logs` times with distinct eval ids, ingested by the `inspect_logs` connector through
-`warden.ingest.run_feed` into a fresh SQLite store; beside inspect-ai's own header-only read
+`warden.ingest.feedrun.run_feed` into a fresh SQLite store; beside inspect-ai's own header-only read
 and a bare zip + json read of the same files (perf/README.md, figure `ingest`)."""
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from harness import (
 
 from connectors.archive import member_names, read_member
 from connectors.inspect_logs import InspectLogs
-from warden.clock import system_clock
-from warden.connector import Cursor
-from warden.ingest import run_feed
+from warden.core.clock import system_clock
+from warden.ingest.connector import Cursor
+from warden.ingest.feedrun import run_feed
 
 try:  # teaches zipfile zstd (method 93), which inspect-ai writes; patches zipfile globally
     import zipfile_zstd  # type: ignore[import-untyped]  # noqa: F401

@@ -38,7 +38,7 @@ PEAK_MB, RATIO = 150, 2.0  # the targets
 CONNECTOR = """
 import json, sys, time
 from connectors.inspect_logs import InspectLogs
-from warden.connector import Cursor
+from warden.ingest.connector import Cursor
 t0 = time.perf_counter()
 connector = InspectLogs({"source": sys.argv[1]})
 (item,) = connector.fetch(Cursor())

@@ -26,7 +26,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.skip(reason=f"{SAMPLES} is absent"))
 
 
-# The loopback HTTP server and its fixtures for warden.http's tests.
+# The loopback HTTP server and its fixtures for warden.ingest.http's tests.
 pytest_plugins = ["tests.loopback"]
 
 

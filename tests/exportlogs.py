@@ -16,15 +16,15 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from tests.factories import T0, TINY_CATALOG
-from warden.assess import record
-from warden.cli import main
-from warden.cli_log import register
-from warden.daemon import Warden
-from warden.model import Observation
-from warden.settings import Settings
+from warden.alerting.assessments import record
+from warden.app.daemon import Warden
+from warden.app.settings import Settings
+from warden.core.chain import Entry
+from warden.core.model import Observation
+from warden.interfaces.cli.log import register
+from warden.interfaces.cli.main import main
 from warden.store import alerts
 from warden.store import observations as obs_rows
-from warden.triggerlog import Entry
 
 register(main)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from warden.catalog import Threshold
-from warden.model import Point
+from warden.catalog.thresholds import Threshold
+from warden.core.model import Point
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""A loopback HTTP server whose answers each test scripts, for warden.http's tests
+"""A loopback HTTP server whose answers each test scripts, for warden.ingest.http's tests
 (tests/test_http.py, tests/test_http_content.py): the `loopback` and `client` fixtures (a
 pytest plugin, tests/conftest.py), scripts (`reply`, `in_turn`, `drip`, `reset`, `raw`) and fast
 fetch limits (`FAST`)."""
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.connectors.conftest import clock
-from warden.http import FetchError, FetchLimits, HttpClient
+from warden.ingest.http import FetchError, FetchLimits, HttpClient
 
 # Milliseconds, so retries cost nothing; timeouts well under a second.
 FAST = FetchLimits(

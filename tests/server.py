@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from warden.api import create_app
-from warden.daemon import Warden
+from warden.app.daemon import Warden
+from warden.interfaces.api.app import create_app
 
 
 @contextmanager

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from warden import alerting
-from warden.cli import main
-from warden.daemon import Warden
-from warden.errors import ConfigError, UsageError
-from warden.model import Observation
-from warden.routing import Matchers
-from warden.settings import Settings, load_settings
+from warden.alerting import actions as alerting
+from warden.app.daemon import Warden
+from warden.app.settings import Settings, load_settings
+from warden.core.errors import ConfigError, UsageError
+from warden.core.matchers import Matchers
+from warden.core.model import Observation
+from warden.interfaces.cli.main import main
 from warden.store import observations as obs_rows
-from warden.triggerlog import verify
+from warden.triggerlog.entries import verify
 
 CATALOG = """
 benchmarks: [{id: ctf, title: CTF, metrics: {acc: {}}}]
@@ -142,7 +142,7 @@ def test_an_alert_no_route_takes_is_logged_as_a_warning(
     clock = Clock()
     w = make(tmp_path, clock, routes=[{"match": {"severity": "critical"}, "sinks": ["pager"]}])
     try:
-        with caplog.at_level("WARNING", logger="warden.cycle"):
+        with caplog.at_level("WARNING", logger="warden.alerting.cycle"):
             put(w, "m1", 0.4, "k1")  # the early warning fires: severity warning, no route
             put(w, "m1", 0.7, "k2")  # the critical fires: routed
     finally:
@@ -257,7 +257,7 @@ def test_cli_ack_and_silences(tmp_path: Path) -> None:
             "--comment", "drill")  # fmt: skip
     assert r.exit_code == 0 and r.output.startswith("silence 1 "), r.output
     listed = json.loads(run("silence", "list", "--json").output)
-    assert [(s["id"], s["matchers"]["match"]) for s in listed] == [(1, {"domain": "cyber"})]
+    assert [(s["id"], s["match"]) for s in listed] == [(1, {"domain": "cyber"})]
     for args, message in (
         (["silence", "add", "--for", "1h", "--by", "o", "--comment", "c"], "at least one matcher"),
         (["silence", "add", "--match", "x", "--for", "1h", "--by", "o", "--comment", "c"],
@@ -303,7 +303,7 @@ def test_routes_must_name_sinks_and_unreachable_routes_are_warned(tmp_path: Path
 
 
 def test_the_summary_of_a_condition_without_a_benchmark_is_its_explanation() -> None:
-    from warden.sinks import summary
+    from warden.core.notification import summary
 
     trigger = {"to": "firing", "threshold": "warden.feed.lab.silent", "subject": "lab",
                "title": "Feed lab has not succeeded", "value": 7200.0,

@@ -37,11 +37,11 @@ from tests.promstack import (
     start_alertmanager,
     wait_until,
 )
-from warden.catalog import Threshold, load_catalog
-from warden.feedhealth import silence_thresholds
-from warden.settings import FeedSettings
-from warden.sinks import Notification
-from warden.sinks.alertmanager import AlertmanagerSink, alert
+from warden.app.settings import FeedSettings
+from warden.catalog.feedhealth import silent_feed_thresholds
+from warden.catalog.thresholds import Threshold, load_catalog
+from warden.core.notification import Notification
+from warden.delivery.sinks.alertmanager import AlertmanagerSink, alert
 
 CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"
 ALERT_SINK = DEPLOY / "alertmanager" / "alert_sink.py"
@@ -57,7 +57,9 @@ DEMO = {
 HIGH = DEMO["demo.capability.match_accuracy.high"]
 EARLY = DEMO["demo.capability.match_accuracy.early_warning"]
 FRONTIER = DEMO["demo.capability.frontier.high"]
-(SILENT,) = silence_thresholds([FeedSettings(id="demo", connector="inspect_logs", stale_after=60)])
+(SILENT,) = silent_feed_thresholds(
+    [FeedSettings(id="demo", connector="inspect_logs", stale_after=60)]
+)
 
 
 def threshold(tid: str, domain: str, level: str, severity: str) -> Threshold:

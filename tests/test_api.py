@@ -13,8 +13,8 @@ import requests
 
 from tests.receiver import Receiver, receiver
 from tests.server import serving
-from warden.daemon import Warden
-from warden.settings import Settings
+from warden.app.daemon import Warden
+from warden.app.settings import Settings
 
 CATALOG = """
 benchmarks: [{id: lab_eval, title: Lab eval}]
@@ -207,7 +207,7 @@ def test_health_and_readiness(api: str) -> None:
 
 
 def test_oversized_body_is_refused(api: str) -> None:
-    from warden.api import MAX_BODY_BYTES
+    from warden.interfaces.api.app import MAX_BODY_BYTES
 
     body = b"[" + b" " * MAX_BODY_BYTES + b"]"
     r = requests.post(

@@ -8,9 +8,9 @@ from pathlib import Path
 import requests
 
 from tests.server import serving
-from warden.daemon import Warden
-from warden.model import Observation
-from warden.settings import Settings
+from warden.app.daemon import Warden
+from warden.app.settings import Settings
+from warden.core.model import Observation
 from warden.store import alerts
 from warden.store import observations as obs_rows
 

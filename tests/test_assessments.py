@@ -12,13 +12,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.factories import T0, obs, series
-from warden.assess import record
-from warden.catalog import Catalog, Threshold, load_catalog
-from warden.cli import main
-from warden.condition import COMPUTE
-from warden.errors import UsageError
-from warden.evaluate import evaluate_threshold
-from warden.model import Assessment, Observation, Verdict
+from warden.alerting.assessments import record
+from warden.catalog.thresholds import Catalog, Threshold, load_catalog
+from warden.core.errors import UsageError
+from warden.core.model import COMPUTE, Assessment, Observation, Verdict
+from warden.evaluation.evaluate import evaluate_threshold
+from warden.interfaces.cli.main import main
 from warden.store import Store
 from warden.store import observations as obs_rows
 

@@ -1,4 +1,4 @@
-"""warden.backtest: replaying stored observations through a catalog, on synthetic series whose
+"""Backtest: replaying stored observations through a catalog, on synthetic series whose
 warnings, firings and lead times are known, and end to end over Epoch's samples; and the
 `warden backtest` command."""
 
@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from warden.backtest import Backtest, Options, Replayed, run
-from warden.catalog import Catalog, load_catalog
-from warden.cli import main
-from warden.cli_forecast import register
-from warden.model import Observation
+from warden.alerting.backtest import Backtest, Options, Replayed, run
+from warden.catalog.thresholds import Catalog, load_catalog
+from warden.core.model import Observation
+from warden.interfaces.cli.forecast import register
+from warden.interfaces.cli.main import main
 from warden.store import Store
 from warden.store import observations as obs_rows
 
@@ -221,8 +221,8 @@ def test_backtest_over_epoch_samples_with_the_default_catalog(
 ) -> None:
     from connectors.epoch_benchmarks import EpochBenchmarks
     from thresholds import bundled_catalog, bundled_registry
-    from warden.connector import Cursor
-    from warden.ingest import run_feed
+    from warden.ingest.connector import Cursor
+    from warden.ingest.feedrun import run_feed
 
     catalog = load_catalog([bundled_catalog()], [bundled_registry()])
     store = Store(f"sqlite:///{tmp_path / 'w.db'}")

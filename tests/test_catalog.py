@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thresholds import bundled_catalog, bundled_registry
-from warden.catalog import Level, Scope, load_catalog
-from warden.errors import CatalogError
+from warden.catalog.thresholds import Level, Scope, load_catalog
+from warden.core.errors import CatalogError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -230,7 +230,7 @@ def test_ratio_to_a_human_baseline_from_the_registry(tmp_path: Path) -> None:
 
 def test_a_ratio_threshold_explains_its_baseline(tmp_path: Path) -> None:
     from tests.factories import obs, series
-    from warden.evaluate import evaluate, explain
+    from warden.evaluation.evaluate import evaluate, explain
 
     (t,) = load_catalog([write(tmp_path, RATIO)], [bundled_registry()]).thresholds
     (e,) = evaluate(t, series(obs("m", 0.71)), obs("m", 0).observed_at)

@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import update
 
 from tests.factories import TINY_CATALOG as TINY
-from warden.cli import main
+from warden.interfaces.cli.main import main
 from warden.store import Store
 from warden.store.schema import triggers
 
@@ -172,6 +172,9 @@ def test_help_does_not_import_the_heavy_parts() -> None:
     import sys
 
     heavy = ("sqlalchemy", "pydantic", "requests", "yaml")
-    code = f"import sys, warden.cli; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    code = (
+        "import sys, warden.interfaces.cli.main; "
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout

@@ -11,12 +11,12 @@ import pytest
 from pydantic import ValidationError
 
 from tests.factories import T0, obs, series, threshold
-from warden.catalog import Catalog, Threshold, load_catalog
-from warden.condition import Combination
-from warden.cycle import run_cycle
-from warden.errors import CatalogError
-from warden.evaluate import evaluate_threshold, explain
-from warden.model import Observation, State, Verdict
+from warden.alerting.cycle import run_cycle
+from warden.catalog.conditions import Combination
+from warden.catalog.thresholds import Catalog, Threshold, load_catalog
+from warden.core.errors import CatalogError
+from warden.core.model import Observation, State, Verdict
+from warden.evaluation.evaluate import evaluate_threshold, explain
 from warden.store import Store
 from warden.store import observations as obs_rows
 

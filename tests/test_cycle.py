@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.factories import T0, threshold
-from warden.catalog import Catalog
-from warden.cycle import idempotency_key, run_cycle
-from warden.model import Observation, State
+from warden.alerting.cycle import idempotency_key, run_cycle
+from warden.catalog.thresholds import Catalog
+from warden.core.model import Observation, State
 from warden.store import Store, alerts, stats
 from warden.store import observations as obs_rows
 from warden.store.schema import outbox, triggers
-from warden.triggerlog import verify
+from warden.triggerlog.entries import verify
 
 
 class Clock:
@@ -158,26 +158,26 @@ def test_evidence_that_goes_stale_turns_nodata_not_resolved(store: Store) -> Non
 def test_a_failing_threshold_turns_error_and_the_others_still_evaluate(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import warden.cycle
+    import warden.alerting.cycle
 
     clock = Clock()
     good, bad = threshold(), threshold(id="test.broken.high", scope="frontier")
     put(store, clock, "m", 0.9, "a")
-    real = warden.cycle.evaluate_threshold
+    real = warden.alerting.cycle.evaluate_threshold
 
     def flaky(t, *args):  # type: ignore[no-untyped-def]
         if t.id == bad.id:
             raise ZeroDivisionError("boom")
         return real(t, *args)
 
-    monkeypatch.setattr(warden.cycle, "evaluate_threshold", flaky)
+    monkeypatch.setattr(warden.alerting.cycle, "evaluate_threshold", flaky)
     r = run_cycle(store, catalog(good, bad), [], clock)
     assert r.failed == [bad.id]
     assert {(tr.threshold, tr.subject, tr.to_state) for _, tr in r.transitions} == {
         (good.id, "m", State.FIRING),
         (bad.id, "frontier", State.ERROR),
     }
-    monkeypatch.setattr(warden.cycle, "evaluate_threshold", real)  # the fault is fixed
+    monkeypatch.setattr(warden.alerting.cycle, "evaluate_threshold", real)  # the fault is fixed
     r = run_cycle(store, catalog(good, bad), [], clock)
     assert [(tr.from_state, tr.to_state) for _, tr in r.transitions] == [
         (State.ERROR, State.FIRING)
@@ -229,7 +229,7 @@ def test_subjects_that_never_crossed_anything_have_no_state_row(store: Store) ->
 
 
 def test_open_weights_frontier_through_the_store(store: Store) -> None:
-    from warden.registry import ModelSpec, Registry
+    from warden.catalog.registry import ModelSpec, Registry
 
     registry = Registry()
     for spec in (

@@ -225,8 +225,8 @@ def test_a_feed_s_evidence_goes_stale_only_while_the_feed_is_silent(tmp_path: Pa
     from datetime import UTC, datetime, timedelta
 
     from tests.conftest import REPO
-    from warden.daemon import Warden
-    from warden.settings import Settings
+    from warden.app.daemon import Warden
+    from warden.app.settings import Settings
 
     catalog = tmp_path / "demo.yaml"
     catalog.write_text(TINY.replace("tiny", "demo_capability"))  # the demo logs' task

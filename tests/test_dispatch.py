@@ -16,13 +16,13 @@ from sqlalchemy import select
 
 from tests.factories import T0, threshold
 from tests.receiver import Receiver, receiver
-from warden.catalog import Catalog
-from warden.cycle import run_cycle
-from warden.dispatch import Dispatcher, backoff_seconds
-from warden.model import Observation
-from warden.settings import DispatchSettings
-from warden.sinks.log import LogSink
-from warden.sinks.webhook import WebhookSink
+from warden.alerting.cycle import run_cycle
+from warden.catalog.thresholds import Catalog
+from warden.core.model import Observation
+from warden.delivery.dispatch import Dispatcher, backoff_seconds
+from warden.delivery.settings import DispatchSettings
+from warden.delivery.sinks.log import LogSink
+from warden.delivery.sinks.webhook import WebhookSink
 from warden.store import Store
 from warden.store import observations as obs_rows
 from warden.store import outbox as outbox_rows
@@ -225,7 +225,7 @@ def test_a_hanging_sink_never_delays_the_others(store: Store, hook: Receiver) ->
     import socket
     import time
 
-    from warden.clock import system_clock
+    from warden.core.clock import system_clock
 
     silent = socket.socket()  # accepts connections (the backlog) and never answers
     silent.bind(("127.0.0.1", 0))

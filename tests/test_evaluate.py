@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.factories import T0, obs, series, threshold
-from warden.evaluate import FRONTIER, evaluate, explain
-from warden.model import Verdict
-from warden.registry import ModelSpec
+from warden.catalog.registry import ModelSpec
+from warden.core.model import Verdict
+from warden.evaluation.evaluate import FRONTIER, evaluate, explain
 
 NOW = T0 + timedelta(days=1)
 
@@ -176,7 +176,7 @@ def test_a_silent_feed_s_evidence_does_not_count_and_only_its_own() -> None:
 
 
 def test_a_feed_is_silent_once_it_has_gone_its_stale_after_without_success() -> None:
-    from warden.evaluate import FeedRuns, silent_feeds
+    from warden.evaluation.evaluate import FeedRuns, silent_feeds
 
     hour = timedelta(hours=1)
     runs = {

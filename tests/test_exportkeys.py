@@ -26,7 +26,7 @@ from tests.exportlogs import (
     verify,
     warden,
 )
-from warden.triggerlog import canonical
+from warden.core.chain import canonical
 
 
 @pytest.fixture
@@ -240,6 +240,6 @@ def test_a_private_key_readable_by_others_is_used_with_a_warning(log: Log) -> No
 
 
 def test_the_cli_imports_cryptography_only_when_a_key_needs_it() -> None:
-    code = "import sys, warden.cli; print('cryptography' in sys.modules)"
+    code = "import sys, warden.interfaces.cli.main; print('cryptography' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -1,4 +1,4 @@
-"""warden.exposition writes byte for byte what prometheus_client writes, in the text format and in
+"""The exposition writes byte for byte what prometheus_client writes, in the text format and in
 OpenMetrics: for every family type, for arbitrary gauge families, for a real daemon's registry,
 and through `/metrics`."""
 
@@ -38,11 +38,11 @@ from prometheus_client.samples import Exemplar, Timestamp
 
 from tests.server import serving
 from tests.test_metrics import CATALOG as METRICS_CATALOG
-from warden import exposition
-from warden.daemon import Warden
-from warden.exposition import render
-from warden.model import Observation
-from warden.settings import Settings
+from warden.app.daemon import Warden
+from warden.app.settings import Settings
+from warden.core.model import Observation
+from warden.metrics import exposition
+from warden.metrics.exposition import render
 from warden.store import observations as obs_rows
 
 FORMATS = pytest.mark.parametrize("om", [False, True], ids=["text", "openmetrics"])

@@ -9,9 +9,9 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 from prometheus_client import generate_latest
 
-from warden.cli import main
-from warden.daemon import Warden
-from warden.settings import load_settings
+from warden.app.daemon import Warden
+from warden.app.settings import load_settings
+from warden.interfaces.cli.main import main
 
 GOOD = [
     {"model": "acme/m1", "benchmark": "lab/eval", "metric": "acc", "value": 0.4,

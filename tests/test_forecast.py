@@ -1,4 +1,4 @@
-"""warden.forecast: trend fits and projected crossings on synthetic series of known growth, bad
+"""Fits: trend fits and projected crossings on synthetic series of known growth, bad
 input of every kind, and METR's published doubling time recovered from the real samples."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from warden import forecast
-from warden.forecast import Fit, fit, project
+from warden.forecasting import fit as forecast
+from warden.forecasting.fit import Fit, fit, project
 
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
 NOW = T0 + timedelta(days=1400)
@@ -264,10 +264,10 @@ def test_metr_doubling_time_agrees_with_the_published_seven_months(
     from connectors.epoch_benchmarks import EpochBenchmarks
     from connectors.metr import MetrHorizons
     from thresholds import bundled_registry
-    from warden.catalog import load_catalog
-    from warden.connector import Cursor
-    from warden.frontier import FrontierScope, series
-    from warden.ingest import run_feed
+    from warden.catalog.thresholds import load_catalog
+    from warden.forecasting.frontier import FrontierScope, series
+    from warden.ingest.connector import Cursor
+    from warden.ingest.feedrun import run_feed
     from warden.store import Store
 
     registry = load_catalog([], [bundled_registry()]).registry
@@ -342,10 +342,10 @@ def released(i: int) -> datetime:
 def config(tmp_path: Path) -> Path:
     """A store holding a horizon that doubles every 200 days, by release date (METR-like): 128
     minutes on LAST, so 480 is due 381 days later."""
-    from warden.catalog import load_catalog
-    from warden.cli import main
-    from warden.cli_forecast import register
-    from warden.model import Observation
+    from warden.catalog.thresholds import load_catalog
+    from warden.core.model import Observation
+    from warden.interfaces.cli.forecast import register
+    from warden.interfaces.cli.main import main
     from warden.store import Store
     from warden.store import observations as obs_rows
 
@@ -382,7 +382,7 @@ def config(tmp_path: Path) -> Path:
 def warden(*args: str | Path) -> Any:
     from click.testing import CliRunner
 
-    from warden.cli import main
+    from warden.interfaces.cli.main import main
 
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 

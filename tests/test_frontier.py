@@ -1,4 +1,4 @@
-"""warden.frontier: the best value over time per scope, by observation time or release date,
+"""Frontiers: the best value over time per scope, by observation time or release date,
 read from a real store, and the forecasts of a threshold's conditions."""
 
 from __future__ import annotations
@@ -10,18 +10,18 @@ from typing import Any
 
 import pytest
 
-from warden.catalog import Catalog, load_catalog
-from warden.frontier import (
+from warden.catalog.thresholds import Catalog, load_catalog
+from warden.core.model import Observation
+from warden.forecasting.frontier import (
     Frontier,
     FrontierScope,
     for_threshold,
     forecast_threshold,
-    read,
     series,
 )
-from warden.model import Observation
 from warden.store import Store
 from warden.store import observations as obs_rows
+from warden.store.observations import history
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 CATALOG = """
@@ -242,7 +242,7 @@ def test_a_threshold_sees_its_bound_and_leaves_out_what_it_does_not_count(
         ],
     )
     with store.read() as conn:
-        records = read(conn, [("bench", "acc")])
+        records = history(conn, [("bench", "acc")])
     t = catalog.by_id("test.acc.strict")
     (condition,) = t.conditions
     f = for_threshold(records[("bench", "acc")], t, condition, catalog.registry)
@@ -266,7 +266,7 @@ def test_forecasts_cover_every_condition_with_its_own_warning(
     rising = [observation("other/c", 0.2 + 0.06 * i, 50.0 * i) for i in range(10)]
     stored(store, catalog, growth + rising)
     with store.read() as conn:
-        records = read(conn, [("bench", "acc"), ("bench", "mins")])
+        records = history(conn, [("bench", "acc"), ("bench", "mins")])
     now = T0 + timedelta(days=700)
     fits: dict[tuple[Any, ...], Any] = {}
     made = forecast_threshold(

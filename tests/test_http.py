@@ -1,4 +1,4 @@
-"""warden.http against a real loopback server whose answers each test scripts
+"""warden.ingest.http against a real loopback server whose answers each test scripts
 (tests/loopback.py): success, retries and backoff, Retry-After, permanent and transient
 failures, timeouts and the deadline. Sizes, gzip, redirects, Content-Length lies and errors:
 tests/test_http_content.py."""
@@ -28,7 +28,7 @@ from tests.loopback import (
     reply,
     reset,
 )
-from warden.http import FetchLimits, HttpClient, retry_after, user_agent
+from warden.ingest.http import FetchLimits, HttpClient, retry_after, user_agent
 
 
 # -- success -------------------------------------------------------------------------------------

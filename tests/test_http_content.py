@@ -1,4 +1,4 @@
-"""warden.http against a real loopback server whose answers each test scripts
+"""warden.ingest.http against a real loopback server whose answers each test scripts
 (tests/loopback.py): size limits, gzip, Content-Length lies, redirects, errors and what their
 messages show of a URL."""
 
@@ -18,8 +18,8 @@ from tests.loopback import (
     raw,
     reply,
 )
-from warden.http import FetchError, HttpClient
-from warden.redact import redact
+from warden.core.redact import redact
+from warden.ingest.http import FetchError, HttpClient
 
 
 # -- sizes and content -----------------------------------------------------------------------------

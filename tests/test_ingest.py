@@ -10,9 +10,9 @@ from typing import ClassVar
 import pytest
 from sqlalchemy import func, select
 
-from warden.connector import Cursor, sha256
-from warden.ingest import run_feed
-from warden.model import Observation, Payload, Pending, Rejection
+from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.ingest.connector import Cursor, sha256
+from warden.ingest.feedrun import run_feed
 from warden.store import Store
 from warden.store.schema import observations, rejects
 

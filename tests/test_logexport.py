@@ -29,9 +29,9 @@ from tests.exportlogs import (
     warden,
 )
 from tests.factories import T0
-from warden.logexport import COLUMNS, Filters, select
+from warden.core.chain import GENESIS, chain_hash
 from warden.store import Store
-from warden.triggerlog import GENESIS, chain_hash
+from warden.triggerlog.export import COLUMNS, Filters, select
 
 
 @pytest.fixture
@@ -336,6 +336,7 @@ def test_an_unwritable_output_is_a_usage_error(log: Log) -> None:
 
 
 def test_the_command_line_constants_match_the_module() -> None:
-    from warden import cli_log, logexport
+    from warden.interfaces.cli import log as cli_log
+    from warden.triggerlog import export as logexport
 
     assert cli_log.FORMATS == logexport.FORMATS

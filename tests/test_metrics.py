@@ -18,11 +18,11 @@ from prometheus_client import generate_latest
 from sqlalchemy import update
 
 from tests.server import serving
-from warden.daemon import Warden
-from warden.ingest import FAILURE_REASONS
-from warden.metrics import DELIVERY_OUTCOMES
-from warden.model import Observation
-from warden.settings import Settings
+from warden.app.daemon import Warden
+from warden.app.settings import Settings
+from warden.core.model import Observation
+from warden.ingest.feedrun import FAILURE_REASONS
+from warden.metrics.collector import DELIVERY_OUTCOMES
 from warden.store import observations as obs_rows
 from warden.store.schema import triggers
 

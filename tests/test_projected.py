@@ -13,9 +13,9 @@ from prometheus_client import generate_latest
 from pydantic import ValidationError
 
 from tests.factories import threshold
-from warden.daemon import Warden
-from warden.model import Observation
-from warden.settings import Settings
+from warden.app.daemon import Warden
+from warden.app.settings import Settings
+from warden.core.model import Observation
 from warden.store import observations as obs_rows
 
 CATALOG = """
@@ -112,7 +112,7 @@ def test_projected_needs_a_single_condition_on_a_frontier(overrides: dict[str, A
     base = {"scope": "frontier", "projected": {"within_days": 90, "probability": 0.8}}
     with pytest.raises(ValidationError, match="projected: needs a single benchmark condition"):
         if "when" in overrides:
-            from warden.catalog import Threshold
+            from warden.catalog.thresholds import Threshold
 
             data = threshold(**base).model_dump(by_alias=True, mode="json")
             data.update(overrides, warn_at=None)

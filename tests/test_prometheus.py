@@ -37,8 +37,8 @@ import yaml
 from tests import promstack
 from tests.promstack import DEPLOY, WARDEN, Process, query, wait_until
 from tests.receiver import Receiver, receiver
-from warden.ingest import FAILURE_REASONS
-from warden.metrics import DELIVERY_OUTCOMES
+from warden.ingest.feedrun import FAILURE_REASONS
+from warden.metrics.collector import DELIVERY_OUTCOMES
 
 RULES = yaml.safe_load((DEPLOY / "prometheus" / "rules.yml").read_text())
 DASHBOARD = json.loads((DEPLOY / "grafana" / "warden.json").read_text())

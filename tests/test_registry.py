@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from prometheus_client import generate_latest
 
 from thresholds import bundled_catalog, bundled_registry
-from warden.catalog import load_catalog
-from warden.cli import main
-from warden.errors import CatalogError
-from warden.metrics import Metrics
-from warden.model import Observation
+from warden.catalog.thresholds import load_catalog
+from warden.core.errors import CatalogError
+from warden.core.model import Observation
+from warden.interfaces.cli.main import main
+from warden.metrics.collector import Metrics
 from warden.store import Store
 
 T = datetime(2026, 1, 1, tzinfo=UTC)

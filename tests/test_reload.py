@@ -14,11 +14,12 @@ from prometheus_client import generate_latest
 
 from tests.factories import T0, TINY_CATALOG, threshold
 from tests.test_daemon import Daemon, free_port, write_config
-from warden.daemon import Warden
-from warden.reload import CatalogWatch
-from warden.settings import Settings
+from warden.app.daemon import Warden
+from warden.app.settings import Settings
+from warden.catalog.reload import CatalogWatch
+from warden.core.chain import CATALOG
 from warden.store import alerts
-from warden.triggerlog import CATALOG, catalog_entry, verify
+from warden.triggerlog.entries import catalog_entry, verify
 
 SECOND = (
     TINY_CATALOG

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from thresholds import bundled_catalog, bundled_registry
-from warden.catalog import load_catalog
-from warden.connector import Cursor, rejected, sha256
-from warden.errors import ParseError
-from warden.ingest import run_feed
-from warden.model import Observation, Payload, Pending, Rejection
-from warden.registry import Registry, convert
+from warden.catalog.registry import Registry, convert
+from warden.catalog.thresholds import load_catalog
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.ingest.connector import Cursor, rejected, sha256
+from warden.ingest.feedrun import run_feed
 from warden.store import Store
 from warden.store.schema import observations, rejects
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from warden.errors import ConfigError
-from warden.settings import load_settings
+from warden.app.settings import load_settings
+from warden.core.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)
@@ -143,7 +143,7 @@ def test_non_json_list_in_the_environment_is_a_config_error(
 
 
 def test_a_feed_runs_every_n_seconds_or_on_a_cron_schedule(tmp_path: Path) -> None:
-    from warden.scheduler import Schedules
+    from warden.app.scheduler import Schedules
 
     path = write(
         tmp_path,

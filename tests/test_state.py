@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.factories import T0, obs, series, threshold
-from warden.evaluate import evaluate
-from warden.model import Evaluation, State, Verdict
-from warden.state import advance, target
+from warden.alerting.state import advance, target
+from warden.core.model import Evaluation, State, Verdict
+from warden.evaluation.evaluate import evaluate
 
 
 def ev(verdict: Verdict, confirmations: int = 1) -> Evaluation:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from warden.daemon import Warden
-from warden.model import Observation
-from warden.settings import load_settings
+from warden.app.daemon import Warden
+from warden.app.settings import load_settings
+from warden.core.model import Observation
 from warden.store import observations as obs_rows
 
 CATALOG = """
@@ -69,7 +69,7 @@ def test_the_sweep_evaluates_only_what_can_have_changed(tmp_path: Path) -> None:
 
 def test_what_the_clock_alone_can_change_is_timed() -> None:
     from tests.factories import threshold
-    from warden.sweep import timed
+    from warden.evaluation.sweep import timed
 
     assert not timed(threshold())
     assert timed(threshold(stale_after=60))

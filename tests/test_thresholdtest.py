@@ -14,9 +14,9 @@ from click.testing import CliRunner, Result
 
 from tests.factories import TINY_CATALOG
 from thresholds import bundled_catalog, bundled_registry
-from warden.catalog import Scope, load_catalog
-from warden.cli import main
-from warden.thresholdtest import FileResult, exit_code, render, run_file, run_files
+from warden.alerting.thresholdtest import FileResult, exit_code, render, run_file, run_files
+from warden.catalog.thresholds import Scope, load_catalog
+from warden.interfaces.cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = [*sorted((REPO / "thresholds" / "tests").glob("*.yaml")), REPO / "deploy/demo/tests.yaml"]
@@ -329,8 +329,8 @@ def test_thresholds_list_reports_a_bad_catalog_and_exits_2(tmp_path: Path) -> No
 
 
 def test_every_number_of_the_bundled_catalog_has_its_provenance() -> None:
-    from warden.catalog import numbers
-    from warden.yamlfile import LocatedYaml
+    from warden.catalog.thresholds import numbers
+    from warden.core.yamlfile import LocatedYaml
 
     count = 0
     for path in sorted(bundled_catalog().glob("*.yaml")):

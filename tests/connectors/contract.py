@@ -25,12 +25,12 @@ from tests.connectors.lm_eval_docs import results_doc
 from tests.connectors.mapped_feeds import CSV as CSV_MAPPING
 from tests.connectors.mapped_feeds import JSON as JSON_MAPPING
 from tests.connectors.test_observations_json import GOOD as GOOD_OBSERVATION
-from warden import plugins
-from warden.connector import Connector, Cursor, sha256
-from warden.errors import ParseError
-from warden.http import FetchLimits
-from warden.model import Observation, Payload, Pending, Rejection
-from warden.registry import Scale
+from warden.catalog.registry import Scale
+from warden.core import plugins
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.ingest.connector import Connector, Cursor, sha256
+from warden.ingest.http import FetchLimits
 
 DATA = Path(__file__).parent / "data"
 SCALES = frozenset(get_args(Scale))

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from connectors.epoch_benchmarks import parse_hub
-from warden.connector import sha256
-from warden.errors import ParseError
-from warden.model import Observation, Payload, Rejection
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload, Rejection
+from warden.ingest.connector import sha256
 
 DATA = Path(__file__).parent / "data" / "epoch"
 FETCHED = datetime(2026, 2, 1, 12, tzinfo=UTC)

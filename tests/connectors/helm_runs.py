@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from connectors.helm import Helm, pack, parse_run
-from warden.connector import Cursor, sha256
-from warden.errors import ParseError
-from warden.model import Observation, Payload, Pending, Rejection
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.ingest.connector import Cursor, sha256
 
 DATA = Path(__file__).parent / "data" / "helm"
 SUITE = DATA / "suite_v1"

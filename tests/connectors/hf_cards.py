@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from connectors.hf_model_index import HfModelIndex, parse_card
-from warden.connector import Cursor, sha256
-from warden.errors import ParseError
-from warden.model import Observation, Payload, Rejection
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload, Rejection
+from warden.ingest.connector import Cursor, sha256
 
 DATA = Path(__file__).parent / "data" / "hf_model_index"
 ACME = DATA / "acme__model-1__README.md"

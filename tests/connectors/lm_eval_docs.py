@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from connectors.lm_eval import parse_results
-from warden.connector import sha256
-from warden.errors import ParseError
-from warden.model import Observation, Payload, Rejection
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload, Rejection
+from warden.ingest.connector import sha256
 
 DATE = 1767225600.25  # 2026-01-01T00:00:00.25Z
 WHEN = datetime(2026, 1, 1, 0, 0, 0, 250000, tzinfo=UTC)

@@ -12,8 +12,8 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 
 from connectors.mapped import CsvFeed, JsonFeed
-from warden.connector import sha256
-from warden.model import Observation, Payload, Rejection
+from warden.core.model import Observation, Payload, Rejection
+from warden.ingest.connector import sha256
 
 DATA = Path(__file__).parent / "data" / "mapped"
 FETCHED = datetime(2026, 4, 1, 8, tzinfo=UTC)

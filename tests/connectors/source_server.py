@@ -13,9 +13,9 @@ from connectors.files import Item, Reader, read_all
 from connectors.source import payloads
 from tests.connectors.conftest import clock
 from tests.loopback import FAST, Handler, Script, loopback, reply
-from warden.connector import Cursor
-from warden.http import FetchLimits
-from warden.model import Payload, Rejection
+from warden.core.model import Payload, Rejection
+from warden.ingest.connector import Cursor
+from warden.ingest.http import FetchLimits
 
 __all__ = ["loopback"]  # the fixture, shared with tests/test_http.py
 

@@ -12,9 +12,9 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 
 from connectors.swebench import SweBench
-from warden.connector import Cursor, rejected, sha256
-from warden.errors import ParseError
-from warden.model import Observation, Payload, Rejection
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload, Rejection
+from warden.ingest.connector import Cursor, rejected, sha256
 
 DATA = Path(__file__).parent / "data" / "swebench"
 BOARD = DATA / "leaderboards.json"

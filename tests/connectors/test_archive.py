@@ -11,7 +11,7 @@ import pytest
 
 from connectors.archive import DEFLATED, STORED, ZSTD, member_names, read_member
 from tests.connectors import craft
-from warden.errors import ParseError
+from warden.core.errors import ParseError
 
 METHODS = {"stored": STORED, "deflate": DEFLATED, "zstd": ZSTD}
 DATA = json.dumps({"status": "success", "pad": list(range(2000))}).encode()

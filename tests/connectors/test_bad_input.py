@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from connectors.inspect_logs import InspectLogs
 from tests.connectors import craft
 from tests.connectors.conftest import clock
-from warden.connector import Cursor
-from warden.ingest import IngestResult, run_feed
+from warden.ingest.connector import Cursor
+from warden.ingest.feedrun import IngestResult, run_feed
 from warden.store import Store
 from warden.store.schema import feed_runs, feeds, observations, rejects
 

@@ -41,11 +41,11 @@ from tests.connectors.contract import (
 )
 from tests.connectors.source_server import etagged
 from tests.loopback import Handler, Loopback, Script, drip, loopback, reply
-from warden.connector import Connector, Cursor, sha256
-from warden.errors import ConfigError, NotReady, ParseError
-from warden.http import FetchError
-from warden.ingest import IngestResult, run_feed
-from warden.model import Observation, Payload, Rejection
+from warden.core.errors import ConfigError, NotReady, ParseError
+from warden.core.model import Observation, Payload, Rejection
+from warden.ingest.connector import Connector, Cursor, sha256
+from warden.ingest.feedrun import IngestResult, run_feed
+from warden.ingest.http import FetchError
 from warden.store import Store
 from warden.store.schema import observations, rejects
 

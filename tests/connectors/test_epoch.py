@@ -25,10 +25,10 @@ from tests.connectors.epoch_tables import (
     payload,
     split,
 )
-from warden.connector import Cursor
-from warden.errors import ConfigError
-from warden.ingest import run_feed
-from warden.model import Observation
+from warden.core.errors import ConfigError
+from warden.core.model import Observation
+from warden.ingest.connector import Cursor
+from warden.ingest.feedrun import run_feed
 from warden.store import Store
 from warden.store.schema import observations
 

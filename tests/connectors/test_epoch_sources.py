@@ -21,9 +21,9 @@ from tests.connectors.epoch_tables import (
     split,
 )
 from tests.connectors.test_properties import assert_storable
-from warden.connector import Cursor
-from warden.errors import ParseError
-from warden.model import Observation, Payload
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload
+from warden.ingest.connector import Cursor
 
 # -- property tests ---------------------------------------------------------------------------
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,8 +10,8 @@ from unittest import mock
 from connectors.inspect_logs import InspectLogs
 from tests.connectors.conftest import clock
 from tests.connectors.test_inspect_logs import fetch
-from warden.connector import Cursor
-from warden.ingest import run_feed
+from warden.ingest.connector import Cursor
+from warden.ingest.feedrun import run_feed
 from warden.store import Store
 
 

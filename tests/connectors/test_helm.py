@@ -29,9 +29,9 @@ from tests.connectors.helm_runs import (
     spec_doc,
     stat,
 )
-from warden.connector import Cursor, sha256
-from warden.errors import ConfigError, ParseError
-from warden.model import Payload, Rejection
+from warden.core.errors import ConfigError, ParseError
+from warden.core.model import Payload, Rejection
+from warden.ingest.connector import Cursor, sha256
 
 # -- fetch ----------------------------------------------------------------------------------------
 

@@ -30,10 +30,10 @@ from tests.connectors.helm_runs import (
     payload,
     rejections,
 )
-from warden.connector import Cursor, sha256
-from warden.errors import ParseError
-from warden.ingest import run_feed
-from warden.model import Observation, Payload, Rejection
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload, Rejection
+from warden.ingest.connector import Cursor, sha256
+from warden.ingest.feedrun import run_feed
 from warden.store import Store
 from warden.store.schema import observations
 

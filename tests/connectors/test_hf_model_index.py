@@ -27,9 +27,9 @@ from tests.connectors.hf_cards import (
     rejections,
     result,
 )
-from warden.connector import Cursor
-from warden.errors import ConfigError, ParseError
-from warden.model import Observation, Payload, Rejection
+from warden.core.errors import ConfigError, ParseError
+from warden.core.model import Observation, Payload, Rejection
+from warden.ingest.connector import Cursor
 
 # -- the project's cards --------------------------------------------------------------------------
 

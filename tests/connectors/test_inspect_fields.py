@@ -12,9 +12,9 @@ import pytest
 from connectors.inspect_logs import parse_log
 from tests.connectors import craft
 from tests.connectors.test_inspect_logs import TWO_THIRDS, by_metric, payload
-from warden.connector import sha256
-from warden.errors import ParseError
-from warden.model import Observation, Payload
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload
+from warden.ingest.connector import sha256
 
 
 def edited(inspect_logs: dict[str, Path], **changes: object) -> Payload:

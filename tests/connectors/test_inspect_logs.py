@@ -15,10 +15,10 @@ from connectors.inspect_logs import InspectLogs, parse_log
 from tests.connectors import craft
 from tests.connectors.conftest import clock
 from tests.loopback import FAST, Loopback, loopback, reply
-from warden.connector import Cursor, sha256
-from warden.errors import ConfigError, NotReady, ParseError
-from warden.ingest import run_feed
-from warden.model import Observation, Payload, Pending, Rejection
+from warden.core.errors import ConfigError, NotReady, ParseError
+from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.ingest.connector import Cursor, sha256
+from warden.ingest.feedrun import run_feed
 from warden.store import Store
 from warden.store.schema import feed_runs, observations, rejects
 

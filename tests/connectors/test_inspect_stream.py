@@ -22,10 +22,10 @@ from connectors.json_stream import BULKY, SMALL_ARRAYS, JsonLog
 from tests.connectors import craft
 from tests.connectors.conftest import clock
 from tests.connectors.test_inspect_logs import by_metric, fetch, payload
-from warden.connector import Cursor
-from warden.errors import ConfigError, NotReady, ParseError
-from warden.ingest import run_feed
-from warden.model import Payload, Rejection
+from warden.core.errors import ConfigError, NotReady, ParseError
+from warden.core.model import Payload, Rejection
+from warden.ingest.connector import Cursor
+from warden.ingest.feedrun import run_feed
 from warden.store import Store
 
 SETTINGS = settings(

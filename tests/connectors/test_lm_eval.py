@@ -23,9 +23,9 @@ from tests.connectors.lm_eval_docs import (
     results_doc,
     split,
 )
-from warden.connector import sha256
-from warden.errors import ParseError
-from warden.model import Payload
+from warden.core.errors import ParseError
+from warden.core.model import Payload
+from warden.ingest.connector import sha256
 
 # -- tasks, metrics, filters ------------------------------------------------------------------
 

@@ -26,11 +26,11 @@ from tests.connectors.lm_eval_docs import (
     results_doc,
 )
 from thresholds import bundled_catalog, bundled_registry
-from warden.catalog import load_catalog
-from warden.connector import Cursor
-from warden.errors import ConfigError, ParseError
-from warden.ingest import run_feed
-from warden.model import Observation, Payload, Rejection
+from warden.catalog.thresholds import load_catalog
+from warden.core.errors import ConfigError, ParseError
+from warden.core.model import Observation, Payload, Rejection
+from warden.ingest.connector import Cursor
+from warden.ingest.feedrun import run_feed
 from warden.store import Store
 from warden.store.schema import observations
 

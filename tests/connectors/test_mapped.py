@@ -24,8 +24,8 @@ from tests.connectors.mapped_feeds import (
     payload,
     split,
 )
-from warden.errors import ConfigError, ParseError
-from warden.model import Observation, Rejection
+from warden.core.errors import ConfigError, ParseError
+from warden.core.model import Observation, Rejection
 
 
 # -- CSV ---------------------------------------------------------------------------------------

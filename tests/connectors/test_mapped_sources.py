@@ -27,10 +27,10 @@ from tests.connectors.mapped_feeds import (
     payload,
     split,
 )
-from warden.connector import Cursor
-from warden.errors import ParseError
-from warden.ingest import run_feed
-from warden.model import Observation, Rejection
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Rejection
+from warden.ingest.connector import Cursor
+from warden.ingest.feedrun import run_feed
 from warden.store import Store
 from warden.store.schema import observations, rejects
 

@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 from connectors.metr import MAX_EXPANDED, MetrHorizons, load_yaml, parse_results
 from tests.connectors.conftest import clock
 from tests.connectors.test_properties import assert_storable, json_values
-from warden.connector import Cursor, sha256
-from warden.errors import ConfigError, ParseError
-from warden.ingest import run_feed
-from warden.model import Observation, Payload, Rejection
+from warden.core.errors import ConfigError, ParseError
+from warden.core.model import Observation, Payload, Rejection
+from warden.ingest.connector import Cursor, sha256
+from warden.ingest.feedrun import run_feed
 from warden.store import Store
 
 DATA = Path(__file__).parent / "data" / "metr"

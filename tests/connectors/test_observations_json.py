@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from connectors.observations_json import ObservationsJson, parse_batch
 from tests.connectors.conftest import clock
-from warden.connector import Cursor, sha256
-from warden.errors import ParseError
-from warden.ingest import run_feed
-from warden.model import Payload
+from warden.core.errors import ParseError
+from warden.core.model import Payload
+from warden.ingest.connector import Cursor, sha256
+from warden.ingest.feedrun import run_feed
 from warden.store import Store
 from warden.store.schema import observations, rejects
 

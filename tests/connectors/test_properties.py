@@ -18,9 +18,9 @@ from connectors.files import read_one
 from connectors.inspect_logs import InspectLogs, parse_log
 from connectors.observations_json import parse_batch
 from tests.connectors import craft
-from warden.connector import sha256
-from warden.errors import NotReady, ParseError
-from warden.model import Observation, Payload, Pending, Rejection
+from warden.core.errors import NotReady, ParseError
+from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.ingest.connector import sha256
 
 SETTINGS = settings(
     max_examples=200,

@@ -26,9 +26,9 @@ from sqlalchemy import RowMapping, select
 from tests.connectors.conftest import clock
 from tests.connectors.source_server import etagged
 from tests.loopback import Loopback, loopback
-from warden.daemon import Warden
-from warden.ingest import IngestResult
-from warden.settings import load_settings
+from warden.app.daemon import Warden
+from warden.app.settings import load_settings
+from warden.ingest.feedrun import IngestResult
 from warden.store import observations as obs_rows
 from warden.store.schema import observations
 

@@ -23,10 +23,10 @@ from tests.connectors.source_server import (
     remember,
 )
 from tests.loopback import FAST, Loopback, reply
-from warden.connector import Cursor, sha256
-from warden.errors import NotReady
-from warden.http import FetchError
-from warden.model import Payload, Pending, Rejection
+from warden.core.errors import NotReady
+from warden.core.model import Payload, Pending, Rejection
+from warden.ingest.connector import Cursor, sha256
+from warden.ingest.http import FetchError
 
 
 # -- one document, conditional GETs -------------------------------------------------------------

@@ -33,11 +33,11 @@ from tests.connectors.source_server import (
     zipped,
 )
 from tests.loopback import FAST, Loopback, Script, reply
-from warden.connector import Cursor, sha256
-from warden.errors import NotReady, ParseError
-from warden.http import HttpClient
-from warden.ingest import run_feed
-from warden.model import Observation, Payload, Pending, Rejection
+from warden.core.errors import NotReady, ParseError
+from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.ingest.connector import Cursor, sha256
+from warden.ingest.feedrun import run_feed
+from warden.ingest.http import HttpClient
 from warden.store import Store
 from warden.store.schema import metadata, observations, rejects
 

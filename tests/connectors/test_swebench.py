@@ -23,9 +23,9 @@ from tests.connectors.swebench_docs import (
     read_all,
     split,
 )
-from warden.connector import Cursor
-from warden.errors import ConfigError, ParseError
-from warden.model import Observation, Payload, Rejection
+from warden.core.errors import ConfigError, ParseError
+from warden.core.model import Observation, Payload, Rejection
+from warden.ingest.connector import Cursor
 
 
 # -- leaderboards.json -------------------------------------------------------------------------

@@ -29,10 +29,10 @@ from tests.connectors.swebench_docs import (
     read_all,
     split,
 )
-from warden.connector import Cursor
-from warden.errors import ParseError
-from warden.ingest import run_feed
-from warden.model import Observation, Payload
+from warden.core.errors import ParseError
+from warden.core.model import Observation, Payload
+from warden.ingest.connector import Cursor
+from warden.ingest.feedrun import run_feed
 from warden.store import Store
 from warden.store.schema import observations, rejects
 

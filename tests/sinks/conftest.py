@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.sinks.triggers import build
-from warden.sinks import Notification
+from warden.core.notification import Notification
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,9 @@ from tests import promstack
 from tests.receiver import Receiver, receiver
 from tests.sinks.stub import Reply, Stub, serve
 from tests.sinks.triggers import KINDS, MAIN, MITIGATIONS, RUNBOOK, SOURCE_URL
-from warden.errors import ConfigError, DeliveryError
-from warden.sinks import Notification
-from warden.sinks.alertmanager import AlertmanagerSink
+from warden.core.errors import ConfigError, DeliveryError
+from warden.core.notification import Notification
+from warden.delivery.sinks.alertmanager import AlertmanagerSink
 
 NOW = datetime(2025, 3, 2, 12, 0, tzinfo=UTC)
 NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")

@@ -21,15 +21,15 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.factories import T0, threshold
 from tests.sinks.triggers import KINDS, MITIGATIONS, RUNBOOK, SOURCE_URL
-from warden.catalog import Catalog
-from warden.cycle import run_cycle
-from warden.dispatch import Dispatcher
-from warden.errors import ConfigError, DeliveryError
-from warden.model import Observation
-from warden.settings import DispatchSettings
-from warden.sinks import Notification
-from warden.sinks.email import EmailSink
-from warden.sinks.render import view
+from warden.alerting.cycle import run_cycle
+from warden.catalog.thresholds import Catalog
+from warden.core.errors import ConfigError, DeliveryError
+from warden.core.model import Observation
+from warden.core.notification import Notification
+from warden.delivery.dispatch import Dispatcher
+from warden.delivery.settings import DispatchSettings
+from warden.delivery.sinks.email import EmailSink
+from warden.delivery.sinks.render import view
 from warden.store import Store
 from warden.store import observations as obs_rows
 

@@ -12,9 +12,9 @@ import pytest
 
 from tests.sinks.stub import Reply, Stub, serve
 from tests.sinks.triggers import KINDS, MAIN, MINIMAL, MITIGATIONS, RUNBOOK, SOURCE_URL
-from warden.errors import ConfigError, DeliveryError
-from warden.sinks import Notification
-from warden.sinks.pagerduty import PagerDutySink, dedup_key
+from warden.core.errors import ConfigError, DeliveryError
+from warden.core.notification import Notification
+from warden.delivery.sinks.pagerduty import PagerDutySink, dedup_key
 
 KEY = "R0UT1NGKEY0123456789abcdefSECRET"  # 32 characters, as PagerDuty's are
 ACCEPTED = Reply(202, json.dumps({"status": "success", "message": "Event processed"}))

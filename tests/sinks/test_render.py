@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from tests.sinks.triggers import KINDS, MITIGATIONS, RUNBOOK, SOURCE_URL
-from warden.sinks import Notification, alertmanager, email, pagerduty, slack, summary
-from warden.sinks.render import duration, http_url, view, when
+from warden.core.notification import Notification, summary
+from warden.delivery.sinks import alertmanager, email, pagerduty, slack
+from warden.delivery.sinks.render import duration, http_url, view, when
 
 
 @pytest.mark.parametrize("kind", KINDS)

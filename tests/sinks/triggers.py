@@ -18,16 +18,15 @@ from typing import Any
 
 import pytest
 
-from warden import cycle as cycle_module
-from warden.alerting import acknowledge
-from warden.assess import record
-from warden.catalog import Catalog, Threshold
-from warden.condition import COMPUTE
-from warden.cycle import idempotency_key, run_cycle
-from warden.feedhealth import silence_thresholds
-from warden.model import Observation
-from warden.settings import FeedSettings
-from warden.sinks import Notification
+from warden.alerting import cycle as cycle_module
+from warden.alerting.actions import acknowledge
+from warden.alerting.assessments import record
+from warden.alerting.cycle import idempotency_key, run_cycle
+from warden.app.settings import FeedSettings
+from warden.catalog.feedhealth import silent_feed_thresholds
+from warden.catalog.thresholds import Catalog, Threshold
+from warden.core.model import COMPUTE, Observation
+from warden.core.notification import Notification
 from warden.store import Store, alerts
 from warden.store import feeds as feed_rows
 from warden.store import observations as obs_rows
@@ -142,7 +141,9 @@ COMPUTE_RATIO = make(
     when={"since_assessment": {"compute_ratio": 4}},
     then={"severity": "warning", "mitigations": ["Run the full assessment again."]},
 )
-(SILENT,) = silence_thresholds([FeedSettings(id=FEED, connector="inspect_logs", stale_after=3600)])
+(SILENT,) = silent_feed_thresholds(
+    [FeedSettings(id=FEED, connector="inspect_logs", stale_after=3600)]
+)
 THRESHOLDS = (MAIN, MINIMAL, ERRING, COMBINED, FRONTIER, DAYS, COMPUTE_RATIO, SILENT)
 
 # kind -> (threshold id, subject, state entered)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from warden.routing import Matchers, Silence
+from warden.core.matchers import Matchers, Silence
 from warden.store.schema import alert_states, notices, silences
 
 
@@ -56,6 +56,20 @@ class SilenceRow:
     created_at: datetime
     expired_at: datetime | None
     expired_by: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The silence as JSON, in the shape `POST /api/v1/silences` takes: what both the API
+        and `warden silence list --json` answer."""
+        s = self.silence
+        return {
+            "id": s.id,
+            **s.matchers.model_dump(),
+            "starts_at": s.starts_at.isoformat(),
+            "ends_at": s.ends_at.isoformat(),
+            "created_by": s.created_by,
+            "comment": s.comment,
+            "expired_by": self.expired_by,
+        }
 
 
 def list_silences(conn: Connection, now: datetime, include_ended: bool = False) -> list[SilenceRow]:

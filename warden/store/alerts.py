@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from warden.model import State
+from warden.core.chain import CATALOG, GENESIS, Entry
+from warden.core.model import State
 from warden.store.schema import alert_states, triggers
-from warden.triggerlog import CATALOG, GENESIS, Entry
 
 # Any constant: PostgreSQL writers take this lock so the chain has one appender at a time.
 _CHAIN_LOCK = 0x77617264
@@ -96,7 +96,7 @@ def chain_head(conn: Connection) -> tuple[int, str]:
 
 
 def append_triggers(conn: Connection, entries: Sequence[Entry]) -> None:
-    """Append entries whose hashes were chained by the caller (warden.triggerlog)."""
+    """Append entries whose hashes were chained by the caller (warden.triggerlog.entries)."""
     if not entries:
         return
     conn.execute(

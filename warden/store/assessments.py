@@ -7,8 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select
 
-from warden.condition import COMPUTE
-from warden.model import Assessment
+from warden.core.model import COMPUTE, Assessment
 from warden.store.schema import assessments, observations
 
 

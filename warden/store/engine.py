@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from warden.errors import WardenError
+from warden.core.errors import WardenError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, func, null, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from warden.model import Observation, Point, Rejection, StoredObservation
+from warden.core.model import Observation, Point, Rejection, StoredObservation
 from warden.store.schema import UTCDateTime, observations, rejects
 
 OPTIONAL_POINT_FIELDS = ("stderr", "n", "feed")  # in Point's order
@@ -304,6 +304,41 @@ def evidence(conn: Connection, ids: Iterable[int]) -> dict[int, StoredObservatio
     for i in range(0, len(wanted), 500):
         for row in conn.execute(select(*cols).where(o.c.id.in_(wanted[i : i + 500]))):
             out[row[0]] = StoredObservation(*row)
+    return out
+
+
+def history(
+    conn: Connection, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], list[StoredObservation]]:
+    """Every stored observation of the (benchmark, metric) `pairs`, oldest first, with its
+    attributes: what frontier series and backtests read."""
+    o = observations
+    wanted = sorted(set(pairs))
+    out: dict[tuple[str, str], list[StoredObservation]] = defaultdict(list)
+    for chunk in _chunks(wanted, 200):
+        q = (
+            select(o)
+            .where(tuple_(o.c.benchmark, o.c.metric).in_(chunk))
+            .order_by(o.c.observed_at, o.c.id)
+        )
+        for row in conn.execute(q).mappings():
+            out[(row["benchmark"], row["metric"])].append(
+                StoredObservation(
+                    id=row["id"],
+                    feed=row["feed"],
+                    subject=row["subject"],
+                    benchmark=row["benchmark"],
+                    metric=row["metric"],
+                    value=row["value"],
+                    stderr=row["stderr"],
+                    n=row["n"],
+                    observed_at=row["observed_at"],
+                    source=row["source"],
+                    content_hash=row["content_hash"],
+                    key=row["key"],
+                    attributes=row["attributes"] or {},
+                )
+            )
     return out
 
 

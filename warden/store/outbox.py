@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Connection, and_, func, insert, or_, select, update
 
-from warden.model import QUIET_STATES
+from warden.core.model import QUIET_STATES
 from warden.store.schema import deliveries, outbox, triggers
 
 

@@ -89,7 +89,7 @@ feed_runs = Table(
     Column("rejected", Integer, nullable=False, default=0),
     Column("skipped", Integer, nullable=False, default=0),
     Column("error", Text),
-    # Why a failed run failed, from a small fixed set (warden.ingest.FAILURE_REASONS).
+    # Why a failed run failed, from a small fixed set (warden.ingest.feedrun.FAILURE_REASONS).
     Column("error_reason", String(32)),
 )
 

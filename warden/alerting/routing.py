@@ -1,0 +1,209 @@
+"""Routing: which sinks an alert goes to, and what holds it back (silences, inhibition).
+
+An alert is a threshold x subject; its labels are `threshold`, `subject`, `severity`, `level`,
+`domain`, `scope`, `family` (the threshold id without its last part, so
+`cyber.cybench.unguided.high` and `cyber.cybench.unguided.early_warning` are one family), `state`
+(the state it entered), `alert` (`threshold`, or `projected_crossing` for a warning that rests on
+a projection) and the threshold's own `then.labels`.
+
+- Routes are tried in order; the first that matches takes the alert, unless it says
+  `continue: true`, in which case the next ones are tried too. A route matches when every
+  `match` label is equal and every `match_re` label matches its regular expression (whole value).
+  Without any route, every alert goes to every sink.
+- A silence (label matchers, a start and an end) holds back the notifications of the alerts it
+  matches while it is active; they are still evaluated and logged.
+- Inhibition: while an alert matching a rule's `source` is firing, notifications of alerts
+  matching its `target` with the same values of the `equal` labels are held back (by default a
+  firing `critical` or `high` level hides the `early_warning` of the same family and subject).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from warden.catalog.thresholds import Threshold
+from warden.core.config import Duration, Strict
+from warden.core.matchers import Matchers, Silence
+
+
+class RouteSettings(Matchers):
+    sinks: list[str] = Field(min_length=1)
+    continue_: bool = Field(False, alias="continue")
+    # While firing and not acknowledged, notify again this often (seconds or "4h").
+    repeat_interval: Duration | None = Field(None, gt=0)
+    # Not acknowledged this long after firing: notify `escalate_to` too.
+    escalate_after: Duration | None = Field(None, gt=0)
+    escalate_to: list[str] = Field(default_factory=list)
+    send_resolved: bool = True
+
+    @model_validator(mode="after")
+    def _escalation(self) -> RouteSettings:
+        if bool(self.escalate_after) != bool(self.escalate_to):
+            raise ValueError("escalate_after and escalate_to go together")
+        return self
+
+
+class InhibitSettings(Strict):
+    source: Matchers
+    target: Matchers
+    equal: list[str] = Field(default_factory=lambda: ["family", "subject"])
+
+
+DEFAULT_INHIBIT = (
+    InhibitSettings(
+        source=Matchers(match_re={"level": "critical|high"}),
+        target=Matchers(match={"level": "early_warning"}),
+    ),
+)
+
+
+def family(threshold_id: str) -> str:
+    return threshold_id.rsplit(".", 1)[0]
+
+
+def labels(threshold: Threshold, subject: str, state: str) -> dict[str, str]:
+    own = dict(threshold.then.labels)
+    return {
+        **own,
+        "threshold": threshold.id,
+        "subject": subject,
+        "severity": threshold.then.severity,
+        "level": threshold.level.value,
+        "domain": threshold.domain,
+        "scope": threshold.scope.value,
+        "family": own.get("family", family(threshold.id)),
+        "state": state,
+        # `threshold` (a crossing, or its early warning), or `projected_crossing`.
+        "alert": "threshold",
+    }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Where one notification goes, and why not elsewhere: recorded in the trigger log."""
+
+    sinks: tuple[str, ...]
+    routes: tuple[int, ...]
+    silenced_by: tuple[int, ...] = ()
+    inhibited_by: str | None = None
+    # A resolution's sinks that were never handed the alert (it was inhibited or silenced
+    # while it lasted): they are not told it resolved, as Alertmanager does.
+    unannounced: tuple[str, ...] = ()
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "sinks": list(self.sinks),
+            "routes": list(self.routes),
+            "silenced_by": list(self.silenced_by),
+            "inhibited_by": self.inhibited_by,
+            **({"unannounced": list(self.unannounced)} if self.unannounced else {}),
+        }
+
+    def announced_to(self, told: Iterable[str]) -> Decision:
+        """This decision for a resolution, keeping only the sinks in `told`, those that were
+        handed the alert while it lasted."""
+        told = set(told)
+        return replace(
+            self,
+            sinks=tuple(s for s in self.sinks if s in told),
+            unannounced=tuple(s for s in self.sinks if s not in told),
+        )
+
+
+class Router:
+    def __init__(
+        self,
+        routes: Sequence[RouteSettings],
+        sinks: Sequence[str],
+        inhibit: Sequence[InhibitSettings] = DEFAULT_INHIBIT,
+    ) -> None:
+        default = [RouteSettings(sinks=list(sinks))] if sinks else []
+        self.routes = list(routes) or default
+        self.inhibit = list(inhibit)
+
+    def matching(self, alert: Mapping[str, str]) -> list[int]:
+        """The indexes of the routes that take this alert."""
+        out = []
+        for i, route in enumerate(self.routes):
+            if route.matches(alert):
+                out.append(i)
+                if not route.continue_:
+                    break
+        return out
+
+    def decide(
+        self,
+        alert: Mapping[str, str],
+        silences: Iterable[Silence],
+        firing: Iterable[Mapping[str, str]],
+        now: datetime,
+    ) -> Decision:
+        """The sinks a transition's notification goes to. `firing`: the labels of the alerts
+        firing now (for inhibition)."""
+        routes = self.matching(alert)
+        resolved = alert.get("state") == "resolved"
+        sinks = tuple(
+            dict.fromkeys(
+                s
+                for i in routes
+                if not (resolved and not self.routes[i].send_resolved)
+                for s in self.routes[i].sinks
+            )
+        )
+        silenced = tuple(s.id for s in silences if s.active(now) and s.matchers.matches(alert))
+        inhibited = self.inhibitor(alert, firing)
+        if silenced or inhibited:
+            return Decision((), tuple(routes), silenced, inhibited)
+        return Decision(sinks, tuple(routes))
+
+    def inhibitor(
+        self, alert: Mapping[str, str], firing: Iterable[Mapping[str, str]]
+    ) -> str | None:
+        """The id of a firing alert that inhibits `alert`, if any (never itself)."""
+        for rule in self.inhibit:
+            if not rule.target.matches(alert):
+                continue
+            for other in firing:
+                same = other.get("threshold") == alert.get("threshold")
+                if (
+                    not same
+                    and rule.source.matches(other)
+                    and all(other.get(k) == alert.get(k) for k in rule.equal)
+                ):
+                    return f"{other['threshold']} ({other['subject']})"
+        return None
+
+    def unrouted(self, thresholds: Iterable[Threshold]) -> list[str]:
+        """Thresholds whose firing alerts no route takes (they are logged, never notified)."""
+        return [
+            t.id
+            for t in thresholds
+            if not any(_matches_ignoring_subject(r, labels(t, "*", "firing")) for r in self.routes)
+        ]
+
+    def unused(self, thresholds: Iterable[Threshold]) -> list[int]:
+        """Routes that no threshold of the catalog can reach in any state (a typo, usually)."""
+        states = ("firing", "warning", "resolved", "nodata", "error")
+        reached: set[int] = set()
+        for t in thresholds:
+            for state in states:
+                # A route that matches on `subject` cannot be judged without subjects: treat
+                # subject matchers as matching.
+                alert = labels(t, "*", state)
+                for i, route in enumerate(self.routes):
+                    if _matches_ignoring_subject(route, alert):
+                        reached.add(i)
+        return [i for i in range(len(self.routes)) if i not in reached]
+
+
+def _matches_ignoring_subject(m: Matchers, alert: Mapping[str, str]) -> bool:
+    rest = Matchers(
+        match={k: v for k, v in m.match.items() if k != "subject"},
+        match_re={k: v for k, v in m.match_re.items() if k != "subject"},
+    )
+    return rest.matches(alert)

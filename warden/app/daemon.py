@@ -1,0 +1,385 @@
+"""The composition root: builds the store, catalog, connectors, sinks, dispatcher, schedules and
+the HTTP app from the settings, and runs them in one process."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
+
+from warden.alerting import actions as alerting
+from warden.alerting.cycle import CycleResult, run_cycle
+from warden.alerting.routing import Router
+from warden.app.settings import FeedSettings, Settings, SinkSettings
+from warden.catalog.feedhealth import threshold_id, with_feed_health
+from warden.catalog.reload import CatalogWatch
+from warden.catalog.thresholds import Catalog, Threshold, load_catalog
+from warden.core import plugins
+from warden.core.clock import Clock, system_clock
+from warden.core.errors import DeliveryError, PluginError, Problem, ProblemsError, WardenError
+from warden.core.model import Evaluation, Payload
+from warden.delivery.dispatch import Dispatcher
+from warden.delivery.sinks import Sink
+from warden.evaluation.sweep import Sweep
+from warden.forecasting.frontier import ThresholdForecast
+from warden.forecasting.projection import Projector
+from warden.ingest.connector import Connector, Cursor
+from warden.ingest.feedrun import IngestResult, handle, run_feed
+from warden.metrics.collector import Metrics
+from warden.store import Store
+from warden.store import alerts as alert_rows
+from warden.triggerlog.entries import Break, catalog_entry, verify
+
+log = logging.getLogger(__name__)
+
+PUSH_FEED = "api"  # the feed id of observations pushed over HTTP
+CATALOG_CHECK_SECONDS = 2.0  # how often the daemon looks for SIGHUP or changed catalog files
+FOLLOW_UP_SECONDS = 15.0  # how often ended silences are logged and repeats are considered
+
+
+@dataclass
+class Feed:
+    id: str
+    every: float
+    connector: Connector
+    cursor: Cursor = field(default_factory=Cursor)
+    cron: str | None = None
+
+
+def catalog_ids(catalog: Catalog) -> set[str]:
+    return {t.id for t in catalog.thresholds}
+
+
+def build_connector(name: str, options: dict[str, object], where: str) -> Connector:
+    cls = plugins.load(plugins.CONNECTORS, name)
+    connector: Connector = cls(options, where)
+    return connector
+
+
+def build_feed(cfg: FeedSettings) -> Feed:
+    connector = build_connector(cfg.connector, cfg.options, f"feeds.{cfg.id}")
+    return Feed(cfg.id, cfg.every, connector, cron=cfg.cron)
+
+
+def build_sink(cfg: SinkSettings) -> Sink:
+    cls = plugins.load(plugins.SINKS, cfg.type)
+    sink: Sink = cls(cfg.id, cfg.options)
+    return sink
+
+
+@dataclass
+class Parts:
+    catalog: Catalog | None = None
+    feeds: dict[str, Feed] = field(default_factory=dict)
+    sinks: dict[str, Sink] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def assemble(settings: Settings) -> Parts:
+    """Build the catalog, feeds and sinks, collecting every problem rather than stopping at
+    the first (`warden check` prints them all)."""
+    parts = Parts()
+    try:
+        catalog = load_catalog(settings.catalog_paths(), settings.registry_paths())
+        parts.catalog = with_feed_health(catalog, settings.feeds)
+    except ProblemsError as exc:
+        parts.problems.extend(exc.problems)
+    for f in settings.feeds:
+        if f.id == PUSH_FEED:
+            parts.problems.append(Problem(f"feeds.{f.id}", "feed id reserved for the push API"))
+        elif feed := _built(parts.problems, f"feeds.{f.id}", partial(build_feed, f)):
+            parts.feeds[f.id] = feed
+    for s in settings.sinks:
+        if sink := _built(parts.problems, f"sinks.{s.id}", partial(build_sink, s)):
+            parts.sinks[s.id] = sink
+    return parts
+
+
+T = TypeVar("T")
+
+
+def _built(problems: list[Problem], where: str, build: Callable[[], T]) -> T | None:
+    try:
+        return build()
+    except ProblemsError as exc:
+        problems.extend(exc.problems)
+    except PluginError as exc:
+        problems.append(Problem(where, str(exc)))
+    return None
+
+
+class Warden:
+    """The running parts, wired together. CLI commands and the daemon both use it."""
+
+    def __init__(
+        self, settings: Settings, clock: Clock = system_clock, *, migrate: bool = True
+    ) -> None:
+        parts = assemble(settings)
+        if parts.problems or parts.catalog is None:
+            raise ProblemsError(parts.problems)
+        self.settings = settings
+        self.clock = clock
+        self.catalog = parts.catalog
+        self.feeds = parts.feeds
+        self.sinks = parts.sinks
+        self.store = Store(settings.database_url)
+        if migrate:
+            self.store.upgrade()
+        # The last evaluation of each threshold x subject (for the margins in /metrics).
+        self.last: dict[tuple[str, str], Evaluation] = {}
+        # The projected frontier of every frontier threshold (for the metrics), refreshed by
+        # `forecast` every `forecast_every`.
+        self.forecasts: dict[str, ThresholdForecast] = {}
+        self.projector = Projector()
+        self.metrics = Metrics(
+            self.store,
+            lambda: (self.catalog, self.last, self.forecasts),
+            list(self.feeds),
+            settings.metrics,
+            list(self.sinks),
+            pushed=[PUSH_FEED],
+        )
+        self.dispatcher = Dispatcher(self.store, self.sinks, settings.dispatch, clock)
+        self._sweep = Sweep()
+        self._refreshed: dict[str, datetime] = {}  # sinks re-sent their active alerts, when
+        self.router = Router(settings.routes, list(self.sinks), settings.inhibit)
+
+    def catalog_pairs(self) -> set[tuple[str, str]]:
+        return {p for t in self.catalog.thresholds for p in t.pairs}
+
+    def note_catalog(self) -> int | None:
+        """Append a catalog entry to the trigger log if the catalog differs from the one it last
+        recorded (ids added, changed, removed); returns its seq."""
+        with self.store.write() as conn:
+            alert_rows.lock(conn)
+            entry = catalog_entry(
+                alert_rows.chain_head(conn),
+                self.clock(),
+                alert_rows.last_catalog_versions(conn),
+                self.catalog.thresholds,
+                [str(f) for f in self.catalog.files],
+            )
+            if entry is None:
+                return None
+            alert_rows.append_triggers(conn, [entry])
+        body = entry.body
+        log.info(
+            "catalog: trigger %d records %d added, %d changed, %d removed thresholds",
+            entry.seq,
+            len(body["added"]),
+            len(body["changed"]),
+            len(body["removed"]),
+        )
+        return entry.seq
+
+    def reload_catalog(self) -> bool:
+        """Load the catalog again. If it is invalid, keep the last good one and log every
+        problem; the outcome is in warden_catalog_last_reload_successful."""
+        try:
+            catalog = load_catalog(self.settings.catalog_paths(), self.settings.registry_paths())
+        except ProblemsError as exc:
+            log.error("catalog reload failed; keeping the last good catalog: %s", exc)
+            self.metrics.catalog_reload_ok.set(0)
+            return False
+        self.catalog = with_feed_health(catalog, self.settings.feeds)
+        self.metrics.catalog_changed(self.catalog)
+        self.last = {k: v for k, v in self.last.items() if k[0] in catalog_ids(self.catalog)}
+        self.metrics.catalog_reload_ok.set(1)
+        self.note_catalog()
+        self.evaluate()
+        return True
+
+    def run_feed(self, feed_id: str) -> IngestResult:
+        # The schedule never overlaps a feed's runs (max_instances=1), so its cursor has one user.
+        feed = self.feeds[feed_id]
+        result = run_feed(
+            self.store,
+            feed.id,
+            feed.connector,
+            feed.cursor,
+            self.clock,
+            self.catalog.registry,
+            persist=True,
+        )
+        health = [t for t in self.catalog.thresholds if t.id == threshold_id(feed_id)]
+        touched = self.catalog.touching(result.touched)
+        if touched or health:
+            self.evaluate([*touched, *health])
+        return result
+
+    def ingest_payload(self, feed: str, connector: Connector, payload: Payload) -> IngestResult:
+        """One payload (a push), through the same path as a feed run."""
+        result = IngestResult(feed)
+        handle(self.store, feed, connector, payload, result, self.clock, self.catalog.registry)
+        self.evaluate_touched(result.touched)
+        return result
+
+    def evaluate_touched(self, pairs: Iterable[tuple[str, str]]) -> CycleResult | None:
+        thresholds = self.catalog.touching(pairs)
+        return self.evaluate(thresholds) if thresholds else None
+
+    def evaluate(self, thresholds: Iterable[Threshold] | None = None) -> CycleResult:
+        feed_stale = {f.id: f.stale_after for f in self.settings.feeds if f.stale_after}
+        result = run_cycle(
+            self.store,
+            self.catalog,
+            self.router,
+            self.clock,
+            thresholds,
+            feed_stale,
+            self.projector,
+        )
+        self.metrics.evaluation_seconds.observe(result.duration_seconds)
+        for ev in result.evaluations:
+            self.last[(ev.threshold, ev.subject)] = ev
+        for tid in result.failed:
+            self.metrics.evaluation_failures.labels(tid).inc()
+        if result.notified:
+            self.dispatcher.wake()
+        return result
+
+    def follow_up(self) -> None:
+        """Log the silences that ended, and repeat or escalate unacknowledged firing alerts."""
+        now = self.clock()
+        for silence_id in alerting.log_ended(self.store, now):
+            log.info("silence %d ended", silence_id)
+        if alerting.renotify(self.store, self.catalog, self.router, now).repeats:
+            self.dispatcher.wake()
+        for sink_id, sink in self.sinks.items():
+            refresh = getattr(sink, "refresh", None)
+            every = float(getattr(sink, "refresh_every", 0) or 0)
+            last = self._refreshed.get(sink_id)
+            if refresh is None or (last is not None and (now - last).total_seconds() < every):
+                continue
+            try:
+                refresh(
+                    alerting.active_notifications(
+                        self.store, self.catalog, self.router, sink_id, now
+                    )
+                )
+                self._refreshed[sink_id] = now
+            except DeliveryError as exc:  # logged; the next follow-up tries again
+                log.warning("sink %s: refreshing active alerts failed: %s", sink_id, exc.why)
+
+    def forecast(self) -> None:
+        """Project every frontier threshold's trend (fits of unchanged series are cached)."""
+        catalog = self.catalog
+        with self.store.read() as conn:
+            self.forecasts = self.projector.project(conn, catalog, catalog.thresholds, self.clock())
+
+    def verify_log(self) -> Break | None:
+        """Verify the trigger log's hash chain; the outcome is in warden_trigger_log_verified."""
+        with self.store.read() as conn:
+            broken = verify(alert_rows.entries(conn))
+        self.metrics.chain_ok.set(0 if broken else 1)
+        self.metrics.chain_checked.set(self.clock().timestamp())
+        if broken is not None:
+            log.error("trigger log: entry %d does not verify: %s", broken.seq, broken.why)
+        return broken
+
+    def sweep(self) -> CycleResult:
+        """The periodic evaluation: every threshold the first time, then those that time alone
+        can change, that read new observations or that failed (warden/sweep.py)."""
+        stale_feeds = [f.id for f in self.settings.feeds if f.stale_after]
+        catalog = self.catalog
+        with self.store.read() as conn:
+            chosen, watermark = self._sweep.due(conn, catalog, stale_feeds)
+        result = self.evaluate(chosen)
+        self._sweep.done(watermark, result.failed)
+        return result
+
+    def close(self) -> None:
+        self.store.dispose()
+
+
+def serve(warden: Warden, create_app: Callable[[Warden], Any]) -> int:
+    """Run the daemon until SIGTERM or SIGINT; returns the exit code. `create_app` builds the
+    ASGI application (the HTTP API) that serves beside the schedules."""
+    import uvicorn
+
+    from warden.app.scheduler import Schedules
+
+    settings = warden.settings
+    warden.note_catalog()
+    watch = CatalogWatch(
+        lambda: [*settings.catalog_paths(), *settings.registry_paths()], warden.reload_catalog
+    )
+    # A worker per feed, so one slow or failing feed never delays another, and three for the
+    # other jobs (the sweep, verification, forecasts, follow-up, catalog watch), which are short.
+    schedules = Schedules(workers=len(warden.feeds) + 3)
+    schedules.every("catalog-watch", CATALOG_CHECK_SECONDS, watch.check, start_now=False)
+    for feed in warden.feeds.values():
+        run = partial(warden.run_feed, feed.id)
+        if feed.cron is not None:
+            schedules.cron(f"feed:{feed.id}", feed.cron, run)
+        else:
+            schedules.every(f"feed:{feed.id}", feed.every, run)
+    schedules.every("evaluate", settings.evaluate_every, warden.sweep, start_now=False)
+    schedules.every("verify-log", settings.verify_every, warden.verify_log)
+    schedules.every("forecast", settings.forecast_every, warden.forecast)
+    schedules.every("follow-up", FOLLOW_UP_SECONDS, warden.follow_up, start_now=False)
+    app = create_app(warden)
+    sock = _bind(settings.http.host, settings.http.port)
+    config = uvicorn.Config(
+        app,
+        host=settings.http.host,
+        port=settings.http.port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    warden.dispatcher.start()
+    schedules.start()
+    log.info(
+        "warden started: http://%s:%d, store %s, %d thresholds from %d catalog files, "
+        "%d feeds, %d sinks",
+        settings.http.host,
+        settings.http.port,
+        warden.store.describe(),
+        len(warden.catalog.thresholds),
+        len(warden.catalog.files),
+        len(warden.feeds),
+        len(warden.sinks),
+    )
+    if settings.routes and (unrouted := warden.router.unrouted(warden.catalog.thresholds)):
+        log.warning(
+            "no route takes %d thresholds when they fire (recorded, never notified): %s",
+            len(unrouted),
+            ", ".join(unrouted),
+        )
+    # uvicorn handles SIGTERM/SIGINT while it serves, then re-raises the signal to the handler
+    # that was installed before it. Ours notes it, so the drain below runs and we exit 0.
+    stop_signals: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: stop_signals.append(signum))
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: watch.ask())
+    try:
+        server.run(sockets=[sock])
+    finally:
+        log.info("warden stopping: waiting for running jobs and deliveries")
+        schedules.shutdown()
+        warden.dispatcher.stop()
+        warden.close()
+    log.info("warden stopped")
+    return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind the HTTP port before anything starts, so a taken port fails cleanly and early."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise WardenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock

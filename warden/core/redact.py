@@ -1,0 +1,64 @@
+"""URLs without their secrets: what warden shows, logs and stores of a URL (`redact`), and a
+filter keeping secret query values out of urllib3's debug lines (installed on import, which
+warden.ingest.http does).
+
+A secret is the user info of a URL (a password, or a token given as the user name) and the value
+of a query or fragment parameter whose name looks secret (key, token, secret, password, auth,
+sig, credential). A URL without one is returned exactly as written, so sources and cursor keys
+saved before redaction still match.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+_SECRET_KEY = re.compile(r"key|token|secret|passw|auth|sig|credential", re.IGNORECASE)
+
+
+def redact(url: str) -> str:
+    """`url` without its user info (a password, or a token given as the user name) and with the
+    values of secret-looking query parameters hidden: the URL to show, log and store. Everything
+    else is kept as written, so a URL without secrets is returned unchanged (sources and cursor
+    keys stay what they were)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<an invalid URL>"
+    netloc = parts.netloc.rpartition("@")[2]
+    query, fragment = _hide_secrets(parts.query), _hide_secrets(parts.fragment)
+    if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
+        return url
+    return urlunsplit(parts._replace(netloc=netloc, query=query, fragment=fragment))
+
+
+def _hide_secrets(query: str) -> str:
+    """`query` (`a=1&token=x`) with the values of secret-looking keys replaced by `***`."""
+    pairs = query.split("&")
+    for i, pair in enumerate(pairs):
+        key, sep, value = pair.partition("=")
+        if sep and value and _SECRET_KEY.search(unquote_plus(key)):
+            pairs[i] = f"{key}=***"
+    return "&".join(pairs)
+
+
+class _HideSecrets(logging.Filter):
+    """Hides secret query values in urllib3's debug lines, which name each request's target
+    (`"GET /data.zip?token=... HTTP/1.1" 200`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_hide_in(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def _hide_in(text: str) -> str:
+    """A URL redacted, a request target (`/path?query`) with its secret values hidden."""
+    if "://" in text:
+        return redact(text)
+    path, mark, query = text.partition("?")
+    return f"{path}?{_hide_secrets(query)}" if mark else text
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_HideSecrets())

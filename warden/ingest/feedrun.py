@@ -1,0 +1,324 @@
+"""Ingest: a connector's payloads into the store, idempotent; a bad payload changes nothing.
+
+A bad payload becomes a reject row (with its reason, record and field) and changes nothing else.
+One summary line is logged per feed run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy.exc import DBAPIError
+
+from warden.catalog.registry import Registry
+from warden.core.clock import Clock
+from warden.core.errors import NotReady, ParseError
+from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.ingest.connector import Connector, Cursor
+from warden.store import Store
+from warden.store import feeds as feed_rows
+from warden.store import observations as obs_rows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestResult:
+    feed: str
+    ingested: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    error: str | None = None
+    error_reason: str | None = None  # one of FAILURE_REASONS when the run failed
+    touched: set[tuple[str, str]] = field(default_factory=set)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    @property
+    def counts(self) -> feed_rows.RunCounts:
+        return feed_rows.RunCounts(self.ingested, self.duplicates, self.rejected, self.skipped)
+
+
+BATCH_OBSERVATIONS = 1000
+
+# Why a feed run failed, for `warden_feed_failures_total{feed,reason}`: the HTTP layer's reasons
+# (warden.ingest.http.REASONS) but too_large and bad_content (connectors.source turns those into
+# rejects of the payload: the run goes on), and those of local sources.
+FAILURE_REASONS = (
+    "timeout",
+    "connection",
+    "http_status",
+    "redirect",
+    "invalid_url",
+    "not_found",
+    "unreadable",
+    "internal_error",
+)
+
+
+def failure_reason(exc: OSError) -> str:
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str) and reason in FAILURE_REASONS:
+        return reason
+    return "not_found" if isinstance(exc, FileNotFoundError) else "unreadable"
+
+
+def run_feed(
+    store: Store,
+    feed: str,
+    connector: Connector,
+    cursor: Cursor,
+    clock: Clock,
+    registry: Registry | None = None,
+    batch: int = BATCH_OBSERVATIONS,
+    persist: bool = False,
+    resume: bool | None = None,
+) -> IngestResult:
+    """One run of a feed: fetch, parse and store everything new. Never raises for bad input or
+    a failing source: the run is recorded as failed with its error. With a `registry`, ids are
+    normalised to canonical ones (unknown ones are kept raw and flagged).
+
+    Payloads are parsed one by one (a bad one is rejected alone) and stored together, about
+    `batch` observations to a transaction. With `persist`, the cursor is saved with the feed
+    and an empty one resumes from the saved one (the daemon's feeds survive restarts); with
+    `resume=False` too, it starts empty whatever was saved (a backfill) and is saved at the
+    end."""
+    result = IngestResult(feed)
+    with store.write() as conn:
+        run_id = feed_rows.start_run(conn, feed, connector.name, clock())
+        if (persist if resume is None else resume) and not cursor.versions:
+            # the first run since start: resume from the last one's cursor
+            cursor.versions.update(feed_rows.load_cursor(conn, feed))
+    staged: list[tuple[Payload, list[Observation]]] = []
+    try:
+        for item in connector.fetch(cursor):
+            observations = stage(store, feed, connector, item, result, clock, cursor, registry)
+            if observations is None or not isinstance(item, Payload):
+                continue
+            staged.append((item, observations))
+            if sum(len(o) for _, o in staged) >= batch:
+                save(store, feed, staged, result, clock, cursor)
+                staged = []
+    except OSError as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        result.error_reason = failure_reason(exc)
+        log.error("feed %s: source failed (%s): %s", feed, result.error_reason, result.error)
+    except Exception as exc:  # job boundary: record, count, carry on
+        result.error = f"{type(exc).__name__}: {exc}"
+        result.error_reason = "internal_error"
+        log.exception("feed %s: run failed", feed)
+    save(store, feed, staged, result, clock, cursor)
+    with store.write() as conn:
+        feed_rows.finish_run(
+            conn,
+            run_id,
+            feed,
+            clock(),
+            result.counts,
+            result.error,
+            cursor.versions if persist else None,
+            result.error_reason,
+        )
+    log.info(
+        "feed %s: %s; %d new observations, %d already known, %d rejected, %d not finished",
+        feed,
+        "failed: " + result.error if result.error else "ok",
+        result.ingested,
+        result.duplicates,
+        result.rejected,
+        result.skipped,
+        extra={"feed": feed, "ingested": result.ingested, "rejected": result.rejected},
+    )
+    return result
+
+
+def handle(
+    store: Store,
+    feed: str,
+    connector: Connector,
+    item: Payload | Rejection | Pending,
+    result: IngestResult,
+    clock: Clock,
+    registry: Registry | None = None,
+) -> None:
+    """Store one item on its own (a push)."""
+    observations = stage(store, feed, connector, item, result, clock, None, registry)
+    if observations is not None and isinstance(item, Payload):
+        save(store, feed, [(item, observations)], result, clock, None)
+
+
+def stage(
+    store: Store,
+    feed: str,
+    connector: Connector,
+    item: Payload | Rejection | Pending,
+    result: IngestResult,
+    clock: Clock,
+    cursor: Cursor | None,
+    registry: Registry | None = None,
+) -> list[Observation] | None:
+    """Parse one fetched item. Returns its observations (normalised through `registry` when
+    given), to be saved; rejections are recorded at once."""
+    if isinstance(item, Pending):
+        result.skipped += 1
+        log.info("feed %s: %s: skipped for now: %s", feed, item.source, item.why)
+        return None
+    if isinstance(item, Rejection):
+        reject(store, feed, item, result, clock, cursor)
+        return None
+    try:
+        observations = connector.parse(item)
+    except NotReady as exc:
+        result.skipped += 1
+        log.info("feed %s: %s: skipped for now: %s", feed, item.source, exc.why)
+    except ParseError as exc:
+        rejection = Rejection(
+            item.source,
+            exc.reason,
+            exc.detail,
+            item.content_hash,
+            item.record(exc.record),
+            exc.field,
+            item.version,
+        )
+        reject(store, feed, rejection, result, clock, cursor)
+    except Exception as exc:  # a connector bug must not stop the feed
+        log.exception("feed %s: %s: the connector failed on this payload", feed, item.source)
+        message = f"connector error: {type(exc).__name__}: {exc}"
+        # No version: the payload is tried again next run (the bug may be fixed by then).
+        rejection = Rejection(
+            item.source, "internal_error", message, item.content_hash, item.record(None)
+        )
+        reject(store, feed, rejection, result, clock, cursor)
+    else:
+        return _split(store, feed, item, observations, result, clock, registry)
+    return None
+
+
+def _split(
+    store: Store,
+    feed: str,
+    payload: Payload,
+    parsed: Sequence[Observation | Rejection],
+    result: IngestResult,
+    clock: Clock,
+    registry: Registry | None,
+) -> list[Observation]:
+    """The observations of a parsed payload, normalised through `registry`; the records the
+    connector or the registry refused are rejected (all of them in one transaction, each counted
+    and logged as `reject` does; without a version: the payload's own version moves the cursor
+    once its observations are stored)."""
+    out: list[Observation] = []
+    refused: list[Rejection] = []
+    for o in parsed:
+        if isinstance(o, Observation) and registry is not None:
+            try:
+                o = registry.normalise(o)
+            except ParseError as exc:
+                o = Rejection(
+                    payload.source,
+                    exc.reason,
+                    exc.detail,
+                    payload.content_hash,
+                    exc.record or o.attributes.get("record"),
+                    exc.field,
+                )
+        if isinstance(o, Rejection):
+            refused.append(replace(o, record=payload.record(o.record)))
+        else:
+            out.append(o)
+    reject_all(store, feed, refused, result, clock)
+    return out
+
+
+def save(
+    store: Store,
+    feed: str,
+    staged: list[tuple[Payload, list[Observation]]],
+    result: IngestResult,
+    clock: Clock,
+    cursor: Cursor | None,
+) -> None:
+    """Store staged payloads in one transaction. If the database refuses it, store them one by
+    one so only the payload at fault is rejected."""
+    if not staged:
+        return
+    rows = [o for _, observations in staged for o in observations]
+    try:
+        with store.write() as conn:
+            new = obs_rows.insert_observations(conn, feed, rows, clock())
+    except DBAPIError as exc:
+        if len(staged) > 1:
+            for one in staged:
+                save(store, feed, [one], result, clock, cursor)
+            return
+        payload = staged[0][0]
+        log.exception("feed %s: %s: the store refused its observations", feed, payload.source)
+        message = f"the store refused it: {type(exc.orig).__name__}: {exc.orig}"
+        rejection = Rejection(payload.source, "unstorable", message, payload.content_hash)
+        reject(store, feed, rejection, result, clock, cursor)
+        return
+    result.ingested += new
+    result.duplicates += len(rows) - new
+    if new:
+        result.touched.update((o.benchmark, o.metric) for o in rows)
+    if cursor is not None:
+        for payload, _ in staged:
+            if payload.version is not None:
+                cursor.versions[payload.source] = payload.version
+
+
+def reject(
+    store: Store,
+    feed: str,
+    item: Rejection,
+    result: IngestResult,
+    clock: Clock,
+    cursor: Cursor | None = None,
+) -> None:
+    """Record one rejection (its own transaction), count it and log it."""
+    reject_all(store, feed, [item], result, clock, cursor)
+
+
+def reject_all(
+    store: Store,
+    feed: str,
+    items: Sequence[Rejection],
+    result: IngestResult,
+    clock: Clock,
+    cursor: Cursor | None = None,
+) -> None:
+    """Record `items` in one transaction, then count and log each in order. A rejection already
+    recorded (the same bytes, place, record and field: also earlier in `items`) is counted and
+    logged again, marked "(already recorded)", and adds no row."""
+    if not items:
+        return
+    with store.write() as conn:
+        now = clock()
+        new = [obs_rows.insert_reject(conn, feed, item, now) for item in items]
+    for item, added in zip(items, new, strict=True):
+        result.rejected += 1
+        result.rejections.append(item)
+        if cursor is not None and item.version is not None:
+            cursor.versions[item.source] = item.version
+        _log_rejection(feed, item, added)
+
+
+def _log_rejection(feed: str, item: Rejection, new: bool) -> None:
+    where = ", ".join(
+        p
+        for p in (item.record and f"record {item.record}", item.field and f"field {item.field}")
+        if p
+    )
+    log.warning(
+        "feed %s: rejected %s%s: %s: %s%s",
+        feed,
+        item.source,
+        f" ({where})" if where else "",
+        item.reason,
+        item.message,
+        "" if new else " (already recorded)",
+        extra={"feed": feed, "reason": item.reason, "source": item.source},
+    )

@@ -1,0 +1,346 @@
+"""The `warden` command. Imports stay inside the commands so `warden --help` starts fast."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from warden.interfaces.cli.common import Context, config_option, pass_ctx, user_errors
+
+EPILOG = """\b
+Exit codes: 0 ok; 1 runtime failure (including `log verify` finding a bad
+entry); 2 usage, config or catalog error.
+\b
+Config: a YAML file (--config or WARDEN_CONFIG), overridden by WARDEN_*
+environment variables (WARDEN_HTTP__PORT=9500). Every key: README.md."""
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "-c",
+    metavar="FILE",
+    envvar="WARDEN_CONFIG",
+    help="YAML config file (default: $WARDEN_CONFIG, else built-in defaults).",
+)
+@click.version_option(package_name="warden")
+@click.pass_context
+def main(ctx: click.Context, config: str | None) -> None:
+    """Warden: an early-warning daemon for frontier-AI capability thresholds.
+
+    Reads evaluation results and benchmark feeds, compares them with if-then
+    thresholds, and alerts when one is crossed, nearly crossed, or lost track of.
+    """
+    ctx.ensure_object(Context).config = config
+
+
+@main.command()
+@config_option
+@pass_ctx
+@user_errors
+def run(ctx: Context) -> None:
+    """Run the daemon: feeds on their schedules, evaluation, alert delivery and the HTTP API
+    (/metrics, /healthz, /readyz, POST /api/v1/observations). Stops cleanly on SIGTERM."""
+    from warden.app import logs
+    from warden.app.daemon import Warden, serve
+    from warden.interfaces.api.app import create_app
+
+    settings = ctx.settings()
+    logs.setup(settings.log_format)
+    sys.exit(serve(Warden(settings), create_app))
+
+
+@main.command()
+@config_option
+@pass_ctx
+@user_errors
+def check(ctx: Context) -> None:
+    """Check the config, the catalog and the plugins; list every problem (exit 2)."""
+    from warden.app.daemon import assemble
+    from warden.core.errors import ProblemsError
+
+    settings = ctx.settings()
+    parts = assemble(settings)
+    if parts.problems or parts.catalog is None:
+        raise ProblemsError(parts.problems)
+    click.echo(
+        f"ok: {len(parts.catalog.thresholds)} thresholds in {len(parts.catalog.files)} catalog "
+        f"files, {len(parts.catalog.registry.benchmarks)} benchmarks and "
+        f"{len(parts.catalog.registry.models)} models in the registry, "
+        f"{len(parts.feeds)} feeds, {len(parts.sinks)} sinks"
+    )
+    from warden.alerting.routing import Router
+
+    router = Router(settings.routes, list(parts.sinks), settings.inhibit)
+    for i in router.unused(parts.catalog.thresholds) if settings.routes else []:
+        click.echo(
+            f"warning: routes.{i} matches no threshold of the catalog in any state", err=True
+        )
+    unrouted = router.unrouted(parts.catalog.thresholds) if settings.routes else []
+    if unrouted:
+        shown = ", ".join(unrouted[:5]) + (
+            f" and {len(unrouted) - 5} more" if len(unrouted) > 5 else ""
+        )
+        click.echo(
+            f"warning: no route takes {len(unrouted)} thresholds when they fire: {shown}", err=True
+        )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--connector",
+    default="inspect_logs",
+    show_default=True,
+    help="Connector that reads PATHS (see `warden check` for installed ones).",
+)
+@click.option(
+    "--feed", default="cli", show_default=True, help="Feed id to record the observations under."
+)
+@config_option
+@pass_ctx
+@user_errors
+def ingest(ctx: Context, paths: tuple[str, ...], connector: str, feed: str) -> None:
+    """Ingest files or folders once, then evaluate the thresholds they touch.
+
+    Alerts are queued and delivered by the running daemon. Exit 1 if anything was rejected.
+    """
+    from warden.app.daemon import PUSH_FEED, build_connector
+    from warden.core.errors import ConfigError, Problem, UsageError
+    from warden.ingest.connector import Cursor
+    from warden.ingest.feedrun import run_feed
+
+    if feed == PUSH_FEED:
+        raise UsageError(f"feed id {PUSH_FEED!r} is reserved for the push API")
+    w = ctx.warden()
+    w.note_catalog()
+    failed = False
+    for path in paths:
+        try:
+            conn = build_connector(connector, {"source": path}, f"--connector {connector}")
+        except ConfigError as exc:
+            if not any(p.message.endswith("Field required") for p in exc.problems):
+                raise
+            hint = Problem(
+                "",
+                f"connector {connector!r} needs options besides its source: declare a feed "
+                f"with them in the config and run `warden backfill FEED`",
+            )
+            raise ConfigError([*exc.problems, hint]) from exc
+        result = run_feed(w.store, feed, conn, Cursor(), w.clock, w.catalog.registry)
+        cycle = w.evaluate_touched(result.touched)
+        triggers = len(cycle.transitions) if cycle else 0
+        click.echo(
+            f"{path}: {result.ingested} new, {result.duplicates} already known, "
+            f"{result.rejected} rejected, {result.skipped} not finished, "
+            f"{triggers} triggers"
+        )
+        for r in result.rejections:
+            where = ", ".join(
+                p for p in (r.record and f"record {r.record}", r.field and f"field {r.field}") if p
+            )
+            click.echo(
+                f"  rejected {r.source}{f' ({where})' if where else ''}: {r.reason}: {r.message}",
+                err=True,
+            )
+        failed = failed or bool(result.rejected or result.error)
+        if result.error:
+            click.echo(f"  failed: {result.error}", err=True)
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_ctx
+@user_errors
+def evaluate(ctx: Context, as_json: bool) -> None:
+    """Evaluate every threshold now and print the verdicts (triggers are recorded)."""
+    from warden.interfaces.cli import views
+
+    w = ctx.warden()
+    w.note_catalog()
+    result = w.evaluate()
+    views.evaluations(result, w.catalog, as_json)
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_ctx
+@user_errors
+def status(ctx: Context, as_json: bool) -> None:
+    """Alert states, feed health and pending deliveries, from the store."""
+    from warden.interfaces.cli import views
+
+    views.status(ctx.warden(), as_json)
+
+
+@main.group(invoke_without_command=True)
+@config_option
+@click.option("--json", "fmt", flag_value="json", help="JSON lines.")
+@click.option("--csv", "fmt", flag_value="csv", help="CSV with a header row.")
+@click.option("--threshold", help="Only this threshold id.")
+@click.pass_context
+@user_errors
+def log(ctx: click.Context, fmt: str | None, threshold: str | None) -> None:
+    """The trigger log: every alert-state transition, oldest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from warden.interfaces.cli import views
+
+    obj = ctx.find_object(Context)
+    assert obj is not None
+    views.trigger_log(obj.warden(), fmt or "table", threshold)
+
+
+@log.command()
+@config_option
+@pass_ctx
+@user_errors
+def verify(ctx: Context) -> None:
+    """Recompute the trigger log's hash chain; exit 1 naming the first bad entry. Reads only
+    the store: it works while the catalog is broken."""
+    from warden.core.errors import ChainError
+    from warden.store import Store, alerts
+    from warden.triggerlog.entries import verify as verify_chain
+
+    store = Store(ctx.settings().database_url)
+    try:
+        store.upgrade()
+        with store.read() as conn:
+            entries = list(alerts.entries(conn))
+    finally:
+        store.dispose()
+    broken = verify_chain(entries)
+    if broken is not None:
+        raise ChainError(broken.seq, broken.why)
+    head = entries[-1].hash if entries else "(empty)"
+    click.echo(f"ok: {len(entries)} entries verified; head {head}")
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+@config_option
+@pass_ctx
+@user_errors
+def upgrade(ctx: Context) -> None:
+    """Apply the database migrations (also done at every start)."""
+    from warden.store import Store
+
+    store = Store(ctx.settings().database_url)
+    store.upgrade()
+    click.echo(f"ok: {store.describe()} is at the latest schema")
+
+
+@main.group()
+def registry() -> None:
+    """The registry of canonical benchmark and model ids."""
+
+
+@registry.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@config_option
+@pass_ctx
+@user_errors
+def unmapped(ctx: Context, as_json: bool) -> None:
+    """Benchmark and model ids that observations carried but the registry does not know.
+
+    Such observations are kept under their raw ids (never dropped); add the ids, or aliases for
+    them, to a registry file or a catalog's `benchmarks:` / `models:` to map future ones.
+    """
+    from warden.interfaces.cli import views
+
+    views.unmapped(ctx.warden(), as_json)
+
+
+@main.group()
+def thresholds() -> None:
+    """The threshold catalog: list it, and run threshold tests."""
+
+
+@thresholds.command("test")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@config_option
+@pass_ctx
+@user_errors
+def thresholds_test(ctx: Context, files: tuple[str, ...]) -> None:
+    """Run threshold test FILES (YAML: observations in, verdicts, states and triggers expected;
+    format in thresholds/README.md). Each test runs on a fresh SQLite file.
+
+    Files without `catalog:` test the config's catalog. Exit 0 all passed, 1 a test failed,
+    2 a file could not run (bad input or catalog)."""
+    from pathlib import Path
+
+    from warden.alerting import thresholdtest
+
+    def defaults() -> tuple[list[Path], list[Path]]:
+        settings = ctx.settings()
+        return settings.catalog_paths(), settings.registry_paths()
+
+    results = thresholdtest.run_files([Path(f) for f in files], defaults)
+    for line in thresholdtest.render(results):
+        click.echo(line)
+    sys.exit(thresholdtest.exit_code(results))
+
+
+@thresholds.command("list")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_ctx
+@user_errors
+def thresholds_list(ctx: Context, as_json: bool) -> None:
+    """Every threshold of the configured catalog: id, level, domain, scope and sources."""
+    import json
+
+    from warden.catalog.thresholds import load_catalog
+    from warden.interfaces.cli import views
+
+    settings = ctx.settings()
+    catalog = load_catalog(settings.catalog_paths(), settings.registry_paths())
+    rows = [
+        {
+            "id": t.id,
+            "title": t.title,
+            "level": t.level.value,
+            "domain": t.domain,
+            "scope": t.scope.value,
+            "sources": [{"title": s.title, "url": str(s.url)} for s in t.sources],
+        }
+        for t in catalog.thresholds
+    ]
+    if as_json:
+        click.echo(json.dumps({"thresholds": rows}, indent=2))
+        return
+    table = [
+        [*((t.id, t.level.value, t.domain, t.scope.value) if n == 0 else ("",) * 4), source]
+        for t in catalog.thresholds
+        for n, source in enumerate(f"{s.title} <{s.url}>" for s in t.sources)
+    ]
+    click.echo(views.table(["id", "level", "domain", "scope", "sources"], table))
+    click.echo(f"\n{len(rows)} thresholds in {len(catalog.files)} catalog files")
+
+
+def _register() -> None:
+    from warden.interfaces.cli import alerts as cli_alerts
+    from warden.interfaces.cli import assess as cli_assess
+    from warden.interfaces.cli import feeds as cli_feeds
+    from warden.interfaces.cli import forecast as cli_forecast
+    from warden.interfaces.cli import log as cli_log
+
+    cli_assess.register(main)
+    cli_feeds.register(main)
+    cli_alerts.register(main)
+    cli_log.register(main)
+    cli_forecast.register(main)
+
+
+_register()
+
+if __name__ == "__main__":
+    main()

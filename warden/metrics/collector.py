@@ -1,0 +1,265 @@
+"""Prometheus metrics, computed from the store at scrape time (so they are right after a restart).
+
+Labels come only from bounded, configured sets: feed and sink ids from the config, threshold ids
+from the catalog, model ids from the registry (warden/thresholdmetrics.py caps the rest),
+benchmark ids from the catalog, states and reasons from fixed enumerations.
+
+Counters are exported at 0 for every member of their bounded sets (deliveries per configured
+sink and outcome, feed failures per configured feed and reason, evaluation failures per threshold
+of the catalog), so that `increase()` sees the first event: on a series that appears with its
+first count, it has no earlier sample to compare with, and alerts on it miss that event.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Connection
+
+from warden import __version__
+from warden.catalog.thresholds import Catalog
+from warden.ingest.feedrun import FAILURE_REASONS
+from warden.metrics import thresholds as thresholdmetrics
+from warden.metrics.settings import MetricsSettings
+from warden.metrics.thresholds import Evaluations, Forecasts
+from warden.store import Store, stats
+
+log = logging.getLogger(__name__)
+
+DELIVERY_OUTCOMES = ("delivered", "retry", "failed")  # warden/dispatch.py
+
+
+class StoreCollector(Collector):
+    def __init__(
+        self,
+        store: Store,
+        thresholds: Callable[[], tuple[Catalog, Evaluations, Forecasts]],
+        feeds: list[str],
+        errors: Counter,
+        settings: MetricsSettings,
+        sinks: list[str] | None = None,
+        pushed: Sequence[str] = (),
+    ) -> None:
+        self.sinks = sinks or []
+        self.store = store
+        self.thresholds = thresholds  # the current catalog and its last evaluations
+        self.feeds = feeds  # the configured feeds (they run, and their runs can fail)
+        self.pushed = list(pushed)  # feed ids observations are pushed under (no runs)
+        self.errors = errors
+        self.settings = settings
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "warden_build_info",
+            "Warden build information; always 1.",
+            labels=["version", "python"],
+        )
+        info.add_metric([__version__, platform.python_version()], 1)
+        yield info
+        try:
+            with self.store.read() as conn:
+                yield from self._from_store(conn)
+        except Exception:
+            log.exception("metrics: cannot read the store")
+            self.errors.inc()
+
+    def _from_store(self, conn: Connection) -> Iterator[Metric]:
+        catalog, evaluations, forecasts = self.thresholds()
+        yield from thresholdmetrics.collect(conn, catalog, evaluations, self.settings, forecasts)
+
+        triggers = CounterMetricFamily(
+            "warden_triggers",
+            "Trigger-log entries, by threshold and the state entered.",
+            labels=["threshold", "state"],
+        )
+        for threshold, to_state, count in stats.trigger_counts(conn):
+            triggers.add_metric([threshold, to_state], count)
+        yield triggers
+
+        success = GaugeMetricFamily(
+            "warden_feed_last_success_timestamp_seconds",
+            "When each feed last completed a run without error (Unix time).",
+            labels=["feed"],
+        )
+        attempt = GaugeMetricFamily(
+            "warden_feed_last_attempt_timestamp_seconds",
+            "When each feed last started a run (Unix time).",
+            labels=["feed"],
+        )
+        for feed, attempted, succeeded in stats.feed_times(conn):
+            if attempted is not None:
+                attempt.add_metric([feed], attempted.timestamp())
+            if succeeded is not None:
+                success.add_metric([feed], succeeded.timestamp())
+        yield success
+        yield attempt
+
+        up = GaugeMetricFamily(
+            "warden_feed_up", "1 if the feed's last run succeeded, 0 if it failed.", labels=["feed"]
+        )
+        duration = GaugeMetricFamily(
+            "warden_feed_last_run_duration_seconds",
+            "How long each feed's last finished run took.",
+            labels=["feed"],
+        )
+        for feed, status, started, finished in stats.last_runs(conn):
+            up.add_metric([feed], 1.0 if status == "ok" else 0.0)
+            if finished is not None:
+                duration.add_metric([feed], max(0.0, (finished - started).total_seconds()))
+        yield up
+        yield duration
+
+        failures = CounterMetricFamily(
+            "warden_feed_failures",
+            "Feed runs that failed, by feed and reason (timeout, connection, http_status, "
+            "too_large, redirect, bad_content, invalid_url, not_found, unreadable, "
+            "internal_error).",
+            labels=["feed", "reason"],
+        )
+        failed = {(feed, reason): count for feed, reason, count in stats.failure_counts(conn)}
+        for feed, reason in sorted(failed.keys() | _product(self.feeds, FAILURE_REASONS)):
+            failures.add_metric([feed, reason], failed.get((feed, reason), 0))
+        yield failures
+
+        ingested = CounterMetricFamily(
+            "warden_observations_ingested", "Observations stored, by feed.", labels=["feed"]
+        )
+        counts = stats.ingested_counts(conn)
+        for feed in sorted(set(counts) | set(self.feeds) | set(self.pushed)):
+            ingested.add_metric([feed], counts.get(feed, 0))
+        yield ingested
+
+        unmapped = CounterMetricFamily(
+            "warden_unmapped_observations",
+            "Observations kept with a benchmark or model id the registry does not know, by feed "
+            "and kind (benchmark, model); `warden registry unmapped` lists the ids.",
+            labels=["feed", "kind"],
+        )
+        for feed, kind, count in stats.unmapped_counts(conn):
+            unmapped.add_metric([feed, kind], count)
+        yield unmapped
+
+        rejected = CounterMetricFamily(
+            "warden_observations_rejected",
+            "Distinct bad inputs rejected, by feed and reason.",
+            labels=["feed", "reason"],
+        )
+        for feed, reason, count in stats.rejected_counts(conn):
+            rejected.add_metric([feed, reason], count)
+        yield rejected
+
+        delivered = CounterMetricFamily(
+            "warden_deliveries",
+            "Delivery attempts, by sink and outcome.",
+            labels=["sink", "outcome"],
+        )
+        done = {(sink, outcome): count for sink, outcome, count in stats.delivery_counts(conn)}
+        for sink, outcome in sorted(done.keys() | _product(self.sinks, DELIVERY_OUTCOMES)):
+            delivered.add_metric([sink, outcome], done.get((sink, outcome), 0))
+        yield delivered
+
+        up = GaugeMetricFamily(
+            "warden_sink_up",
+            "0 if the sink's last delivery attempt failed (being retried, or failed for good), "
+            "else 1.",
+            labels=["sink"],
+        )
+        outcomes = stats.last_delivery_outcomes(conn)
+        for sink in self.sinks:
+            up.add_metric([sink], 0.0 if outcomes.get(sink) in ("retry", "failed") else 1.0)
+        yield up
+
+        outbox = GaugeMetricFamily(
+            "warden_outbox_messages",
+            "Alert deliveries in the outbox, by status (pending, delivered, failed).",
+            labels=["status"],
+        )
+        counts = stats.outbox_counts(conn)
+        for status in ("pending", "delivered", "failed"):
+            outbox.add_metric([status], counts.get(status, 0))
+        yield outbox
+
+
+def _product(first: Iterable[str], second: Iterable[str]) -> set[tuple[str, str]]:
+    return {(a, b) for a in first for b in second}
+
+
+class Metrics:
+    """A registry per daemon: the store collector plus process-local figures."""
+
+    def __init__(
+        self,
+        store: Store,
+        thresholds: Callable[[], tuple[Catalog, Evaluations, Forecasts]],
+        feeds: list[str],
+        settings: MetricsSettings | None = None,
+        sinks: list[str] | None = None,
+        pushed: Sequence[str] = (),
+    ) -> None:
+        """`feeds`: the configured feeds; `pushed`: the feed ids observations are pushed under
+        (their ingested counts are exported too); `sinks`: the configured sinks."""
+        self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
+        self.scrape_errors = Counter(
+            "warden_metrics_scrape_errors",
+            "Scrapes that could not read the store.",
+            registry=self.registry,
+        )
+        self.evaluation_seconds = Histogram(
+            "warden_evaluation_duration_seconds",
+            "Duration of evaluation cycles.",
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.evaluation_failures = Counter(
+            "warden_evaluation_failures",
+            "Threshold evaluations that raised an error.",
+            ["threshold"],
+            registry=self.registry,
+        )
+        self._evaluated: set[str] = set()  # the thresholds with an evaluation-failure series
+        self.catalog_changed(thresholds()[0])
+        self.catalog_reload_ok = Gauge(
+            "warden_catalog_last_reload_successful",
+            "1 if the last catalog (re)load succeeded, 0 if it failed and the last good catalog "
+            "is still in force.",
+            registry=self.registry,
+        )
+        self.catalog_reload_ok.set(1)
+        self.chain_ok = Gauge(
+            "warden_trigger_log_verified",
+            "1 if the last verification of the trigger log's hash chain found it intact, 0 if it "
+            "found a bad entry (`warden log verify` names it).",
+            registry=self.registry,
+        )
+        self.chain_checked = Gauge(
+            "warden_trigger_log_last_verification_timestamp_seconds",
+            "When the daemon last verified the trigger log's hash chain (Unix time).",
+            registry=self.registry,
+        )
+        self.registry.register(
+            StoreCollector(
+                store,
+                thresholds,
+                feeds,
+                self.scrape_errors,
+                settings or MetricsSettings(),
+                sinks,
+                pushed,
+            )
+        )
+
+    def catalog_changed(self, catalog: Catalog) -> None:
+        """Export `warden_evaluation_failures_total` at 0 for each threshold of `catalog` (so
+        `increase()` sees its first failure), and no longer for thresholds it dropped."""
+        ids = {t.id for t in catalog.thresholds}
+        for gone in self._evaluated - ids:
+            self.evaluation_failures.remove(gone)
+        for new in ids - self._evaluated:
+            self.evaluation_failures.labels(new)
+        self._evaluated = ids
