@@ -71,7 +71,7 @@ def template(tmp: Path) -> dict[str, Any]:
     sys.path.insert(0, str(REPO))
     from inspect_ai import eval as inspect_eval
 
-    from tests import inspect_tasks
+    from tests.support import inspect_tasks
 
     folder = tmp / "template"
     with mock.patch.dict(os.environ, XDG_DATA_HOME=str(tmp)):  # inspect's traces go there

@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # The loopback HTTP server and its fixtures for warden.ingest.http's tests.
-pytest_plugins = ["tests.loopback"]
+pytest_plugins = ["tests.support.loopback"]
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def inspect_logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from inspect_ai import Epochs
     from inspect_ai import eval as inspect_eval
 
-    from tests import inspect_tasks
+    from tests.support import inspect_tasks
 
     root = tmp_path_factory.mktemp("inspect")
     runs = {

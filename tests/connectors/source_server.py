@@ -12,12 +12,12 @@ from pathlib import Path
 from connectors.files import Item, Reader, read_all
 from connectors.source import payloads
 from tests.connectors.conftest import clock
-from tests.loopback import FAST, Handler, Script, loopback, reply
+from tests.support.loopback import FAST, Handler, Script, loopback, reply
 from warden.core.model import Payload, Rejection
 from warden.ingest.connector import Cursor
 from warden.ingest.http import FetchLimits
 
-__all__ = ["loopback"]  # the fixture, shared with tests/test_http.py
+__all__ = ["loopback"]  # the fixture, shared with tests/ingest/test_http.py
 
 MODIFIED = "Thu, 01 Jan 2026 00:00:00 GMT"
 OBSERVATION = {

@@ -40,7 +40,7 @@ from tests.connectors.contract import (
     installed,
 )
 from tests.connectors.source_server import etagged
-from tests.loopback import Handler, Loopback, Script, drip, loopback, reply
+from tests.support.loopback import Handler, Loopback, Script, drip, loopback, reply
 from warden.core.errors import ConfigError, NotReady, ParseError
 from warden.core.model import Observation, Payload, Rejection
 from warden.ingest.connector import Connector, Cursor, sha256
@@ -49,7 +49,7 @@ from warden.ingest.http import FetchError
 from warden.store import Store
 from warden.store.schema import observations, rejects
 
-__all__ = ["loopback"]  # the fixture, shared with tests/test_http.py
+__all__ = ["loopback"]  # the fixture, shared with tests/ingest/test_http.py
 
 FEED = "contract"
 

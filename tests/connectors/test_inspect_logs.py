@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from connectors.inspect_logs import InspectLogs, parse_log
 from tests.connectors import craft
 from tests.connectors.conftest import clock
-from tests.loopback import FAST, Loopback, loopback, reply
+from tests.support.loopback import FAST, Loopback, loopback, reply
 from warden.core.errors import ConfigError, NotReady, ParseError
 from warden.core.model import Observation, Payload, Pending, Rejection
 from warden.ingest.connector import Cursor, sha256
@@ -22,7 +22,7 @@ from warden.ingest.feedrun import run_feed
 from warden.store import Store
 from warden.store.schema import feed_runs, observations, rejects
 
-__all__ = ["loopback"]  # the fixture, shared with tests/test_http.py
+__all__ = ["loopback"]  # the fixture, shared with tests/ingest/test_http.py
 
 INSPECT = Path("inspect")
 ZSTD_DIR = INSPECT / "inspect_ai_0.3.285_zstd"

@@ -25,14 +25,14 @@ from sqlalchemy import RowMapping, select
 
 from tests.connectors.conftest import clock
 from tests.connectors.source_server import etagged
-from tests.loopback import Loopback, loopback
+from tests.support.loopback import Loopback, loopback
 from warden.app.daemon import Warden
 from warden.app.settings import load_settings
 from warden.ingest.feedrun import IngestResult
 from warden.store import observations as obs_rows
 from warden.store.schema import observations
 
-__all__ = ["loopback"]  # the fixture, shared with tests/test_http.py
+__all__ = ["loopback"]  # the fixture, shared with tests/ingest/test_http.py
 
 FEED = "sample"
 INSPECT = Path("inspect")

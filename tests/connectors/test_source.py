@@ -22,7 +22,7 @@ from tests.connectors.source_server import (
     fetch,
     remember,
 )
-from tests.loopback import FAST, Loopback, reply
+from tests.support.loopback import FAST, Loopback, reply
 from warden.core.errors import NotReady
 from warden.core.model import Payload, Pending, Rejection
 from warden.ingest.connector import Cursor, sha256

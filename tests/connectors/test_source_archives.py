@@ -32,7 +32,7 @@ from tests.connectors.source_server import (
     remember,
     zipped,
 )
-from tests.loopback import FAST, Loopback, Script, reply
+from tests.support.loopback import FAST, Loopback, Script, reply
 from warden.core.errors import NotReady, ParseError
 from warden.core.model import Observation, Payload, Pending, Rejection
 from warden.ingest.connector import Cursor, sha256
