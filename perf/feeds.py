@@ -13,8 +13,9 @@ do), in input rows (CSV rows plus METR model entries) a second, the best of `rep
 (each on a fresh store). The baseline, measured in the same run, is `csv.DictReader` iterating
 the same CSV bytes (decoded from the same files), in rows a second. Target: >= 10,000 rows/s.
 Each feed's own rate is given too: a METR entry is a YAML mapping of ~20 values and two
-observations; METR's plain block YAML is read by connectors/blockyaml.py (PyYAML with libyaml
-reads it at about 1.5 MB/s, several times slower).
+observations; METR's plain block YAML is read by connectors/blockyaml.py (with PyYAML's libyaml
+loader instead, the METR feed ran about 3x slower and the figure about 30 % lower, below its
+target: the figures are in that module's docstring).
 
     .venv/bin/python perf/feeds.py [--rows 50000] [--repeats 3]
 """

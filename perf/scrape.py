@@ -10,11 +10,15 @@ plus 5,000 `warden_observation_value` samples: about 95,000 sample lines in all.
 the p50 of `scrapes` timed `GET /metrics` (text format, a keep-alive connection, gzip accepted
 as Prometheus and requests accept it, so compressing the body is in the time), and beside it the
 p50 of as many in OpenMetrics (asked for as Prometheus asks); the size is the text body's bytes
-(decoded). The limit, measured in the same run and interleaved with the scrapes:
+(decoded). The daemon writes the body with warden/metrics/exposition.py (what prometheus_client
+writes, faster). The limit, measured in the same run and interleaved with the scrapes:
 `prometheus_client.generate_latest` of a plain `CollectorRegistry` holding the same series (the
 scraped text parsed back into metric families, yielded by one collector), in the perf process
 (and prometheus_client's OpenMetrics `generate_latest` of it, beside the OpenMetrics scrapes);
-and, as a second floor, the same text written with plain string joins (`plain_text`).
+warden's `render` of the same registry in both formats (checked identical to
+prometheus_client's), so that the exposition's gain over the library, the reason it is
+hand-written, is measured on every run; and, as a second floor, the same text written with plain
+string joins (`plain_text`).
 Also the daemon's VmRSS after the scrapes (and VmHWM, its peak), beside its RSS right after start
 and a bare `python`. Targets: scrape p50 < 200 ms, in both formats; RSS < 200 MB.
 
@@ -42,6 +46,8 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+
+from warden.metrics.exposition import render
 
 BENCHMARKS = 5  # the daemon's catalog: two per-model thresholds on each of bench-00..bench-04
 THRESHOLDS = len(grid_thresholds(BENCHMARKS))
@@ -127,7 +133,7 @@ def figure(scrapes: int, tmp: Path, name: str = "metrics_scrape_ms") -> None:
         registry.register(Replay(families))
         say(f"scrape: {scrapes} scrapes of /metrics, each beside a generate_latest of the same")
         times, limit, joins, sizes = [], [], [], []
-        om_times, om_limit = [], []
+        om_times, om_limit, renders, om_renders = [], [], [], []
         for _ in range(scrapes):  # interleaved, so machine load hits both alike
             t0 = time.perf_counter()
             r = http.get(f"{base}/metrics", timeout=60)
@@ -143,8 +149,15 @@ def figure(scrapes: int, tmp: Path, name: str = "metrics_scrape_ms") -> None:
             r.raise_for_status()
             assert r.headers["Content-Type"].startswith("application/openmetrics-text")
             t0 = time.perf_counter()
-            generate_openmetrics(registry)  # type: ignore[no-untyped-call]
+            om_exposed = generate_openmetrics(registry)  # type: ignore[no-untyped-call]
             om_limit.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            rendered = render(registry, openmetrics=False)
+            renders.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            om_rendered = render(registry, openmetrics=True)
+            om_renders.append(time.perf_counter() - t0)
+            assert rendered == exposed and om_rendered == om_exposed, "render must write the same"
             t0 = time.perf_counter()
             joined = plain_text(families)
             joins.append(time.perf_counter() - t0)
@@ -162,7 +175,9 @@ def figure(scrapes: int, tmp: Path, name: str = "metrics_scrape_ms") -> None:
         name, p50, "ms", target, stress or max(p50, om_p50) < TARGET_MS,
         baseline={"generate_latest_same_series_p50_ms": floor,
                   "plain_text_join_same_series_p50_ms": ms(joins, 50),
-                  "openmetrics_generate_latest_same_series_p50_ms": ms(om_limit, 50)},
+                  "openmetrics_generate_latest_same_series_p50_ms": ms(om_limit, 50),
+                  "warden_render_same_series_p50_ms": ms(renders, 50),
+                  "openmetrics_warden_render_same_series_p50_ms": ms(om_renders, 50)},
         ratio_to_generate_latest=round(p50 / floor, 2), p95_ms=ms(times, 95),
         openmetrics_p50_ms=om_p50, openmetrics_p95_ms=ms(om_times, 95),
         scrapes=scrapes, bytes=int(statistics.median(sizes)), generate_latest_bytes=len(exposed),

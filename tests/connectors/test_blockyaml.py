@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from connectors.blockyaml import OUTSIDE, read
 from connectors.documents import safe_yaml
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 
 
 def same(a: Any, b: Any) -> bool:

@@ -1,7 +1,7 @@
 """warden.ingest.http against a real loopback server whose answers each test scripts
-(tests/loopback.py): success, retries and backoff, Retry-After, permanent and transient
+(tests/support/loopback.py): success, retries and backoff, Retry-After, permanent and transient
 failures, timeouts and the deadline. Sizes, gzip, redirects, Content-Length lies and errors:
-tests/test_http_content.py."""
+tests/ingest/test_http_content.py."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from unittest import mock
 import pytest
 
 from tests.connectors.conftest import NOW
-from tests.loopback import (
+from tests.support.loopback import (
     FAST,
     Handler,
     Loopback,

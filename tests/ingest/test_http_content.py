@@ -1,6 +1,6 @@
 """warden.ingest.http against a real loopback server whose answers each test scripts
-(tests/loopback.py): size limits, gzip, Content-Length lies, redirects, errors and what their
-messages show of a URL."""
+(tests/support/loopback.py): size limits, gzip, Content-Length lies, redirects, errors and what
+their messages show of a URL."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.loopback import (
+from tests.support.loopback import (
     FAST,
     Loopback,
     drip,

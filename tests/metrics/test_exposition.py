@@ -36,8 +36,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import exposition as openmetrics
 from prometheus_client.samples import Exemplar, Timestamp
 
-from tests.server import serving
-from tests.test_metrics import CATALOG as METRICS_CATALOG
+from tests.metrics.test_collector import CATALOG as METRICS_CATALOG
+from tests.support.server import serving
 from warden.app.daemon import Warden
 from warden.app.settings import Settings
 from warden.core.model import Observation
@@ -203,7 +203,7 @@ def test_any_gauge_families_are_written_as_prometheus_client_writes_them(
     assert render(registry, openmetrics=om) == expected(registry, om)
 
 
-# tests/test_metrics.py's catalog, with a title to escape and one more model.
+# tests/metrics/test_collector.py's catalog, with a title to escape and one more model.
 CATALOG = METRICS_CATALOG.replace(
     "title: Frontier crossed", """title: 'Frontier "crossed"'"""
 ).replace(

@@ -15,7 +15,26 @@ retrying will not help; everything else is transient and is retried first).
 
 Errors name a URL as `warden.core.redact.redact` shows it: no user info, no token values. Only the
 request itself carries them (urllib3's own debug lines are filtered the same way, by
-warden/redact.py, imported here).
+warden/core/redact.py, imported here).
+
+Why the retry and redirect loops are hand-written rather than `urllib3.Retry` on requests'
+`HTTPAdapter(max_retries=...)`: tried, with tests/ingest/test_http*.py as the measure. A Retry
+subclass given the client's injected sleep (total/connect/read/status = `retries`, 408/429/5xx
+forced, `backoff_factor`, `backoff_max`, `respect_retry_after_header`, `retry_after_max`) failed
+7 of their 69 tests: urllib3 waits 0 s before the first retry (`get_backoff_time` counts from
+the second), reads an HTTP-date Retry-After against `time.time()` instead of the injected clock,
+clamps a Retry-After over the cap and retries instead of giving up at once; a retried request
+that still fails reaches requests as a `MaxRetryError`, which requests turns into a
+`ConnectionError` (a read timeout is no longer a `timeout`) without the retry history (so no
+"gave up after N attempts"); and urllib3 retries only until the headers arrive, so a body cut
+short or reset mid-stream (read here with `stream=True`, under the deadline and size limits) is
+never retried. Each is fixable only by overriding most of Retry and keeping an outer loop for
+the body anyway: two retry loops for one.
+Redirects are not urllib3's to follow under requests (its adapter calls `urlopen` with
+`redirect=False`); requests' own following (`allow_redirects`, `max_redirects`) failed 4 more: a
+redirect to ftp/file/gopher surfaces as `InvalidSchema` after the hop (an `invalid_url`, not a
+refused `redirect`) and an invalid Location escapes as a bare ValueError; it also drops only
+`Authorization` when the host changes, where this client keeps only the conditional headers.
 """
 
 from __future__ import annotations
