@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import update
 
-from tests.factories import TINY_CATALOG as TINY
+from tests.support.factories import TINY_CATALOG as TINY
 from warden.interfaces.cli.main import main
 from warden.store import Store
 from warden.store.schema import triggers
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

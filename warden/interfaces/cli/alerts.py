@@ -135,14 +135,15 @@ def silence_list(ctx: Context, include_ended: bool, as_json: bool) -> None:
         [
             r.silence.id,
             _matchers(r.silence.matchers.model_dump()),
-            r.silence.starts_at.isoformat(),
-            r.silence.ends_at.isoformat(),
+            views.when(r.silence.starts_at),
+            views.when(r.silence.ends_at),
             r.silence.created_by,
             r.silence.comment,
         ]
         for r in rows
     ]
-    click.echo(views.table(["id", "matchers", "starts_at", "ends_at", "by", "comment"], shown))
+    headers = ["id", "matchers", "starts_at", "ends_at", "by", "comment"]
+    click.echo(views.table(headers, shown, wrap=["matchers", "by", "comment"]))
 
 
 def _matchers(m: dict[str, dict[str, str]]) -> str:

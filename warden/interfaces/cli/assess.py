@@ -94,7 +94,14 @@ def assess_list(ctx: Context, model: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    click.echo(views.table(list(rows[0]) if rows else ["model"], [list(r.values()) for r in rows]))
+    shown = [{**r, "assessed_at": views.when(a.at)} for r, (a, _) in zip(rows, found, strict=True)]
+    click.echo(
+        views.table(
+            list(rows[0]) if rows else ["model"],
+            [list(r.values()) for r in shown],
+            wrap=["by", "note"],
+        )
+    )
 
 
 def register(main: click.Group) -> None:

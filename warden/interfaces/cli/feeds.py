@@ -4,19 +4,15 @@ command line (registered on the main group by warden/cli.py)."""
 from __future__ import annotations
 
 import json
-import logging
 import sys
-from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import click
 
 from warden.interfaces.cli.common import Context, config_option, parse_time, pass_ctx, user_errors
 
 if TYPE_CHECKING:
-    from warden.core.model import Observation, Payload, Pending, Rejection
-    from warden.ingest.connector import Connector, Cursor
     from warden.ingest.feedrun import IngestResult
 
 
@@ -47,6 +43,7 @@ def feeds(ctx: Context, as_json: bool) -> None:
         w.close()
     configured = {f.id: f for f in w.settings.feeds}
     rows = []
+    successes = []  # the times, for the table (the JSON keeps ISO 8601)
     for fid in [*configured, *sorted(set(known) - set(configured))]:
         cfg, row = configured.get(fid), known.get(fid)
         schedule = (
@@ -71,6 +68,7 @@ def feeds(ctx: Context, as_json: bool) -> None:
             state = f"failing ({reason})" + (", silent" if silent else "")
         else:
             state = "silent" if silent else "ok"
+        successes.append(row.last_success_at if row else None)
         rows.append(
             {
                 "feed": fid,
@@ -98,7 +96,17 @@ def feeds(ctx: Context, as_json: bool) -> None:
         "observations",
         "open_rejects",
     ]
-    click.echo(views.table(shown, [[r[k] for k in shown] for r in rows]))
+    click.echo(
+        views.table(
+            shown,
+            [
+                [views.when(at) if k == "last_success_at" else r[k] for k in shown]
+                for r, at in zip(rows, successes, strict=True)
+            ],
+            wrap=["schedule"],
+            styles={"state": views.state_style},
+        )
+    )
     for r in rows:
         if r["last_error"]:
             click.echo(f"{r['feed']}: {r['last_error']}", err=True)
@@ -147,7 +155,17 @@ def rejects(ctx: click.Context, feed: str | None, include_resolved: bool, as_jso
 
     shown = ["feed", "source", "record", "field", "reason", "message"]
     shown += ["resolved_at"] if include_resolved else []
-    click.echo(views.table(shown, [[r[k] for k in shown] for r in rows]))
+    table = [
+        [r.feed, r.source, r.record, r.field, r.reason, r.message, views.when(r.resolved_at)]
+        for r in found
+    ]
+    click.echo(
+        views.table(
+            shown,
+            [row[: len(shown)] for row in table],
+            wrap=["source", "record", "field", "message"],
+        )
+    )
     click.echo(f"\n{len(rows)} {'rejects' if include_resolved else 'open rejects'}")
 
 
@@ -212,77 +230,6 @@ def rejects_retry(ctx: Context, only: str | None) -> None:
     sys.exit(1 if still_open else 0)
 
 
-class _Progress(logging.Filter):
-    """A count of payloads read, on one line of stderr when it is a terminal (cleared before
-    each log line, so a reject's warning never lands on it), else every 100."""
-
-    def __init__(self, label: str) -> None:
-        super().__init__()
-        self.label = label
-        self.count = 0
-        self.tty = sys.stderr.isatty()
-        self.shown = False
-
-    def update(self, n: int) -> None:
-        self.count += n
-        if self.tty:
-            click.echo(f"\r{self.label}: {self.count} payloads read", nl=False, err=True)
-            self.shown = True
-        elif self.count % 100 == 0:
-            click.echo(f"{self.label}: {self.count} payloads read", err=True)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.shown:  # clear the progress line; the next update draws it again
-            click.echo("\r\033[K", nl=False, err=True)
-            self.shown = False
-        return True
-
-    def __enter__(self) -> _Progress:
-        for handler in _handlers():
-            handler.addFilter(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for handler in _handlers():
-            handler.removeFilter(self)
-        start = "\r\033[K" if self.shown else ""
-        click.echo(f"{start}{self.label}: {self.count} payloads read", err=True)
-
-
-def _handlers() -> list[logging.Handler]:
-    """Where log lines go: the root logger's handlers, else logging's last resort."""
-    root = logging.getLogger().handlers
-    return list(root) if root else [h for h in [logging.lastResort] if h is not None]
-
-
-class _Since:
-    """A connector wrapper keeping only observations made at or after `since`."""
-
-    name: ClassVar[str] = "backfill"
-
-    def __init__(self, inner: Connector, since: datetime | None, progress: _Progress) -> None:
-        self.inner = inner
-        self.since = since
-        self.progress = progress
-        self.left_out = 0
-
-    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
-        for item in self.inner.fetch(cursor):
-            self.progress.update(1)
-            yield item
-
-    def parse(self, payload: Payload) -> list[Observation | Rejection]:
-        from warden.core.model import Observation
-
-        out: list[Observation | Rejection] = []
-        for o in self.inner.parse(payload):
-            if self.since is not None and isinstance(o, Observation) and o.observed_at < self.since:
-                self.left_out += 1
-                continue
-            out.append(o)
-        return out
-
-
 @click.command()
 @click.argument("feed")
 @click.option(
@@ -299,6 +246,7 @@ def backfill(ctx: Context, feed: str, since: str | None) -> None:
     from warden.core.errors import UsageError
     from warden.ingest.connector import Cursor
     from warden.ingest.feedrun import run_feed
+    from warden.interfaces.cli.progress import Progress, watch
 
     start = parse_time(since, "--from")
     w = ctx.warden()
@@ -306,11 +254,8 @@ def backfill(ctx: Context, feed: str, since: str | None) -> None:
         if feed not in w.feeds:
             raise UsageError(f"no feed {feed!r} in the config ({', '.join(w.feeds) or 'none'})")
         w.note_catalog()
-        configured = w.feeds[feed]
-        progress = _Progress(f"backfilling {feed}")
-        # Under the feed's connector name, so its run records stay the feed's.
-        kind = type("Backfill", (_Since,), {"name": configured.connector.name})
-        wrapped = kind(configured.connector, start, progress)
+        progress = Progress(f"backfilling {feed}")
+        wrapped = watch(w.feeds[feed].connector, progress, start)
         # Everything, whatever the feed read before; its cursor is then saved for the feed's
         # next runs to skip what was read (not with --from: those left out were not stored).
         with progress:

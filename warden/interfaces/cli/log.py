@@ -18,7 +18,7 @@ from warden.interfaces.cli.common import Context, config_option, parse_time, pas
 from warden.triggerlog.keys import MIN_KEY_BYTES, HmacKey, Key, load_key, new_key_pair
 
 # As in warden/logexport.py, which is imported only when a command runs (`warden --help` stays
-# fast); tests/test_logexport.py checks they agree.
+# fast); tests/triggerlog/test_export.py checks they agree.
 FORMATS = ("jsonl", "csv")
 
 
