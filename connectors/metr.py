@@ -23,7 +23,10 @@ the estimate in minutes (`scale: minutes`), no stderr, and the asymmetric 95 % b
 `ci_low` / `ci_high` / `ci_level: 0.95` (never turned into a symmetric stderr). The file has no
 measurement time, only release dates, so observed_at is when the file was fetched
 (`payload.fetched_at`, `timestamp_kind: fetched`) and the release date is an attribute.
-`source_version` is the file's top-level `benchmark_name`; `long_tasks_version`,
+`source_version` is the file's top-level `benchmark_name` and `source_date` the newest release
+date among its results (the file's own date: it cannot be older than its newest model); with
+them, forecasts order two copies of the results by the file's version, then its date, not by
+when the files were fetched or copied (warden/forecasting/dating.py). `long_tasks_version`,
 `swaa_version`, `average_score`, `is_sota` and `scaffold` (the scaffolds joined by "; ") are
 attributes too. The key is the content (version, benchmark, model, metric, estimate and CI), not
 the fetch time: re-fetching unchanged numbers adds nothing, while a re-estimate (METR revises old
@@ -146,6 +149,7 @@ def parse_results(payload: Payload, limit: int = MAX_BYTES) -> list[Observation 
     fetched_at = fetch_time(payload, "METR's results")
     shared = {
         "source_version": version,
+        "source_date": _newest_release(results),
         "long_tasks_version": short_text(doc.get("long_tasks_version")),
         "swaa_version": short_text(doc.get("swaa_version")),
         "member": payload.member,
@@ -242,6 +246,23 @@ def _entry(
             )
         )
     return out
+
+
+def _newest_release(results: dict[Any, Any]) -> str | None:
+    """The newest well-formed release date among the entries (bad ones are rejected later)."""
+    days = []
+    for entry in results.values():
+        value = entry.get("release_date") if isinstance(entry, dict) else None
+        if isinstance(value, datetime):
+            value = value.date()
+        if isinstance(value, str):
+            try:
+                value = date.fromisoformat(value.strip())
+            except ValueError:
+                continue
+        if isinstance(value, date):
+            days.append(value)
+    return max(days).isoformat() if days else None
 
 
 def _number(value: Any, bad: Bad, field: str, *, required: bool = False) -> float | None:

@@ -146,10 +146,13 @@ def test_false_warnings_are_those_no_firing_followed_within_the_horizon(
 ) -> None:
     t = by_id(replayed(store, catalog, history()))
     quiz = t["test.quiz.per_model"]
+    # Per subject: qa's warning is not borne out by qb's firing (qa never fires), and qb
+    # fired with no warning of its own.
     assert [(w.kind, w.at, w.subject, w.outcome) for w in quiz.warnings] == [
-        ("margin", day(100), "qa", "crossed")
+        ("margin", day(100), "qa", "false")
     ]
-    assert quiz.fired == ((day(300), "qb"),) and quiz.lead("margin").lead_days == 200  # type: ignore[union-attr]
+    assert quiz.fired == ((day(300), "qb"),) and quiz.lead("margin") is None
+    assert quiz.notes[-1] == "fired with no warning before it (qb)"
     never = t["test.quiz.never"]
     assert [(w.at, w.subject, w.outcome) for w in never.false_warnings] == [
         (day(300), "qb", "false")
@@ -170,7 +173,7 @@ def test_a_shorter_horizon_leaves_warnings_open_and_a_jump_fires_unwarned(
     jump = [obs("qz", "quiz", "acc", 0.3, 0), obs("qz", "quiz", "acc", 0.97, 10)]
     q = by_id(replayed(store, catalog, jump, until=day(20)))["test.quiz.per_model"]
     assert q.fired == ((day(10), "qz"),) and q.warnings == ()
-    assert q.notes[-1] == "fired with no warning before it"
+    assert q.notes[-1] == "fired with no warning before it (qz)"
 
 
 def test_from_starts_warden_late_with_everything_observed_before(
@@ -212,6 +215,103 @@ def test_an_empty_store_replays_nothing(store: Store, catalog: Catalog) -> None:
     assert (result.steps, result.start, result.end, result.thresholds) == (0, None, None, ())
 
 
+def test_lead_time_is_per_subject_and_the_summary_counts_true_false_and_missed(
+    store: Store, catalog: Catalog
+) -> None:
+    """qb warns first and never fires; qa warns on day 100 and fires on day 250 (its own lead:
+    150 days, not qb's 200); qc fires unwarned on day 300; day 500 closes qb's horizon."""
+    items = [
+        obs("qb", "quiz", "acc", 0.81, 50),
+        obs("qa", "quiz", "acc", 0.82, 100),
+        obs("qa", "quiz", "acc", 0.95, 250),
+        obs("qc", "quiz", "acc", 0.97, 300),
+        obs("qd", "quiz", "acc", 0.1, 500),
+    ]
+    quiz = by_id(replayed(store, catalog, items))["test.quiz.per_model"]
+    margins = [w for w in quiz.warnings if w.kind == "margin"]
+    assert [(w.subject, w.outcome, w.fired_at, w.lead_days) for w in margins] == [
+        ("qb", "false", None, None),
+        ("qa", "crossed", day(250), 150),
+    ]
+    assert quiz.fired == ((day(250), "qa"), (day(300), "qc"))
+    assert quiz.lead("margin").subject == "qa"  # type: ignore[union-attr]
+    s = quiz.summary("margin")
+    assert (s.true, s.false, s.open, s.missed, s.fired, s.lead_days) == (1, 1, 0, 1, 2, (150,))
+    assert (s.precision, s.recall) == (0.5, 0.5)
+    assert quiz.notes[-1] == "fired with no warning before it (qc)"
+    doc = json.loads(json.dumps(quiz.as_dict()))
+    assert doc["summary"]["margin"]["precision"] == 0.5
+    assert doc["summary"]["margin"]["missed"] == 1
+
+
+SPARSE = """
+benchmarks:
+  - {id: compute, title: C, metrics: {flop: {direction: higher, scale: flop}}}
+thresholds:
+  - id: test.compute.frontier
+    title: T
+    domain: test
+    level: high
+    sources: [{title: S, url: "https://example.org/"}]
+    when: {benchmark: compute, metric: flop, op: ">=", value: 1.0e+24}
+    scope: frontier
+    then: {severity: critical}
+"""
+
+
+def early_era(year: int, value: float) -> Observation:
+    at = datetime(year, 1, 1, tzinfo=UTC)
+    o = obs(f"m{year}", "compute", "flop", value, 0)
+    return Observation(o.subject, o.benchmark, o.metric, o.value, at, o.key, o.source,
+                       o.content_hash, attributes={"timestamp_kind": "release_date"})  # fmt: skip
+
+
+def test_no_projection_from_a_sparse_early_era(store: Store, tmp_path: Path) -> None:
+    """Four records in 1950-1960 put the trend line past 1e24 FLOP by 1980; compute is fitted
+    from 2010 on (its default window), so the replay makes no projection from them."""
+    items = [
+        early_era(1950, 40),
+        early_era(1957, 6.9e5),
+        early_era(1959, 6e8),
+        early_era(1960, 7.2e8),
+        early_era(1966, 1e8),
+        early_era(1980, 2.7e8),
+        early_era(1982, 3e8),
+    ]
+    (tmp_path / "sparse.yaml").write_text(SPARSE)
+    catalog = load_catalog([tmp_path / "sparse.yaml"])
+    (t,) = replayed(store, catalog, items).thresholds
+    assert t.warnings == () and t.summary().false == 0
+    assert t.notes == (
+        "no forecast at the end: too few points: 0 at 0 distinct times (a fit needs 4 at 3 "
+        "distinct times at least)",
+    )
+    # The whole history asked for, the same four points warn in 1980: a false warning.
+    (tmp_path / "sparse.yaml").write_text(SPARSE + "    forecast: {since: all}\n")
+    everything = load_catalog([tmp_path / "sparse.yaml"])
+    (old,) = run(store, everything, Options()).thresholds
+    assert [(w.kind, w.at.year, w.outcome) for w in old.warnings] == [("projection", 1980, "false")]
+    # ... unless a fit needs more points than the era has.
+    (tmp_path / "sparse.yaml").write_text(SPARSE + "    forecast: {since: all, min_points: 5}\n")
+    strict = load_catalog([tmp_path / "sparse.yaml"])
+    assert run(store, strict, Options()).thresholds[0].warnings == ()
+
+
+def test_no_projection_from_a_window_shorter_than_its_minimum_span(
+    store: Store, tmp_path: Path
+) -> None:
+    spanned = CATALOG.replace(
+        "    warn_at: 240\n    scope: frontier\n",
+        "    warn_at: 240\n    scope: frontier\n    forecast: {min_span: 600d}\n",
+        1,
+    )
+    (tmp_path / "spanned.yaml").write_text(spanned)
+    catalog = load_catalog([tmp_path / "spanned.yaml"])
+    h = by_id(replayed(store, catalog, history()))["test.horizon.frontier"]
+    first = h.first("projection")
+    assert first is not None and first.at == day(600)  # day 540 before, with 180 days
+
+
 # -- real data --------------------------------------------------------------------------------
 
 
@@ -246,7 +346,9 @@ def test_backtest_over_epoch_samples_with_the_default_catalog(
     gpqa = t["general.gpqa_diamond.beyond_experts.early_warning"]
     assert gpqa.fired_at is not None and gpqa.fired_at.date().isoformat() == "2025-11-13"
     assert gpqa.lead("margin").lead_days == pytest.approx(273.1, abs=0.1)  # type: ignore[union-attr]
-    assert gpqa.lead("projection").lead_days == pytest.approx(161.2, abs=0.1)  # type: ignore[union-attr]
+    # Placed at release dates, Epoch's first day of runs already shows two years of trend.
+    assert gpqa.lead("projection").lead_days == pytest.approx(273.1, abs=0.1)  # type: ignore[union-attr]
+    assert gpqa.first("projection").at == gpqa.first("margin").at  # type: ignore[union-attr]
     expert = t["cbrn.gpqa_diamond.expert_level.early_warning"]
     assert expert.fired_at is not None and expert.notes == ("fired with no warning before it",)
     horizon = t["autonomy.metr_time_horizon.p50.high"]
@@ -292,7 +394,14 @@ def test_backtest_command_prints_a_table_and_json(config: Path, tmp_path: Path) 
         "360",
         "d",
         "0",
+        "0",
+        "1.00",
+        "1.00",
     ]
+    assert (
+        "summary: test.horizon.frontier: margin 1 true (lead 90 d), 0 false, 0 open, 0 of 1 "
+        "firings missed (precision 1.00, recall 1.00); projection 1 true (lead 360 d)"
+    ) in " ".join(r.output.split())
     assert "false warning: test.quiz.never margin on 2023-10-28" in r.output
     assert "replayed 35 observations in 34 daily steps, 2023-01-01 to 2025-06-19" in r.output
     doc = json.loads(warden("backtest", "--json", "--to", "2024-12-31", "--config", config).output)

@@ -86,6 +86,7 @@ def test_version_1_1_file_gives_p50_and_p80_per_model() -> None:
     assert p50.observed_at == FETCHED
     assert p50.attributes == {
         "source_version": "METR-Horizon-v1.1",
+        "source_date": "2026-01-15",  # the newest release date in the file
         "long_tasks_version": "0123456789abcdef0123456789abcdef01234567",
         "swaa_version": "fedcba9876543210fedcba9876543210fedcba98",
         "scale": "minutes",

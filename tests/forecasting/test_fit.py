@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -178,10 +177,52 @@ def test_wide_uncertainty_and_stale_data_are_said() -> None:
     assert "the newest point is 400 days old" in old.reason
 
 
-def test_a_trend_already_past_the_level_starts_at_now() -> None:
-    p = fit(log_series(), "minutes").project(200, at(1600), 365)  # trend: 2**8 at 1600 days
-    assert p.status == "projected" and p.quantiles[0.5] == at(1600) and p.probability == 1.0
-    assert "past the level already" in p.reason
+def test_a_trend_line_past_the_level_gives_the_past_date_not_today() -> None:
+    # The trend reaches 200 at 200 * log2(200) = 1529 days; the data (to day 1400) have not.
+    p = fit(log_series(), "minutes").project(200, at(1600), 365)
+    median, estimate = p.quantiles[0.5], p.estimate
+    assert p.status == "projected" and median is not None and estimate is not None
+    assert abs((estimate - at(1529)).days) <= 30 and median < at(1600)
+    assert p.in_the_past and "days ago; the data have not" in p.reason
+    assert not p.reason.endswith("the data are not")
+
+
+def test_stale_data_give_dates_but_no_probability() -> None:
+    # The newest point is 400 days old, over a max_age of 270: no "P = 1.00, median today".
+    p = fit(log_series(), "minutes").project(200, at(1800), 365, max_age_days=270)
+    assert (p.status, p.probability, p.stale) == ("stale", None, True)
+    assert p.age_days == pytest.approx(400) and p.max_age_days == 270
+    assert p.quantiles[0.5] is not None and p.quantiles[0.5] < at(1600)
+    assert p.reason.startswith("the newest point is 400 days old (max_age 270 d): stale")
+    assert "no newer data say whether it did" in p.reason
+    assert p.as_dict()["age_days"] == pytest.approx(400)
+    fresh = fit(log_series(), "minutes").project(2048, at(1500), 365, max_age_days=270)
+    assert fresh.status == "projected" and fresh.probability is not None
+    crossed = fit(log_series(), "minutes").project(100, at(1800), 365, max_age_days=270)
+    assert crossed.status == "crossed"  # a crossing in the data is not stale
+
+
+def test_least_squares_and_theil_sen_agree_on_clean_data_and_differ_on_an_outlier() -> None:
+    clean = log_series(noise=0.05)
+    ols = fit(clean, "minutes", method="ols")
+    assert ols.method == "ols" and ols.doubling_days == pytest.approx(200, rel=0.05)
+    assert ols.as_dict()["method"] == "ols"
+    spiked = [*clean[:-1], (clean[-1][0], clean[-1][1] * 1000)]  # the newest point 1000x
+    robust = fit(spiked, "minutes").doubling_days or 0
+    squares = fit(spiked, "minutes", method="ols").doubling_days or 0
+    assert robust == pytest.approx(200, rel=0.05) and squares < 0.9 * robust
+
+
+def test_a_window_with_too_few_points_or_too_short_a_span_gives_no_fit() -> None:
+    points = log_series()  # 30 points over 1400 days, one every 48 days
+    late = fit(points, "minutes", since=at(1300))
+    assert not late.ok and "too few points: 3" in late.reason and late.since == at(1300)
+    assert not fit(points, "minutes", min_points=31).ok
+    short = fit(points, "minutes", since=at(1200), min_span_days=365)
+    assert not short.ok and short.reason == (
+        "the points span 193 days (a fit needs 365 days at least)"
+    )
+    assert fit(points, "minutes", since=at(700), min_span_days=365).ok
 
 
 def test_crossed_levels_report_the_first_point_that_met_them() -> None:
@@ -244,7 +285,7 @@ def test_band_contains_the_fit_and_as_dict_is_json_ready() -> None:
     low, high = f.band(at(1600)) or (0.0, 0.0)
     assert low < (f.value_at(at(1600)) or 0) < high
     doc = json.loads(json.dumps(f.as_dict()))
-    assert doc["window"] == {"start": T0.isoformat(), "end": at(1400).isoformat()}
+    assert doc["window"] == {"since": None, "start": T0.isoformat(), "end": at(1400).isoformat()}
     assert doc["bootstrap"] == {"seed": 0, "samples": forecast.SAMPLES}
 
 
@@ -261,27 +302,16 @@ def test_metr_doubling_time_agrees_with_the_published_seven_months(
 ) -> None:
     """Epoch's METR CSV and METR's YAML files through the real connectors and the bundled
     registry; the 50% horizon's frontier by release date, 2019-2025, log-linear Theil-Sen."""
-    from connectors.epoch_benchmarks import EpochBenchmarks
-    from connectors.metr import MetrHorizons
+    from tests.support.realfeeds import ingest
     from thresholds import bundled_registry
     from warden.catalog.thresholds import load_catalog
     from warden.forecasting.frontier import FrontierScope, series
-    from warden.ingest.connector import Cursor
-    from warden.ingest.feedrun import run_feed
     from warden.store import Store
 
     registry = load_catalog([], [bundled_registry()]).registry
-    epoch = tmp_path / "epoch"
-    epoch.mkdir()
-    shutil.copy(samples / "epoch/benchmark_data/metr_time_horizons_external.csv", epoch)
     store = Store(f"sqlite:///{tmp_path / 'w.db'}")
     store.upgrade()
-    clock = lambda: datetime(2026, 1, 1, tzinfo=UTC)  # noqa: E731
-    for feed, connector in (
-        ("metr", MetrHorizons({"source": str(samples / "metr")})),
-        ("epoch", EpochBenchmarks({"source": str(epoch)})),
-    ):
-        assert run_feed(store, feed, connector, Cursor(), clock, registry).ingested > 0
+    ingest(store, registry, samples, tmp_path)
     with store.read() as conn:
         frontier = series(conn, "metr_time_horizon", "p50_minutes", FrontierScope(), registry)
     store.dispose()
@@ -394,10 +424,15 @@ def test_forecast_command_shows_the_frontier_growth_and_crossings(config: Path) 
     assert lines[0] == ("test.horizon.frontier  (all; horizon/p50 >= 480, by release date)")
     due = (LAST + timedelta(days=381)).date()
     assert lines[1].startswith(f"  frontier now  128 minutes  m14, {LAST.date()}  (15 records")
-    assert "doubling every 200 days" in lines[2] and "15 points, R² 1.00" in lines[2]
-    assert lines[3].startswith(f"  trigger 480   projected: median {due}, p10 {due}, p90 {due};")
-    assert lines[3].endswith("P(within 365 d) 0.00")
-    assert lines[4].startswith(
+    assert lines[2] == f"  data          newest {LAST.date()}, 10 days old: current (max_age 270 d)"
+    assert "doubling every 200 days" in lines[3] and "15 points, R² 1.00" in lines[3]
+    assert (
+        "Theil-Sen fit over " in lines[3] and "(window: all, the default for minutes)" in lines[3]
+    )
+    assert lines[4].startswith(f"  beside        since {LAST.year - 1}: doubling every 200 days")
+    assert lines[5].startswith(f"  trigger 480   projected: median {due}, p10 {due}, p90 {due};")
+    assert lines[5].endswith("P(within 365 d) 0.00")
+    assert lines[6].startswith(
         f"  warning 240   projected: median {(LAST + timedelta(181)).date()}"
     )
     assert lines[-1] == "1 thresholds have no benchmark condition to forecast"
@@ -406,6 +441,28 @@ def test_forecast_command_shows_the_frontier_growth_and_crossings(config: Path) 
     assert only["frontier"]["basis"] == "release_date" and doc["not_forecast"] == ["test.reassess"]
     assert only["fit"]["doubling_days"] == pytest.approx(200)
     assert only["trigger"]["status"] == "projected"
+
+
+def test_forecast_command_fits_the_window_it_is_given_and_shows_the_catalogs_beside(
+    config: Path,
+) -> None:
+    r = warden("forecast", "--window", "730d", "--method", "ols", "--config", config)
+    assert r.exit_code == 0, r.output
+    growth = next(x for x in r.output.splitlines() if x.startswith("  growth "))
+    assert "least-squares fit since " in growth and "(window: 730d, the command line's)" in growth
+    assert "8 points" in growth  # one model every 100 days: 8 in the last 730 days
+    beside = next(x for x in r.output.splitlines() if x.startswith("  beside "))
+    assert beside.startswith("  beside        over ") and "15 points" in beside
+    doc = json.loads(warden("forecast", "--json", "--since", "all", "--config", config).output)
+    assert doc["forecasts"][0]["plan"]["origin"] == "command line's"
+    for args, message in [
+        (("--since", "2024", "--window", "2y"), "--since and --window both set the fit window"),
+        (("--since", "2y"), "a length is --window"),
+        (("--window", "2024-01-01"), "a length such as 2y or 730d"),
+        (("--since", "2024-02-30"), "a date (2024-01-01), a year (2024) or `all`"),
+    ]:
+        bad = warden("forecast", *args, "--config", config)
+        assert bad.exit_code == 2 and message in bad.output, bad.output
 
 
 def test_forecast_command_refuses_unknown_and_unforecastable_thresholds(config: Path) -> None:

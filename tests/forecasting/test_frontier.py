@@ -131,12 +131,36 @@ def test_each_new_best_is_a_record_in_time_order(store: Store, catalog: Catalog)
             observation("unknown/x", 0.4, 6),
         ],
     )
-    f = frontier(store, catalog)
+    f = frontier(store, catalog, basis="observed_at")
     assert (f.basis, f.direction, f.scale, f.considered) == ("observed_at", "higher", "fraction", 7)
     assert values(f) == [(0, 0.2, "lab/a"), (2, 0.3, "lab/a"), (5, 0.5, "other/c")]
     assert f.best is not None and f.best.value == 0.5
     assert f.pairs() == [(p.at, p.value) for p in f.points]
-    assert values(frontier(store, catalog, until=T0 + timedelta(days=4))) == values(f)[:2]
+    until = T0 + timedelta(days=4)
+    assert values(frontier(store, catalog, basis="observed_at", until=until)) == values(f)[:2]
+
+
+def test_models_with_a_release_date_are_placed_at_it_and_the_rest_at_measurement_time(
+    store: Store, catalog: Catalog
+) -> None:
+    stored(
+        store,
+        catalog,
+        [
+            observation("lab/a", 0.2, 0),
+            observation("lab/a", 0.3, 2),  # its newest estimate, at its release (2024-01-01)
+            observation("lab/b", 0.25, 4),  # released 2024-06-01: no record
+            observation("other/c", 0.5, 5),  # released 2025-01-01
+            observation("unknown/x", 0.4, 6),  # no release date anywhere: measured on day 6
+        ],
+    )
+    f = frontier(store, catalog)  # most have a release date: by release date
+    assert f.basis == "release_date"
+    assert values(f) == [(0, 0.3, "lab/a"), (6, 0.4, "unknown/x"), (366, 0.5, "other/c")]
+    assert dict(f.placed) == {"release date": 3, "measurement time": 1}
+    assert f.basis_text == "by release date (1 by measurement time: no release date)"
+    assert f.newest == T0 + timedelta(days=366)
+    assert dict(f.left_out) == {"older estimates of a model": 1}
 
 
 def test_a_lower_metric_keeps_the_lowest_and_a_tie_in_time_keeps_the_best(
@@ -152,7 +176,7 @@ def test_a_lower_metric_keeps_the_lowest_and_a_tie_in_time_keeps_the_best(
             observation("other/c", 0.1, 2, "err"),
         ],
     )
-    f = frontier(store, catalog, "err")
+    f = frontier(store, catalog, "err", basis="observed_at")
     assert f.direction == "lower"
     assert values(f) == [(0, 0.3, "lab/b"), (2, 0.1, "other/c")]
 
@@ -172,11 +196,12 @@ def test_scopes_take_membership_from_the_registry_else_the_attributes(
             observation("lab/a", 0.9, 4, open_weights=True),
         ],
     )
-    open_weights = frontier(store, catalog, scope="open_weights")
+    by_time: dict[str, Any] = {"basis": "observed_at"}
+    open_weights = frontier(store, catalog, scope="open_weights", **by_time)
     assert values(open_weights) == [(1, 0.4, "lab/b"), (2, 0.5, "other/c"), (3, 0.7, "new/x")]
-    lab = frontier(store, catalog, scope="organisation:Lab")
+    lab = frontier(store, catalog, scope="organisation:Lab", **by_time)
     assert [s for _, _, s in values(lab)] == ["lab/a", "new/x", "lab/a"]
-    both = frontier(store, catalog, scope="open_weights,organisation:Lab")
+    both = frontier(store, catalog, scope="open_weights,organisation:Lab", **by_time)
     assert both.scope.name == "open_weights,organisation:Lab"
     assert [s for _, _, s in values(both)] == ["lab/b", "new/x"]
 
@@ -245,7 +270,7 @@ def test_a_threshold_sees_its_bound_and_leaves_out_what_it_does_not_count(
         records = history(conn, [("bench", "acc")])
     t = catalog.by_id("test.acc.strict")
     (condition,) = t.conditions
-    f = for_threshold(records[("bench", "acc")], t, condition, catalog.registry)
+    f = for_threshold(records[("bench", "acc")], t, condition, catalog.registry, "observed_at")
     assert f.measure == "lower 0.95 bound"
     assert [(round(p.value, 4), p.subject) for p in f.points] == [
         (0.702, "lab/a"),
@@ -262,8 +287,12 @@ def test_a_threshold_sees_its_bound_and_leaves_out_what_it_does_not_count(
 def test_forecasts_cover_every_condition_with_its_own_warning(
     store: Store, catalog: Catalog
 ) -> None:
-    growth = [observation("lab/b", 2 ** (d / 100), d * 1.0, "mins") for d in range(0, 700, 50)]
-    rising = [observation("other/c", 0.2 + 0.06 * i, 50.0 * i) for i in range(10)]
+    # Models with no release date (in-house checkpoints): placed by measurement time.
+    weights = {"open_weights": True}
+    growth = [
+        observation("new/b", 2 ** (d / 100), d * 1.0, "mins", **weights) for d in range(0, 700, 50)
+    ]
+    rising = [observation("new/c", 0.2 + 0.06 * i, 50.0 * i, **weights) for i in range(10)]
     stored(store, catalog, growth + rising)
     with store.read() as conn:
         records = history(conn, [("bench", "acc"), ("bench", "mins")])

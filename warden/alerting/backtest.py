@@ -2,8 +2,8 @@
 been running, and report per threshold when it would have warned and fired.
 
 - Replay time: an observation's `observed_at`, or its model's release date when it has no
-  measurement time of its own (`timestamp_kind` `fetched` or `release_date`, as in
-  warden/frontier.py); observations with neither are left out and counted. The replay pretends
+  measurement time of its own (`timestamp_kind` `fetched` or `release_date`, as in the
+  frontier); observations with neither are left out and counted. The replay pretends
   such a result was known on the release day, which is earlier than it really was: lead times on
   those series are upper bounds.
 - Steps: one per UTC day with observations, at the day's last replay time. Each step stores that
@@ -15,12 +15,21 @@ been running, and report per threshold when it would have warned and fired.
 - Warnings by margin: transitions into `warning` (not the fall-back from `firing`). Warnings by
   projection: steps where the threshold's frontier (its scope's best value; any model for a
   per-model threshold) is projected to reach the trigger value within `within_days` with at
-  least `probability` (the forecasting fit on the frontier as known at the step), the start of each
-  such run of steps counting once. Single conditions only; combinations get margins only.
-- Fired: transitions into `firing`. Lead time: from the earliest warning that was followed by a
-  firing within its horizon (`horizon_days` for margins, `within_days` for projections) to that
-  firing. A false warning: one that no firing followed within its horizon, once the horizon has
-  passed within the replay (else it is `open`).
+  least `probability` (the forecasting fit on the frontier as known at the step, over the
+  threshold's fit window, from its `min_points` spanning its `min_span` at least, on data no
+  older than its `max_age`: warden/forecasting/window.py), the start of each such run of steps
+  counting once. A sparse early era or stale data give no projection, so no warning.
+  Single conditions only; combinations get margins only.
+- Fired: transitions into `firing`. Lead time, per subject: from a warning to the first firing
+  within its horizon (`horizon_days` for margins, `within_days` for projections) of the same
+  subject (a per-model threshold's margin warning about model A is not borne out by model B
+  firing); a projection, about the frontier, is borne out by any model's firing. A false
+  warning: one that no such firing followed within its horizon, once the horizon has passed
+  within the replay (else it is `open`). A miss: a firing with no warning of its subject (or
+  projection) within the horizon before it.
+- Summary per threshold and kind of warning: warnings that came true (with their lead times),
+  false ones, open ones, misses, precision (true / (true + false)) and recall (firings
+  warned / firings).
 - Re-assessment and feed-silence thresholds are not replayed (they depend on recorded
   assessments and feed runs, not observations).
 """
@@ -76,6 +85,41 @@ class Warned:
 
 
 @dataclass(frozen=True)
+class Summary:
+    """How one kind of warning did over the replay."""
+
+    kind: WarningKind | Literal["any"]
+    true: int
+    false: int
+    open: int
+    missed: int  # firings this kind of warning did not see coming
+    fired: int
+    lead_days: tuple[float, ...]  # of the warnings that came true
+
+    @property
+    def precision(self) -> float | None:
+        judged = self.true + self.false
+        return None if judged == 0 else self.true / judged
+
+    @property
+    def recall(self) -> float | None:
+        return None if self.fired == 0 else (self.fired - self.missed) / self.fired
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "true": self.true,
+            "false": self.false,
+            "open": self.open,
+            "missed": self.missed,
+            "fired": self.fired,
+            "lead_days": list(self.lead_days),
+            "precision": self.precision,
+            "recall": self.recall,
+        }
+
+
+@dataclass(frozen=True)
 class Replayed:
     """What one threshold would have done over the replay."""
 
@@ -102,6 +146,20 @@ class Replayed:
     def false_warnings(self) -> list[Warned]:
         return [w for w in self.warnings if w.outcome == "false"]
 
+    def summary(self, kind: WarningKind | Literal["any"] = "any") -> Summary:
+        """Warnings of `kind` (or of either kind) against the firings."""
+        ws = [w for w in self.warnings if kind in ("any", w.kind)]
+        missed = sum(1 for at, subject in self.fired if not any(_saw(w, at, subject) for w in ws))
+        return Summary(
+            kind,
+            sum(1 for w in ws if w.outcome == "crossed"),
+            sum(1 for w in ws if w.outcome == "false"),
+            sum(1 for w in ws if w.outcome == "open"),
+            missed,
+            len(self.fired),
+            tuple(w.lead_days for w in ws if w.lead_days is not None),
+        )
+
     def as_dict(self) -> dict[str, Any]:
         def lead(kind: WarningKind) -> float | None:
             w = self.lead(kind)
@@ -119,6 +177,7 @@ class Replayed:
             "lead_days_margin": lead("margin"),
             "lead_days_projection": lead("projection"),
             "false_warnings": len(self.false_warnings),
+            "summary": {k: self.summary(k).as_dict() for k in ("margin", "projection", "any")},
             "warnings": [
                 {
                     "kind": w.kind,
@@ -297,9 +356,19 @@ def _projections(
                 seed=options.seed,
                 samples=options.samples,
                 fits=fits,
+                other=None,  # the window shown beside is for people, not for the replay
             )
             out[t.id].append((now, made.trigger))
     return out
+
+
+def _saw(w: Warned, fired_at: datetime, subject: str) -> bool:
+    """Whether warning `w` came before the firing of `subject` at `fired_at`, within its
+    horizon (the one it was judged by: `w.fired_at` is that firing, or `w` was about the
+    subject and the firing came while it was open)."""
+    if w.fired_at is None or w.at > fired_at:
+        return False
+    return w.fired_at == fired_at and (w.subject == subject or w.kind == "projection")
 
 
 def _report(
@@ -329,7 +398,12 @@ def _report(
     warnings = []
     for kind, at, subject, detail in sorted(raw, key=lambda w: (w[1], w[0])):
         horizon = timedelta(days=options.horizon_days if kind == "margin" else options.within_days)
-        after = next((f for f, _ in fired if at <= f <= at + horizon), None)
+        # Per subject: a per-model threshold's warning about one model is borne out only by
+        # that model's firing; the frontier's (and a projection's) by any.
+        anyone = kind == "projection" or t.is_frontier
+        after = next(
+            (f for f, s in fired if at <= f <= at + horizon and (anyone or s == subject)), None
+        )
         outcome: Outcome = (
             "crossed" if after else "false" if end is not None and at + horizon <= end else "open"
         )
@@ -337,10 +411,15 @@ def _report(
     notes = []
     if isinstance(t.when, Combination):
         notes.append("a combination: warnings by margin only")
-    elif projections and projections[-1][1].status == "no_forecast":
-        notes.append(f"no forecast at the end: {projections[-1][1].reason}")
-    if fired and not any(w.at <= fired[0][0] for w in warnings):
-        notes.append("fired with no warning before it")
+    elif projections and projections[-1][1].status in ("no_forecast", "stale"):
+        last = projections[-1][1]
+        what = "no forecast" if last.status == "no_forecast" else "stale data"
+        notes.append(f"{what} at the end: {last.reason}")
+    unwarned = sorted({s for at, s in fired if not any(_saw(w, at, s) for w in warnings)})
+    if unwarned:
+        who = "" if t.is_frontier else f" ({', '.join(unwarned)})"
+        notes.append(f"fired with no warning before it{who}")
+
     level = t.when.value if isinstance(t.when, Condition) else None
     return Replayed(t.id, t.scope.value, level, t.warn_at, tuple(warnings), fired, tuple(notes))
 

@@ -5,17 +5,26 @@ no I/O; the caller passes `now` and the points.
   `hours`, `seconds`, `flop`: the log of the value grows linearly in time, so a doubling time
   exists), logit-linear for bounded fractions (`fraction`, `percent`: the log-odds grow
   linearly, saturating at the edge of the scale), linear for additive scales (`points`, `elo`).
-- Robust: the Theil-Sen line (the median of the slopes between every two points; a single
-  outlier moves it little). Goodness of fit: R² and a robust residual scale (1.4826 x MAD),
-  both in the transformed space.
+- Robust by default: the Theil-Sen line (the median of the slopes between every two points; a
+  single outlier moves it little); `method="ols"` gives ordinary least squares instead (what
+  most published trend figures use). Goodness of fit: R² and a robust residual scale
+  (1.4826 x MAD), both in the transformed space. The lines and their bootstrap:
+  warden/forecasting/lines.py.
+- A window: `since`/`until` choose the points; a window with fewer than `min_points` points or
+  whose points span less than `min_span_days` gives no fit (and says so) rather than a line
+  through a sparse early era.
 - Uncertainty: a bootstrap over points (resampled with replacement, refitted), seeded so the same
   points and seed give identical output. Crossing dates are reported as the 10th, 50th and 90th
   percentiles of the bootstrap's crossing dates, with the probability of crossing within N days.
 - Bad input is explained, never raised: too few points or distinct times, no spread in value, a
   value the transform cannot take (0 on a log scale; 0 or 1 on a logit one: left out and named),
   a level the fit can never reach (1.0 of a fraction), a trend that does not grow. Crossing dates
-  more than HORIZON_YEARS ahead count as never; a trend line already past a level the data have
-  not reached gives `now` as the earliest crossing (and says so).
+  more than HORIZON_YEARS ahead count as never.
+- Crossing dates are where the trend line reaches the level, never clamped to `now`: a trend
+  line already past a level the data have not reached gives that past date (and says so).
+- Stale data: when the newest data are older than `max_age_days`, the projection's status is
+  `stale`: the dates are still given (in the past if the line crossed there) but no
+  probability, since a trend run past its data cannot say what happened since.
 """
 
 from __future__ import annotations
@@ -23,17 +32,19 @@ from __future__ import annotations
 import math
 import random
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import partial
-from itertools import chain
-from operator import is_not
-from typing import Any, Literal, cast
+from typing import Any, Literal
+
+from warden.forecasting.lines import MIN_SAMPLES as MIN_SAMPLES
+from warden.forecasting.lines import bootstrap, bootstrap_ols, least_squares, quantile, theil_sen
 
 Kind = Literal["log", "logit", "linear"]
 Direction = Literal["higher", "lower"]
-Status = Literal["crossed", "projected", "not_projected", "no_forecast"]
+Method = Literal["theil_sen", "ols"]
+Status = Literal["crossed", "projected", "not_projected", "stale", "no_forecast"]
+METHODS: tuple[Method, ...] = ("theil_sen", "ols")
 
 KINDS: dict[str, Kind] = {
     "minutes": "log",
@@ -48,14 +59,11 @@ KINDS: dict[str, Kind] = {
 MIN_POINTS = 4  # points the fit needs, at MIN_TIMES distinct times at least
 MIN_TIMES = 3
 SAMPLES = 1000  # bootstrap resamples
-PAIRS = 5000  # pairs of points per Theil-Sen fit; longer series use a seeded sample of pairs
-MAX_PAIRS = 1_000_000  # pairwise slopes over all resamples; long series get fewer resamples
-MIN_SAMPLES = 100
 HORIZON_YEARS = 50  # a crossing further ahead than this counts as never
 QUANTILES = (0.1, 0.5, 0.9)
 YEAR_DAYS = 365.25
 LN2 = math.log(2)
-STALE_DAYS = 180  # newest point older than this: say the projection runs past the data
+STALE_DAYS = 180  # without a max_age: newest point older than this is noted
 WIDE = 4.0  # interval (p90 - p10) over time to the median crossing: "wide uncertainty"
 
 
@@ -90,34 +98,6 @@ def _why_undefined(kind: Kind) -> str:
     )
 
 
-def theil_sen(
-    ts: Sequence[float], ys: Sequence[float], rng: random.Random | None = None
-) -> tuple[float, float] | None:
-    """(intercept, slope) of the Theil-Sen line, or None when all times are equal. Beyond
-    PAIRS pairs of points, the median is taken over PAIRS pairs drawn with `rng` (seeded)."""
-    n = len(ts)
-    if rng is not None and n * (n - 1) // 2 > PAIRS:
-        picks = ((rng.randrange(n), rng.randrange(n)) for _ in range(PAIRS))
-        pairs: Iterable[tuple[int, int]] = ((i, j) for i, j in picks if i != j)
-    else:
-        pairs = ((i, j) for i in range(n) for j in range(i + 1, n))
-    slopes = [(ys[j] - ys[i]) / (ts[j] - ts[i]) for i, j in pairs if ts[j] != ts[i]]
-    if not slopes:
-        return None
-    slope = statistics.median(slopes)
-    return statistics.median(y - slope * t for t, y in zip(ts, ys, strict=True)), slope
-
-
-def quantile(values: Sequence[float], q: float) -> float:
-    """The q-quantile of sorted `values` (linear interpolation; infinities stay infinite)."""
-    pos = q * (len(values) - 1)
-    low, high = math.floor(pos), math.ceil(pos)
-    a, b = values[low], values[high]
-    if low == high or a == b:
-        return a
-    return a + (b - a) * (pos - low)  # b infinite: infinite
-
-
 @dataclass(frozen=True)
 class Fit:
     """A trend through a series, or the reason there is none (`reason` set, numbers None)."""
@@ -139,6 +119,9 @@ class Fit:
     intercept: float = 0.0  # at `start`, in the fit's space
     observed: tuple[tuple[datetime, float], ...] = ()  # every finite point, in time order
     boot: tuple[tuple[float, float], ...] = field(default=(), repr=False)  # (intercept, per day)
+    method: Method = "theil_sen"
+    since: datetime | None = None  # the window asked for (points before it are not used)
+    until: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -188,9 +171,19 @@ class Fit:
             _inverse(quantile(ys, high), self.kind, self.scale),
         )
 
-    def project(self, level: float, now: datetime, within_days: float) -> Projection:
-        """When the series reaches `level` (on the side of `direction`), seen from `now`."""
-        return _project(self, level, now, within_days)
+    def project(
+        self,
+        level: float,
+        now: datetime,
+        within_days: float,
+        *,
+        newest: datetime | None = None,
+        max_age_days: float | None = None,
+    ) -> Projection:
+        """When the series reaches `level` (on the side of `direction`), seen from `now`.
+        `newest`: when the newest data are from (default: the last point); older than
+        `max_age_days`, the projection is `stale`."""
+        return _project(self, level, now, within_days, newest, max_age_days)
 
     def as_dict(self) -> dict[str, Any]:
         interval = self.doubling_interval
@@ -198,8 +191,13 @@ class Fit:
             "kind": self.kind,
             "scale": self.scale,
             "direction": self.direction,
+            "method": self.method,
             "points": self.n,
-            "window": {"start": _iso(self.start), "end": _iso(self.end)},
+            "window": {
+                "since": _iso(self.since),
+                "start": _iso(self.start),
+                "end": _iso(self.end),
+            },
             "slope_per_year": self.slope_per_year,
             "slope_per_year_p10_p90": list(self.slope_interval) if self.slope_interval else None,
             "doubling_days": self.doubling_days,
@@ -229,6 +227,17 @@ class Projection:
     crossed_at: datetime | None  # status crossed: the first point that met the level
     reason: str
     fit: Fit
+    age_days: float | None = None  # how old the newest data are, seen from `now`
+    max_age_days: float | None = None
+
+    @property
+    def stale(self) -> bool:
+        return self.status == "stale"
+
+    @property
+    def in_the_past(self) -> bool:
+        """The trend line reached the level before `now` (the data may not have)."""
+        return self.status != "crossed" and self.estimate is not None and self.estimate < self.now
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -241,6 +250,8 @@ class Projection:
             "quantiles": {f"{q:g}": _iso(at) for q, at in self.quantiles.items()},
             "estimate": _iso(self.estimate),
             "crossed_at": _iso(self.crossed_at),
+            "age_days": self.age_days,
+            "max_age_days": self.max_age_days,
             "reason": self.reason or None,
         }
 
@@ -254,14 +265,31 @@ def fit(
     until: datetime | None = None,
     seed: int = 0,
     samples: int = SAMPLES,
+    method: Method = "theil_sen",
+    min_points: int = MIN_POINTS,
+    min_span_days: float = 0.0,
 ) -> Fit:
-    """The trend through `points` (any order) between `since` and `until`, by `scale`'s fit."""
+    """The trend through `points` (any order) between `since` and `until`, by `scale`'s fit:
+    Theil-Sen or least squares (`method`), from `min_points` points spanning `min_span_days`
+    at least."""
     kind = kind_of(scale)
     inside = [(at, float(v)) for at, v in points if since is None or at >= since]
     observed = tuple(
         sorted(p for p in inside if math.isfinite(p[1]) and (until is None or p[0] <= until))
     )
-    empty = Fit(kind, scale, direction, 0, None, None, observed=observed, seed=seed)
+    empty = Fit(
+        kind,
+        scale,
+        direction,
+        0,
+        None,
+        None,
+        observed=observed,
+        seed=seed,
+        method=method,
+        since=since,
+        until=until,
+    )
     if kind is None or scale is None:
         return _no(empty, f"no fit for the scale {scale!r} (the registry gives none it knows)")
     used = [(at, y) for at, v in observed if (y := _transform(v, kind, scale)) is not None]
@@ -280,18 +308,30 @@ def fit(
         notes=tuple(notes),
         observed=observed,
         seed=seed,
+        method=method,
+        since=since,
+        until=until,
     )
     times = len({at for at, _ in used})
-    if len(used) < MIN_POINTS or times < MIN_TIMES:
+    needed = max(min_points, MIN_POINTS)
+    if len(used) < needed or times < MIN_TIMES:
         return _no(
             base,
-            f"too few points: {len(used)} at {times} distinct times (a fit needs {MIN_POINTS} "
+            f"too few points: {len(used)} at {times} distinct times (a fit needs {needed} "
             f"at {MIN_TIMES} distinct times at least)",
         )
-    assert start is not None
+    assert start is not None and end is not None
+    span = _days(end, start)
+    if span < min_span_days:
+        return _no(
+            base,
+            f"the points span {span:.0f} days (a fit needs {min_span_days:.0f} days at least)",
+        )
     ts = [_days(at, start) for at, _ in used]
     ys = [y for _, y in used]
-    line = theil_sen(ts, ys, random.Random(seed))
+    line = (
+        theil_sen(ts, ys, random.Random(seed)) if method == "theil_sen" else least_squares(ts, ys)
+    )
     assert line is not None  # at least MIN_TIMES distinct times
     a, b = line
     if max(ys) == min(ys):
@@ -302,7 +342,11 @@ def fit(
     residuals = [y - f for y, f in zip(ys, fitted, strict=True)]
     r2 = 1 - sum(r * r for r in residuals) / total
     sigma = 1.4826 * statistics.median(abs(r - statistics.median(residuals)) for r in residuals)
-    boot = _bootstrap(ts, ys, seed, samples)
+    boot = (
+        bootstrap(ts, ys, seed, samples)
+        if method == "theil_sen"
+        else bootstrap_ols(ts, ys, seed, samples)
+    )
     if len(boot) < MIN_SAMPLES // 2:
         return _no(
             base,
@@ -335,56 +379,44 @@ def project(
     *,
     seed: int = 0,
     samples: int = SAMPLES,
+    max_age_days: float | None = None,
 ) -> Projection:
     """When `points` are projected to reach `level`; only points up to `now` count."""
     return fit(points, scale, direction, until=now, seed=seed, samples=samples).project(
-        level, now, within_days
+        level, now, within_days, max_age_days=max_age_days
     )
 
 
-def _bootstrap(
-    ts: Sequence[float], ys: Sequence[float], seed: int, samples: int
-) -> list[tuple[float, float]]:
-    """Theil-Sen lines through `samples` resamples of the points (fewer for long series). The
-    slope of every pair is computed once; a resample gathers those of its pairs."""
-    n = len(ts)
-    pairs = min(n * (n - 1) // 2, PAIRS)
-    wanted = max(MIN_SAMPLES, min(samples, MAX_PAIRS // max(pairs, 1)))
-    rng = random.Random(seed)
-    table = None
-    if n * (n - 1) // 2 <= PAIRS:  # None where two points share a time: no slope
-        table = [
-            [(ys[j] - ys[i]) / (ts[j] - ts[i]) if ts[j] != ts[i] else None for j in range(n)]
-            for i in range(n)
-        ]
-    out = []
-    defined = partial(is_not, None)
-    for _ in range(wanted):
-        picks = rng.choices(range(n), k=n)
-        if table is None:
-            line = theil_sen([ts[i] for i in picks], [ys[i] for i in picks], rng)
-        else:
-            gathered = chain.from_iterable(
-                map(table[i].__getitem__, picks[k + 1 :]) for k, i in enumerate(picks)
-            )
-            slopes = cast(list[float], list(filter(defined, gathered)))
-            if not slopes:
-                continue
-            b = statistics.median(slopes)
-            line = statistics.median([ys[i] - b * ts[i] for i in picks]), b
-        if line is not None:
-            out.append(line)
-    return out
-
-
-def _project(f: Fit, level: float, now: datetime, within_days: float) -> Projection:
+def _project(
+    f: Fit,
+    level: float,
+    now: datetime,
+    within_days: float,
+    newest: datetime | None,
+    max_age_days: float | None,
+) -> Projection:
     sign = _sign(f.direction)
+    last = newest or f.end or (f.observed[-1][0] if f.observed else None)
+    age = None if last is None else max(_days(now, last), 0.0)
+    stale = age is not None and max_age_days is not None and age > max_age_days
 
     def result(status: Status, p: float | None, reason: str, **kw: Any) -> Projection:
         quantiles = kw.get("quantiles", dict.fromkeys(QUANTILES))
         at, crossed = kw.get("estimate"), kw.get("crossed_at")
         return Projection(
-            level, f.direction, now, within_days, status, p, quantiles, at, crossed, reason, f
+            level,
+            f.direction,
+            now,
+            within_days,
+            status,
+            p,
+            quantiles,
+            at,
+            crossed,
+            reason,
+            f,
+            age,
+            max_age_days,
         )
 
     met = [at for at, v in f.observed if at <= now and sign * v >= sign * level]
@@ -397,8 +429,9 @@ def _project(f: Fit, level: float, now: datetime, within_days: float) -> Project
             crossed_at=met[0],
             estimate=met[0],
         )
+    old = _age_note(age, max_age_days) if age is not None else None
     if not f.ok:
-        return result("no_forecast", None, f.reason)
+        return result("no_forecast", None, "; ".join([f.reason, *([old] if stale and old else [])]))
     assert f.kind is not None and f.scale is not None and f.start is not None
     target = _transform(level, f.kind, f.scale)
     if target is None:
@@ -412,33 +445,45 @@ def _project(f: Fit, level: float, now: datetime, within_days: float) -> Project
         if sign * b <= 0:
             return math.inf
         t = (target - a) / b
-        return math.inf if t > horizon else max(t, now_days)
+        return math.inf if t > horizon else t
 
     days = sorted(crossing(a, b) for a, b in f.boot)
     assert f.slope_per_year is not None
     central = crossing(f.intercept, f.slope_per_year / YEAR_DAYS)
     quantiles = {q: _date(f.start, quantile(days, q)) for q in QUANTILES}
+    estimate = _date(f.start, central)
     p = sum(1 for d in days if d <= now_days + within_days) / len(days)
     notes = list(f.notes)
-    assert f.end is not None
-    stale = _days(now, f.end)
-    if stale > STALE_DAYS:
-        notes.append(f"the newest point is {stale:.0f} days old: extrapolated past the data")
-    if central == now_days:
-        notes.append("the trend line is past the level already; the data are not")
+    if old is not None and (
+        stale or (max_age_days is None and age is not None and age > STALE_DAYS)
+    ):
+        notes.insert(0, old)
+    if estimate is not None and central < now_days:
+        ago = now_days - central
+        behind = "; no newer data say whether it did" if stale else "; the data have not"
+        notes.append(
+            f"the trend line reached {level:g} on {estimate.date()}, {ago:.0f} days ago{behind}"
+        )
     if all(math.isinf(d) for d in days):
         why = "the trend does not grow" if sign * f.slope_per_year <= 0 else "too slow"
         notes.insert(0, f"not within {HORIZON_YEARS} years: {why}")
-        return result("not_projected", 0.0, "; ".join(notes), quantiles=quantiles)
+        status: Status = "stale" if stale else "not_projected"
+        return result(status, None if stale else 0.0, "; ".join(notes), quantiles=quantiles)
     p10, p50, p90 = (quantile(days, q) for q in QUANTILES)
     if math.isinf(p90):
         notes.append(f"wide uncertainty: the 90th percentile is beyond {HORIZON_YEARS} years")
     elif p50 > now_days and (p90 - p10) > WIDE * (p50 - now_days):
         notes.append(f"wide uncertainty: the 10th-90th percentile interval is {p90 - p10:.0f} days")
-    status: Status = "projected" if not math.isinf(p50) else "not_projected"
+    status = "stale" if stale else "not_projected" if math.isinf(p50) else "projected"
     return result(
-        status, p, "; ".join(notes), quantiles=quantiles, estimate=_date(f.start, central)
+        status, None if stale else p, "; ".join(notes), quantiles=quantiles, estimate=estimate
     )
+
+
+def _age_note(age: float, max_age_days: float | None) -> str:
+    if max_age_days is None:
+        return f"the newest point is {age:.0f} days old: extrapolated past the data"
+    return f"the newest point is {age:.0f} days old (max_age {max_age_days:.0f} d): stale"
 
 
 def _no(f: Fit, reason: str) -> Fit:

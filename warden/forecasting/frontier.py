@@ -7,13 +7,18 @@ knows (as evaluation decides it), else from the observation's own `organisation`
 `open_weights` attributes.
 
 Time: the observation's `observed_at` (basis `observed_at`), or the model's release date (basis
-`release_date`) where the source gives no measurement time: observations whose
-`timestamp_kind` is `fetched` (METR's files: observed_at is when the file was read) or
-`release_date` (Epoch's rows without a run time). `auto` picks `release_date` when most of a
-series' observations are of those kinds. On the release-date basis each model is one point at
-its release date, valued by its newest estimate (the newest observation, as evaluation reads
-it); on the observation-time basis every observation is a point. Observations that have no time
-on the chosen basis are left out and counted with the reason.
+`release_date`), chosen per series by warden/forecasting/dating.py: release dates from the
+registry, the observation's attributes or Epoch's model tables; `auto` picks `release_date` when
+most observations have one or have no measurement time of their own (METR's files, dated when
+fetched). On the release-date basis each model is one point at its release date, valued by its
+newest estimate (a newer version of a versioned source supersedes an older one, whatever the
+fetch times); an observation without a release date is placed at its measurement time if it
+has one (counted in `placed`), else left out. On the observation-time basis every observation
+is a point. Observations left out are counted with the reason.
+
+A threshold's forecast fits its frontier over the window its plan names
+(warden/forecasting/window.py) and, beside it, over the other window; the trigger and warning
+projections use the first, and say how old the newest data are.
 """
 
 from __future__ import annotations
@@ -29,8 +34,11 @@ from sqlalchemy import Connection
 from warden.catalog.conditions import Condition, Part
 from warden.catalog.registry import Registry
 from warden.catalog.thresholds import Scope, Threshold
-from warden.core.model import Basis, StoredObservation
+from warden.core.model import COMPUTE, Basis, StoredObservation
+from warden.forecasting import dating
+from warden.forecasting.dating import Released, measured_at, released_on
 from warden.forecasting.fit import SAMPLES, Direction, Fit, Projection, fit
+from warden.forecasting.window import Plan, Window, change, label, plan
 from warden.store.observations import history
 
 BasisChoice = Literal["auto", "observed_at", "release_date"]
@@ -99,10 +107,22 @@ class Frontier:
     considered: int  # observations in scope
     left_out: tuple[tuple[str, int], ...] = ()  # (why, how many)
     measure: str = "value"  # or the bound of a threshold's confidence interval
+    newest: datetime | None = None  # the newest observation placed, record or not
+    placed: tuple[tuple[str, int], ...] = ()  # (how, how many): "release date", ...
 
     @property
     def best(self) -> FrontierPoint | None:
         return self.points[-1] if self.points else None
+
+    @property
+    def basis_text(self) -> str:
+        """The basis as output names it, with the observations placed otherwise."""
+        if self.basis == "observed_at":
+            return "by observation time"
+        other = dict(self.placed).get(MEASURED, 0)
+        return "by release date" + (
+            f" ({other} by measurement time: no release date)" if other else ""
+        )
 
     def pairs(self) -> list[tuple[datetime, float]]:
         """(time, value) of each record: what warden.forecasting.fit fits."""
@@ -118,6 +138,8 @@ class Frontier:
             "scale": self.scale,
             "measure": self.measure,
             "considered": self.considered,
+            "newest": None if self.newest is None else self.newest.isoformat(),
+            "placed": dict(self.placed),
             "left_out": dict(self.left_out),
             "points": [
                 {
@@ -141,8 +163,10 @@ def series(
     until: datetime | None = None,
 ) -> Frontier:
     """The frontier of `benchmark`/`metric` in `scope`, from the store (up to `until`)."""
-    records = history(conn, [(benchmark, metric)]).get((benchmark, metric), [])
-    return build(records, benchmark, metric, scope, registry, basis, until)
+    found = history(conn, [(benchmark, metric), COMPUTE])
+    records = found.get((benchmark, metric), [])
+    table = dating.release_table(found.get(COMPUTE, []))
+    return build(records, benchmark, metric, scope, registry, basis, until, released=table)
 
 
 def build(
@@ -154,34 +178,34 @@ def build(
     basis: BasisChoice = "auto",
     until: datetime | None = None,
     direction: Direction | None = None,
+    released: Released | None = None,
 ) -> Frontier:
     """The frontier of `records` (observations of one benchmark metric) in `scope`. Pure.
-    `direction` overrides the registry's (default: higher)."""
+    `direction` overrides the registry's (default: higher); `released` is Epoch's model tables
+    by name (dating.release_table)."""
     spec = registry.metric(benchmark, metric)[1]
     direction = direction or (spec.direction if spec else "higher")
     scale = spec.scale if spec else _common_scale(records)
     sign = 1.0 if direction == "higher" else -1.0
+    table = released or {}
     chosen = [r for r in records if scope.admits(r.subject, r.attributes, registry)]
-    used: Basis = pick_basis(chosen) if basis == "auto" else basis
+    used: Basis = dating.pick_basis(chosen, registry, table) if basis == "auto" else basis
     left: Counter[str] = Counter()
+    placed: Counter[str] = Counter()
     timed: list[tuple[datetime, StoredObservation]] = []
+    candidates = chosen
     if used == "release_date":
-        newest: dict[str, StoredObservation] = {}
-        for r in chosen:
-            if r.subject not in newest or (r.observed_at, r.id) >= (
-                newest[r.subject].observed_at,
-                newest[r.subject].id,
-            ):
-                newest[r.subject] = r
-        left["older estimates of a model"] = len(chosen) - len(newest)
-        candidates = list(newest.values())
-    else:
-        candidates = chosen
+        candidates, dropped = dating.newest_estimates(chosen)
+        left.update(dropped)
     for r in candidates:
-        at = r.time(used)
+        at = released_on(r, registry, table) if used == "release_date" else measured_at(r)
+        how = RELEASED
+        if at is None and used == "release_date" and (at := measured_at(r)) is not None:
+            how = MEASURED
         if at is None:
             left["no release date" if used == "release_date" else "no measurement time"] += 1
         elif until is None or at <= until:
+            placed[how if used == "release_date" else MEASURED] += 1
             timed.append((at, r))
     timed.sort(key=lambda p: (p[0], -sign * p[1].value, p[1].id))
     points: list[FrontierPoint] = []
@@ -203,7 +227,13 @@ def build(
         tuple(points),
         len(chosen),
         tuple((why, k) for why, k in sorted(left.items()) if k),
+        newest=max((at for at, _ in timed), default=None),
+        placed=tuple(sorted(placed.items())),
     )
+
+
+RELEASED = "release date"
+MEASURED = "measurement time"
 
 
 def for_threshold(
@@ -213,6 +243,7 @@ def for_threshold(
     registry: Registry,
     basis: BasisChoice = "auto",
     until: datetime | None = None,
+    released: Released | None = None,
 ) -> Frontier:
     """The frontier as `threshold` judges `condition`: in its scope, in the direction of its
     `op`, valued by the bound of its `confidence` interval where it has one, and without the
@@ -239,6 +270,7 @@ def for_threshold(
         basis,
         until,
         "higher" if higher else "lower",
+        released,
     )
     measure = "value" if t.z is None else f"{'lower' if higher else 'upper'} {t.confidence:g} bound"
     left = sorted((Counter(dict(f.left_out)) + dropped).items())
@@ -247,8 +279,9 @@ def for_threshold(
 
 @dataclass(frozen=True)
 class ThresholdForecast:
-    """One condition of a threshold: its frontier, the trend through it, and when the trend
-    reaches the trigger value and the early-warning value."""
+    """One condition of a threshold: its frontier, the trend through it over the plan's
+    window (and over the other window, beside it), and when the trend reaches the trigger value
+    and the early-warning value."""
 
     threshold: str
     condition: Condition
@@ -256,6 +289,18 @@ class ThresholdForecast:
     fit: Fit
     trigger: Projection
     warning: Projection | None
+    plan: Plan | None = None
+    other: Fit | None = None  # the fit over the other window
+    other_trigger: Projection | None = None
+    window: str = ""  # how output names the fit's window: "over 2019-2025", "since 2024"
+    other_window: str = ""
+    change: str | None = None  # "accelerating: doubling 181 d over 2019-2025, 99 d since 2024"
+    beside: Window | None = None  # the other window, as the catalog writes it
+
+    @property
+    def stale(self) -> bool:
+        """The newest data are older than the plan's max_age (and the trigger is not crossed)."""
+        return self.trigger.stale
 
     def as_dict(self) -> dict[str, Any]:
         c = self.condition
@@ -266,9 +311,21 @@ class ThresholdForecast:
             "op": c.op,
             "value": c.value,
             "frontier": self.frontier.as_dict(),
+            "plan": None if self.plan is None else self.plan.as_dict(),
+            "window": self.window,
             "fit": self.fit.as_dict(),
             "trigger": self.trigger.as_dict(),
             "warning": None if self.warning is None else self.warning.as_dict(),
+            "other": None
+            if self.other is None
+            else {
+                "window": self.other_window,
+                "since": None if self.beside is None else self.beside.spec,
+                "fit": self.other.as_dict(),
+                "trigger": None if self.other_trigger is None else self.other_trigger.as_dict(),
+            },
+            "change": self.change,
+            "stale": self.stale,
         }
 
 
@@ -282,33 +339,84 @@ def forecast_threshold(
     seed: int = 0,
     samples: int = SAMPLES,
     fits: dict[tuple[Any, ...], Fit] | None = None,
+    window: Window | None = None,
+    **changes: Any,
 ) -> list[ThresholdForecast]:
-    """Each benchmark condition of `threshold` projected from `records` (by pair) as of `now`.
-    Pure. `fits` caches fits across calls (the same series gives the same fit)."""
+    """Each benchmark condition of `threshold` projected from `records` (by pair) as of `now`,
+    over the window of its plan (`window` overrides it; `changes` other fields of the plan).
+    Pure. `fits` caches fits across calls (the same series gives the same fit). Epoch's model
+    tables, when `records` hold them, date models the registry does not."""
     cache = {} if fits is None else fits
+    table = dating.release_table(records.get(COMPUTE, ()))
     out = []
     for c in threshold.conditions:
         warn_at = c.warn_at if isinstance(c, Part) else threshold.warn_at
         f = for_threshold(
-            records.get((c.benchmark, c.metric), ()), threshold, c, registry, until=now
+            records.get((c.benchmark, c.metric), ()),
+            threshold,
+            c,
+            registry,
+            until=now,
+            released=table,
         )
-        key = (f.scale, f.direction, tuple(f.pairs()), seed, samples)
-        if key not in cache:
-            cache[key] = fit(f.pairs(), f.scale, f.direction, seed=seed, samples=samples)
-        trend = cache[key]
-        warning = None if warn_at is None else trend.project(warn_at, now, within_days)
+        p = plan(threshold, f.scale, window, **changes)
+        newest = f.newest or (f.best.at if f.best else None)
+        trend = _fitted(f, p, p.main, newest, seed, samples, cache)
+        beside = p.beside(newest, f.points[0].at if f.points else None)
+        other = None if beside is None else _fitted(f, p, beside, newest, seed, samples, cache)
+        name = label(p.main, trend)
+        other_name = "" if other is None or beside is None else label(beside, other)
+
+        def projected(
+            trend: Fit, level: float, p: Plan = p, at: datetime | None = newest
+        ) -> Projection:
+            return trend.project(level, now, within_days, newest=at, max_age_days=p.max_age_days)
+
         out.append(
             ThresholdForecast(
-                threshold.id, c, f, trend, trend.project(c.value, now, within_days), warning
+                threshold.id,
+                c,
+                f,
+                trend,
+                projected(trend, c.value),
+                None if warn_at is None else projected(trend, warn_at),
+                p,
+                other,
+                None if other is None or not other.ok else projected(other, c.value),
+                name,
+                other_name,
+                None if other is None else change(trend, name, other, other_name),
+                beside,
             )
         )
     return out
 
 
-def pick_basis(records: Sequence[StoredObservation]) -> Basis:
-    """`release_date` when most observations have no measurement time of their own."""
-    undated = sum(1 for r in records if r.undated)
-    return "release_date" if records and undated * 2 >= len(records) else "observed_at"
+def _fitted(
+    f: Frontier,
+    p: Plan,
+    w: Window,
+    newest: datetime | None,
+    seed: int,
+    samples: int,
+    cache: dict[tuple[Any, ...], Fit],
+) -> Fit:
+    since = w.start(newest)
+    key = (f.scale, f.direction, tuple(f.pairs()), seed, samples, since, p.method, p.min_points,
+           p.min_span_days)  # fmt: skip
+    if key not in cache:
+        cache[key] = fit(
+            f.pairs(),
+            f.scale,
+            f.direction,
+            since=since,
+            seed=seed,
+            samples=samples,
+            method=p.method,
+            min_points=p.min_points,
+            min_span_days=p.min_span_days,
+        )
+    return cache[key]
 
 
 def _common_scale(records: Sequence[StoredObservation]) -> str | None:

@@ -14,8 +14,13 @@
 - `warden_observation_value{model,benchmark,metric}`: the newest value of each series a
   threshold reads; `warden_frontier_value{benchmark,metric,scope}`: its best over all models
   (`scope="all"`) and over open-weights models (`scope="open_weights"`).
-- `warden_threshold_projected_crossing_timestamp_seconds{threshold,percentile}` and
-  `warden_frontier_doubling_time_seconds{benchmark,metric,scope}`: the forecasts.
+- `warden_threshold_projected_crossing_timestamp_seconds{threshold,percentile,window,since,stale}`,
+  `warden_threshold_forecast_data_age_seconds{threshold}` and
+  `warden_frontier_doubling_time_seconds{benchmark,metric,scope}`: the forecasts. `window` is
+  `projection` (the fit the projection uses) or `beside` (the other window's fit); `since` the
+  window as the catalog writes it (`all`, `2010-01-01`, `2y`: a configured, bounded set);
+  `stale` `true` when the frontier's newest data are older than its max_age (the dates are then
+  where the trend line went, not a forecast).
 - `warden_metrics_subjects_omitted`: per-model threshold x subject pairs left out by the
   cardinality rules.
 
@@ -176,8 +181,16 @@ def _forecasts(forecasts: Mapping[str, ThresholdForecast]) -> Iterator[Metric]:
     crossing = GaugeMetricFamily(
         "warden_threshold_projected_crossing_timestamp_seconds",
         "When the frontier's trend is projected to reach the threshold's trigger value, by "
-        "percentile of the bootstrap (10, 50, 90); absent when beyond the horizon or unknown.",
-        labels=["threshold", "percentile"],
+        "percentile of the bootstrap (10, 50, 90), for the fit the projection uses "
+        "(window=projection) and the one beside it (window=beside), fitted from `since`; "
+        "stale=true when the newest data are older than the metric's max_age; absent when "
+        "beyond the horizon or unknown.",
+        labels=["threshold", "percentile", "window", "since", "stale"],
+    )
+    age = GaugeMetricFamily(
+        "warden_threshold_forecast_data_age_seconds",
+        "Age of the newest observation of each forecast frontier, as of the last forecast.",
+        labels=["threshold"],
     )
     doubling = GaugeMetricFamily(
         "warden_frontier_doubling_time_seconds",
@@ -187,15 +200,26 @@ def _forecasts(forecasts: Mapping[str, ThresholdForecast]) -> Iterator[Metric]:
     )
     seen = set()
     for threshold, forecast in sorted(forecasts.items()):
-        for q, at in forecast.trigger.quantiles.items():
-            if at is not None:  # a label "quantile" is for summaries only: percentile 10, 50, 90
-                crossing.add_metric([threshold, f"{q * 100:g}"], at.timestamp())
+        stale = "true" if forecast.stale else "false"
+        plan = forecast.plan
+        windows = [("projection", plan.main.spec if plan else "all", forecast.trigger)]
+        beside = forecast.beside
+        if forecast.other_trigger is not None and beside is not None:
+            windows.append(("beside", beside.spec, forecast.other_trigger))
+        for window, since, p in windows:
+            for q, at in p.quantiles.items():
+                if at is not None:  # "quantile" is a summaries' label: percentile 10, 50, 90
+                    labels = [threshold, f"{q * 100:g}", window, since, stale]
+                    crossing.add_metric(labels, at.timestamp())
+        if forecast.trigger.age_days is not None:
+            age.add_metric([threshold], forecast.trigger.age_days * 86400)
         f, seconds = forecast.frontier, forecast.fit.doubling_seconds
         key = (f.benchmark, f.metric, f.scope.name)
         if seconds is not None and key not in seen:
             seen.add(key)
             doubling.add_metric(list(key), seconds)
     yield crossing
+    yield age
     yield doubling
 
 
