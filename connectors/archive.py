@@ -12,7 +12,7 @@ import io
 import struct
 import zipfile
 import zlib
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import zstandard
 
@@ -28,9 +28,44 @@ def looks_like_zip(head: bytes) -> bool:
     return head.startswith(_LOCAL_MAGIC) or head.startswith(b"PK\x05\x06")
 
 
-def member_names(fp: BinaryIO, source: str) -> dict[str, zipfile.ZipInfo]:
+def check_entries(fp: IO[bytes], source: str, max_members: int) -> None:
+    """ParseError when the archive's end record announces more than `max_members` entries:
+    `zipfile` builds an object per entry (about 650 bytes each: a million take 644 MB), so the
+    count is read before it does."""
+    entries = zip_entries(fp)
+    if entries is not None and entries > max_members:
+        message = f"the zip archive has {entries} entries, over the {max_members}-entry limit"
+        raise ParseError("too_large", message, source=source)
+
+
+def zip_entries(fp: IO[bytes]) -> int | None:
+    """The entry count the zip's end record announces (zip64 included), or None if there is no
+    end record (zipfile then says what is wrong)."""
+    size = fp.seek(0, io.SEEK_END)
+    fp.seek(max(0, size - 22 - 0xFFFF))
+    tail = fp.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return None
+    (entries,) = struct.unpack_from("<H", tail, at + 10)
+    if entries != 0xFFFF or at < 20 or tail[at - 20 : at - 16] != b"PK\x06\x07":
+        return int(entries)
+    (offset,) = struct.unpack_from("<Q", tail, at - 12)
+    fp.seek(offset)
+    record = fp.read(56)
+    if len(record) < 56 or not record.startswith(b"PK\x06\x06"):
+        return None
+    return int(struct.unpack_from("<Q", record, 32)[0])
+
+
+def member_names(
+    fp: BinaryIO, source: str, max_members: int | None = None
+) -> dict[str, zipfile.ZipInfo]:
+    """The archive's members by name; ParseError for more than `max_members` of them."""
     fp.seek(0)
     head = fp.read(4)
+    if max_members is not None:
+        check_entries(fp, source, max_members)
     fp.seek(0)
     try:
         with zipfile.ZipFile(fp) as archive:

@@ -20,16 +20,17 @@ import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import IO, BinaryIO, cast
 
-from connectors.archive import ZSTD, looks_like_zip, read_member
+from connectors.archive import ZSTD, check_entries, looks_like_zip, read_member
 from warden.core.errors import NotReady, ParseError
-from warden.core.model import Payload, Pending, Rejection
+from warden.core.model import Fetched, Ignored, Payload, Pending, Rejection
 from warden.ingest.connector import Cursor, sha256
 from warden.ingest.http import CHUNK, SPOOL_MEMORY, FetchError, FetchLimits, Gunzip
 
 Reader = Callable[[BinaryIO, str], tuple[bytes, str | None]]
-Item = Payload | Rejection | Pending
+Item = Fetched
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_TYPES = frozenset({"application/zip", "application/x-zip-compressed", "application/x-zip"})
 GZIP_TYPES = frozenset({"application/gzip", "application/x-gzip"})
@@ -58,24 +59,39 @@ def walk(
     reader: Reader,
     what: str,
     ignored_dirs: tuple[str, ...] = (),
-) -> Iterator[Payload | Rejection | Pending]:
+    links_outside: bool = False,
+    report_ignored: bool = False,
+) -> Iterator[Item]:
     """Payloads from `root` (a file, or a folder searched recursively for `suffixes`).
 
     Hidden files and folders (names starting with a dot, such as editors' temporary files and
     Inspect's `.buffer`) are skipped, as are folders whose names end with one of
-    `ignored_dirs`."""
+    `ignored_dirs`. With `report_ignored`, the folder's other files without one of `suffixes`
+    are yielded as `Ignored` (never read; listed with their reason): for connectors that read
+    nothing else of the folder (a connector reading a run's sibling files leaves it off).
+
+    A file of the folder that resolves (through a link) outside it is rejected unread unless
+    `links_outside`; one that is not a regular file (a FIFO, a device, a socket) or that lies
+    in /proc, /sys or /dev is never read. A link to a folder is not followed, and said so. Such
+    rejections name the path only."""
     if root.is_file():
         files = [root]
     elif root.is_dir():
-        files = sorted(
-            p
-            for p in root.rglob("*")
-            if p.suffix in suffixes and _wanted(p.relative_to(root), ignored_dirs) and p.is_file()
-        )
+        found = [p for p in root.rglob("*") if _wanted(p.relative_to(root), ignored_dirs)]
+        files = sorted(p for p in found if p.suffix in suffixes and not p.is_dir())
+        for linked in sorted(p for p in found if p.is_symlink() and p.is_dir()):
+            why = "a link to a folder: not followed (point a feed at that folder instead)"
+            yield Rejection(str(linked), "unreadable", why, sha256(str(linked).encode()))
+        pattern = ", ".join(f"*{s}" for s in suffixes)
+        others = [p for p in found if p.suffix not in suffixes and not p.is_dir()]
+        for other in sorted(others) if report_ignored else ():
+            yield Ignored(str(other), f"not one of the {what} ({pattern})")
         if not files:
             pattern = ", ".join(f"*{s}" for s in suffixes)
             yield Rejection(str(root), "malformed", f"no {what} ({pattern}) found in the folder")
             return
+    elif root.exists():  # a FIFO, a device or a socket: refused below, never opened
+        files = [root]
     else:
         raise FileNotFoundError(f"{root}: no such file or folder")
     for path in files:
@@ -86,9 +102,34 @@ def walk(
         except OSError as exc:
             yield Rejection(str(path), "unreadable", f"cannot stat: {exc}")
             continue
+        refused = _refused(path, root, stat, links_outside)
+        if refused is not None:
+            yield Rejection(str(path), "unreadable", refused, sha256(str(path).encode()))
+            continue
         version = f"{stat.st_size}:{stat.st_mtime_ns}"
         if not cursor.unchanged(str(path), version):
             yield read_one(path, version, reader)
+
+
+SPECIAL_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+
+def _refused(path: Path, root: Path, stat: os.stat_result, links_outside: bool) -> str | None:
+    """Why `path` (found under `root`, or `root` itself) is not read, or None."""
+    if not S_ISREG(stat.st_mode):
+        return "not a regular file (a FIFO, device or socket): not read"
+    try:
+        real = path.resolve(strict=True)
+    except OSError as exc:
+        return f"cannot resolve the path: {exc.strerror or type(exc).__name__}"
+    if any(real.is_relative_to(special) for special in SPECIAL_ROOTS):
+        return f"resolves into {real.parts[0]}{real.parts[1]}: a system file, not read"
+    if root.is_dir() and not links_outside and not real.is_relative_to(root.resolve()):
+        return (
+            "a link to a file outside the feed's source folder: not read "
+            "(the feed's option links_outside: true allows it)"
+        )
+    return None
 
 
 def _wanted(relative: Path, ignored_dirs: tuple[str, ...]) -> bool:
@@ -310,10 +351,7 @@ def _member_wanted(info: zipfile.ZipInfo, wanted: tuple[str, ...]) -> bool:
 def _open_zip(fp: IO[bytes], source: str, max_members: int) -> zipfile.ZipFile:
     fp.seek(0)
     head = fp.read(4)
-    entries = _zip_entries(fp)
-    if entries is not None and entries > max_members:
-        message = f"the zip archive has {entries} entries, over the {max_members}-entry limit"
-        raise ParseError("too_large", message, source=source)
+    check_entries(fp, source, max_members)
     fp.seek(0)
     try:
         return zipfile.ZipFile(fp)
@@ -323,26 +361,6 @@ def _open_zip(fp: IO[bytes], source: str, max_members: int) -> zipfile.ZipFile:
         reason = "truncated" if looks_like_zip(head) else "malformed"
         what = "truncated or damaged zip" if reason == "truncated" else "not a zip archive"
         raise ParseError(reason, f"{what} ({exc})", source=source) from exc
-
-
-def _zip_entries(fp: IO[bytes]) -> int | None:
-    """The entry count the zip's end record announces (zip64 included), or None if there is no
-    end record (zipfile then says what is wrong)."""
-    size = fp.seek(0, os.SEEK_END)
-    fp.seek(max(0, size - 22 - 0xFFFF))
-    tail = fp.read()
-    at = tail.rfind(b"PK\x05\x06")
-    if at < 0 or at + 22 > len(tail):
-        return None
-    (entries,) = struct.unpack_from("<H", tail, at + 10)
-    if entries != 0xFFFF or at < 20 or tail[at - 20 : at - 16] != b"PK\x06\x07":
-        return int(entries)
-    (offset,) = struct.unpack_from("<Q", tail, at - 12)
-    fp.seek(offset)
-    record = fp.read(56)
-    if len(record) < 56 or not record.startswith(b"PK\x06\x06"):
-        return None
-    return int(struct.unpack_from("<Q", record, 32)[0])
 
 
 def _expand_member(

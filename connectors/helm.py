@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from connectors.documents import fetch_time, json_document, require_id, short_text, valid_count
 from connectors.source import is_url, payloads
 from warden.core.errors import ParseError
-from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.core.model import Fetched, Observation, Payload, Rejection
 from warden.core.plugins import options
 from warden.ingest.connector import Cursor, content_key, rejected
 
@@ -104,7 +104,7 @@ class Helm:
         self.options = options(Options, raw_options, where)
 
     # -- fetch: I/O ---------------------------------------------------------------------------
-    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
+    def fetch(self, cursor: Cursor) -> Iterator[Fetched]:
         root = Path(self.options.source)
         if root.is_dir():
             runs = sorted(

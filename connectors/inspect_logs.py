@@ -36,7 +36,7 @@ from connectors.documents import (
 from connectors.json_stream import JsonLog
 from connectors.source import SourceOptions, payloads
 from warden.core.errors import NotReady, ParseError
-from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.core.model import Fetched, Observation, Payload
 from warden.core.plugins import options
 from warden.ingest.connector import Cursor, content_key
 
@@ -54,6 +54,9 @@ class Options(SourceOptions):
     max_header_bytes: int = Field(16 * 2**20, gt=0)
     # The largest `.json` log read: it is streamed (memory stays small), but every byte is parsed.
     max_json_bytes: int = Field(2**30, gt=0)
+    # The most entries a `.eval` may have (a couple per sample): its directory is read whole,
+    # about 650 bytes an entry, so the default bounds that at about 130 MB.
+    max_eval_members: int = Field(200_000, gt=0)
 
 
 class InspectLogs:
@@ -63,10 +66,18 @@ class InspectLogs:
         self.options = options(Options, raw_options, where)
 
     # -- fetch: I/O ---------------------------------------------------------------------------
-    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
+    def fetch(self, cursor: Cursor) -> Iterator[Fetched]:
         o = self.options
         return payloads(
-            o.source, SUFFIXES, cursor, self._read, "Inspect logs", IGNORED_DIRS, limits=o.fetch
+            o.source,
+            SUFFIXES,
+            cursor,
+            self._read,
+            "Inspect logs",
+            IGNORED_DIRS,
+            limits=o.fetch,
+            links_outside=o.links_outside,
+            report_ignored=True,
         )
 
     def _read(self, fp: BinaryIO, source: str) -> tuple[bytes, str | None]:
@@ -74,7 +85,7 @@ class InspectLogs:
         if not (source.endswith(".eval") or source.split("?", 1)[0].endswith(".eval")):
             log = JsonLog(fp, source, self.options.max_json_bytes, self.options.max_header_bytes)
             return log.header(), None
-        members = member_names(fp, source)
+        members = member_names(fp, source, self.options.max_eval_members)
         if HEADER not in members:
             if JOURNAL_START in members:
                 raise NotReady(source, "run in progress (no header.json yet)")

@@ -60,7 +60,7 @@ from connectors.documents import (
 from connectors.files import read_all
 from connectors.source import SourceOptions, is_url, payloads
 from warden.core.errors import ParseError
-from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.core.model import Fetched, Ignored, Observation, Payload, Rejection
 from warden.core.plugins import options
 from warden.ingest.connector import Cursor, content_key, rejected
 
@@ -79,6 +79,12 @@ class Options(SourceOptions):
     max_bytes: int = Field(64 * 2**20, gt=0)
 
 
+NOT_RESULTS = (
+    "not named results*.json: in a folder, lm_eval reads only the results files lm-eval writes "
+    "(give a file by itself to read it whatever its name)"
+)
+
+
 def is_results_file(name: str) -> bool:
     return name.startswith("results") and name.endswith(".json")
 
@@ -89,7 +95,7 @@ class LmEval:
     def __init__(self, raw_options: Mapping[str, Any], where: str = "lm_eval") -> None:
         self.options = options(Options, raw_options, where)
 
-    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
+    def fetch(self, cursor: Cursor) -> Iterator[Fetched]:
         source = self.options.source
         what = "lm-eval results files"
         if is_url(source) or not Path(source).is_dir():
@@ -100,11 +106,16 @@ class LmEval:
                 read_all(self.options.max_bytes),
                 what,
                 limits=self.options.fetch,
+                links_outside=self.options.links_outside,
             )
             return
         root = Path(source)
         found = (p.relative_to(root).parts for p in root.rglob("results*.json"))
         if not any(not any(part.startswith(".") for part in parts) for parts in found):
+            for other in sorted(root.rglob("*")):
+                parts = other.relative_to(root).parts
+                if other.is_file() and not any(part.startswith(".") for part in parts):
+                    yield Ignored(str(other), NOT_RESULTS)
             why = "no lm-eval results files (results*.json) found in the folder"
             yield Rejection(source, "malformed", why)
             return
@@ -116,9 +127,22 @@ class LmEval:
                 raise ParseError("malformed", "not a results file", source=src)
             return read(fp, src)
 
-        for item in payloads(source, SUFFIXES, cursor, reader, what, limits=self.options.fetch):
-            if is_results_file(Path(item.source).name):
+        o = self.options
+        found_items = payloads(
+            source,
+            SUFFIXES,
+            cursor,
+            reader,
+            what,
+            limits=o.fetch,
+            links_outside=o.links_outside,
+            report_ignored=True,
+        )
+        for item in found_items:
+            if isinstance(item, Ignored) or is_results_file(Path(item.source).name):
                 yield item
+            else:
+                yield Ignored(item.source, NOT_RESULTS)
 
     def parse(self, payload: Payload) -> list[Observation | Rejection]:
         return parse_results(payload)

@@ -73,6 +73,7 @@ from connectors.mapping import (
     to_time,
 )
 from connectors.source import Documents
+from connectors.tabular import looks_like_header, shown_header
 from warden.core.errors import ParseError
 from warden.core.model import Observation, Payload, Rejection
 from warden.core.plugins import options
@@ -223,6 +224,11 @@ def _columns(specs: dict[str, Spec], header: list[str], src: str) -> dict[str, i
             message = f"column {name!r} appears {header.count(name)} times in the header"
             raise ParseError("malformed", message, source=src, field=name)
         if name not in header:
+            if not looks_like_header(header):  # not a CSV table: its first line is not quoted
+                message = (
+                    f"column {name!r} is not in the header; the header is {shown_header(header)}"
+                )
+                raise ParseError("missing_field", message, source=src, field=name)
             close = difflib.get_close_matches(name, header, 1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             shown = ", ".join(repr(h) for h in header[:50])

@@ -36,7 +36,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from connectors.files import Item, Reader, archive_kind, expand, local_archive, read_all, walk
 from warden.core.clock import Clock, system_clock
-from warden.core.model import Payload, Pending, Rejection
+from warden.core.model import Rejection
 from warden.core.plugins import options
 from warden.core.redact import redact
 from warden.ingest.connector import Cursor
@@ -58,6 +58,9 @@ class SourceOptions(BaseModel):
 
     source: str = Field(validation_alias=AliasChoices("source", "path"), min_length=1)
     fetch: FetchLimits = Field(default_factory=FetchLimits)
+    # Read files in a source folder that are links to files outside it (off: such a link is
+    # rejected unread, so a link to /proc/self/environ or a config file leaks nothing).
+    links_outside: bool = False
 
     @field_validator("source", mode="before")
     @classmethod
@@ -86,10 +89,19 @@ class Documents:
     def __init__(self, raw_options: Mapping[str, Any], where: str | None = None) -> None:
         self.options = options(self.OPTIONS, raw_options, where or self.name)
 
-    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
+    def fetch(self, cursor: Cursor) -> Iterator[Item]:
         o = self.options
         reader = read_all(o.max_bytes)
-        return payloads(o.source, self.SUFFIXES, cursor, reader, self.WHAT, limits=o.fetch)
+        return payloads(
+            o.source,
+            self.SUFFIXES,
+            cursor,
+            reader,
+            self.WHAT,
+            limits=o.fetch,
+            links_outside=o.links_outside,
+            report_ignored=True,
+        )
 
 
 def is_url(source: str) -> bool:
@@ -107,14 +119,17 @@ def payloads(
     limits: FetchLimits | None = None,
     client: HttpClient | None = None,
     clock: Clock = system_clock,
+    links_outside: bool = False,
+    report_ignored: bool = False,
 ) -> Iterator[Item]:
     """The payloads at `source`: a file, a folder searched recursively for `suffixes`, a `.zip`
-    or `.gz` file, or a URL.
+    or `.gz` file, or a URL. With `report_ignored`, a folder's other files come as `Ignored`.
 
     Unchanged inputs (by the cursor) are skipped. A source that cannot be reached at all raises
     OSError (the feed run fails, with the reason); bad input becomes a Rejection. `limits` bound
     the fetch and archive expansion; `client` reuses an HTTP client (and its limits and clock);
-    `clock` gives a response's arrival time (`Payload.fetched_at`)."""
+    `clock` gives a response's arrival time (`Payload.fetched_at`); `links_outside` lets a
+    folder's links to files outside it be read (`connectors.files.walk`)."""
     text = str(source)
     limits = limits or (client.limits if client is not None else FetchLimits())
     if is_url(text):
@@ -122,7 +137,7 @@ def payloads(
     path = Path(text)
     if path.is_file() and archive_kind(path.name, None, suffixes):
         return local_archive(path, suffixes, cursor, reader, what, limits)
-    return walk(path, suffixes, cursor, reader, what, ignored_dirs)
+    return walk(path, suffixes, cursor, reader, what, ignored_dirs, links_outside, report_ignored)
 
 
 def from_url(
@@ -134,6 +149,7 @@ def from_url(
     limits: FetchLimits,
     client: HttpClient | None = None,
     clock: Clock = system_clock,
+    links_outside: bool = False,
 ) -> Iterator[Item]:
     """The payloads of one GET of `url`; nothing when it is unchanged since the cursor's
     version.

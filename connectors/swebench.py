@@ -59,7 +59,7 @@ from connectors.documents import (
 from connectors.files import read_all
 from connectors.source import SourceOptions, is_url, payloads
 from warden.core.errors import ParseError
-from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.core.model import Fetched, Observation, Payload, Rejection
 from warden.core.plugins import options
 from warden.ingest.connector import Cursor, content_key, rejected
 
@@ -99,13 +99,21 @@ class SweBench:
         }
         self.sizes = {k: (v, "SWE-bench's published size") for k, v in SIZES.items()} | given
 
-    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
+    def fetch(self, cursor: Cursor) -> Iterator[Fetched]:
         o = self.options
         if o.layout == "leaderboards":
             reader, what = read_all(o.max_bytes), "leaderboard files"
         else:
             reader, what = self._read_run, "results.json files"
-        return payloads(o.source, (".json",), cursor, reader, what, limits=o.fetch)
+        return payloads(
+            o.source,
+            (".json",),
+            cursor,
+            reader,
+            what,
+            limits=o.fetch,
+            links_outside=o.links_outside,
+        )
 
     def _read_run(self, fp: BinaryIO, source: str) -> tuple[bytes, str | None]:
         """results.json and its run's metadata file, as one JSON envelope for `parse`."""

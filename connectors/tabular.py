@@ -117,7 +117,7 @@ class Table:
             raise ParseError(
                 "missing_field",
                 f"no {what} column: expected one of {list(alternatives)}; the header has "
-                f"{_shown_header(self.header)}",
+                f"{shown_header(self.header)}",
                 source=self.source,
                 field=alternatives[0],
             )
@@ -158,10 +158,22 @@ class Table:
         yield held
 
 
-def _shown_header(header: list[str]) -> str:
+def shown_header(header: list[str]) -> str:
+    """The header as a reject message may quote it: only when it looks like a CSV header (two
+    or more short names of printable characters, none an assignment such as `TOKEN=...`).
+    Anything else is a file that is not a CSV table (a link to /proc/self/environ, a config
+    file): its first line may hold a secret, and it is never quoted."""
+    if not looks_like_header(header):
+        return f"a first line of {len(header)} cell(s) that is not a CSV header (not shown)"
     shown = [h[:MAX_SHOWN] for h in header[:40]]
     more = f" and {len(header) - 40} more" if len(header) > 40 else ""
     return f"{shown}{more}"
+
+
+def looks_like_header(header: list[str]) -> bool:
+    return len(header) >= 2 and all(
+        len(h) <= 200 and h.isprintable() and "=" not in h and ": " not in h for h in header
+    )
 
 
 class Row:

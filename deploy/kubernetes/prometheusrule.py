@@ -2,7 +2,7 @@
 
     python deploy/kubernetes/prometheusrule.py > deploy/kubernetes/prometheusrule.yaml
 
-tests/test_deploy.py fails when the two files' groups differ.
+tests/deploy/test_deploy.py fails when the two files' groups differ.
 """
 
 from __future__ import annotations

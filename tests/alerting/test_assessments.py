@@ -140,6 +140,7 @@ def test_assess_record_fires_a_reassessment_trigger_and_is_logged(tmp_path: Path
         f"database_url: sqlite:///{tmp_path / 'w.db'}\n"
         f"catalog: [{tmp_path / 'c.yaml'}]\nregistry: []\n"
     )
+    assert warden("db", "upgrade", "--config", cfg).exit_code == 0  # assess needs a store
     long_ago = (datetime.now(UTC) - timedelta(days=200)).date().isoformat()
     r = warden("assess", "record", "Acme One", "--by", "Safety team", "--at", long_ago,
                "--compute", "2e24", "--note", "report 42", "--config", cfg)  # fmt: skip
@@ -176,6 +177,7 @@ def test_assess_record_fires_a_reassessment_trigger_and_is_logged(tmp_path: Path
 def test_bad_command_lines_exit_2(tmp_path: Path) -> None:
     cfg = tmp_path / "w.yaml"
     cfg.write_text(f"database_url: sqlite:///{tmp_path / 'w.db'}\n")
+    assert CliRunner().invoke(main, ["db", "upgrade", "--config", str(cfg)]).exit_code == 0
     for args, message in (
         (["--at", "yesterday"], "not a date or RFC 3339 time"),
         (["--at", "2026-01-01T10:00:00"], "with an offset"),

@@ -45,6 +45,8 @@ def write_config(tmp_path: Path, hook_url: str, logs: Path, port: int, **extra: 
         f"  - {{id: lab, connector: inspect_logs, every: 1, options: {{path: {logs}}}}}",
         "sinks:",
         f"  - {{id: hook, type: webhook, options: {{url: '{hook_url}', timeout_seconds: 30}}}}",
+        # These tests watch delivery itself: the feed's first run is history, sent each as news.
+        "routes: [{sinks: [hook], history: each}]",
         *[f"{k}: {v}" for k, v in extra.items()],
     ]
     cfg.write_text("\n".join(lines) + "\n")

@@ -21,7 +21,7 @@ from tests.connectors.conftest import clock
 from warden.ingest.connector import Cursor
 from warden.ingest.feedrun import IngestResult, run_feed
 from warden.store import Store
-from warden.store.schema import feed_runs, feeds, observations, rejects
+from warden.store.schema import failed_runs, feed_runs, feeds, observations, rejects
 
 LIMIT = 64 * 1024  # max_header_bytes in these tests: real headers are about 3 KiB
 GOOD_OBSERVATIONS = 4  # the .eval and the .json log in `log_dir`, two metrics each
@@ -142,7 +142,9 @@ CASES = {
         None,
         "eval.model",
     ),
-    # an .eval log is a zip: the reject names the member its field is in
+}
+# Runs that ended in error or were cancelled: not bad input, but failed runs (recorded apart).
+FAILED_RUNS = {
     "error_log": Bad(error_log, "run_error", "header.json", "status"),
     "cancelled_log": Bad(
         edited_json(lambda d: d.update(status="cancelled")), "run_cancelled", None, "status"
@@ -173,6 +175,25 @@ def stored(store: Store) -> tuple[list[Any], list[Any]]:
             )
         ).all()
     return obs, rej
+
+
+@pytest.mark.parametrize("case", FAILED_RUNS.values(), ids=FAILED_RUNS.keys())
+def test_a_failed_run_is_recorded_as_one_not_rejected(
+    case: Bad, store: Store, log_dir: Path, inspect_logs: dict[str, Path]
+) -> None:
+    bad = case.make(log_dir, inspect_logs)
+    cursor = Cursor()
+    result = run_feed(store, "lab", connector_for(log_dir), cursor, clock)
+    assert result.error is None and result.rejected == 0 and result.failed_runs == 1
+    (run,) = result.run_failures
+    assert (run.source, run.reason) == (str(bad), case.reason)
+    _, rej = stored(store)
+    assert rej == []
+    with store.read() as conn:
+        (row,) = conn.execute(select(failed_runs.c.source, failed_runs.c.status)).all()
+    assert row == (str(bad), "error" if case.reason == "run_error" else "cancelled")
+    assert str(bad) in cursor.versions  # not read again by the feed's next runs
+    assert_only_good_files_ingested(store, result, log_dir)
 
 
 def assert_only_good_files_ingested(store: Store, result: IngestResult, log_dir: Path) -> None:

@@ -328,8 +328,8 @@ def test_sample_folder_ingests_into_a_store(store: Store, samples: Path) -> None
     connector = InspectLogs({"path": samples / INSPECT})
     result = run_feed(store, "samples", connector, Cursor(), clock)
     assert result.error is None
-    assert result.rejected == 1  # the tiny-fail run
-    assert result.rejections[0].reason == "run_error"
+    assert (result.rejected, result.failed_runs) == (0, 1)  # the tiny-fail run: a failed run
+    assert result.run_failures[0].reason == "run_error"
     # tiny_success.header.json repeats the first .eval's header: same keys, no new rows.
     assert (result.ingested, result.duplicates) == (2 + 2 + 4 + 2 + 3 + 1, 2)
     with store.read() as conn:

@@ -28,7 +28,7 @@ from tests.connectors.lm_eval_docs import (
 from thresholds import bundled_catalog, bundled_registry
 from warden.catalog.thresholds import load_catalog
 from warden.core.errors import ConfigError, ParseError
-from warden.core.model import Observation, Payload, Rejection
+from warden.core.model import Ignored, Observation, Payload, Rejection
 from warden.ingest.connector import Cursor
 from warden.ingest.feedrun import run_feed
 from warden.store import Store
@@ -59,7 +59,10 @@ def output_folder(root: Path) -> Path:
 
 
 def test_folder_reads_only_results_files(tmp_path: Path) -> None:
-    items = list(LmEval({"source": str(output_folder(tmp_path))}).fetch(Cursor()))
+    fetched = list(LmEval({"source": str(output_folder(tmp_path))}).fetch(Cursor()))
+    items = [i for i in fetched if not isinstance(i, Ignored)]
+    passed_over = sorted(Path(i.source).name for i in fetched if isinstance(i, Ignored))
+    assert passed_over == ["notes.json", "samples_toy_mc_2026-01-01T01-00-00.5.jsonl"]
     assert all(isinstance(i, Payload) for i in items)
     assert sorted(Path(i.source).name for i in items) == [
         "results_2023-01-01T00-00-00.json",
@@ -79,7 +82,12 @@ def test_folder_without_results_files_is_rejected(tmp_path: Path) -> None:
     write(tmp_path / "model" / "samples_t_2026.jsonl", "{}\n")
     write(tmp_path / "model" / "other.json", {})
     write(tmp_path / ".cache" / "results_x.json", results_doc())  # hidden: never read
-    (item,) = LmEval({"source": str(tmp_path)}).fetch(Cursor())
+    *passed_over, item = LmEval({"source": str(tmp_path)}).fetch(Cursor())
+    assert sorted(Path(i.source).name for i in passed_over) == [
+        "other.json",
+        "samples_t_2026.jsonl",
+    ]
+    assert all(isinstance(i, Ignored) and "not named results*.json" in i.why for i in passed_over)
     assert isinstance(item, Rejection)
     assert (item.reason, item.source) == ("malformed", str(tmp_path))
     assert "results*.json" in item.message
@@ -220,7 +228,8 @@ def parse_file(path: Path) -> list[Observation]:
 @pytest.mark.realdata
 def test_generated_dummy_run_with_a_group_and_two_filters(samples: Path) -> None:
     folder = samples / LM_EVAL / "generated_offline"
-    items = list(LmEval({"source": str(folder)}).fetch(Cursor()))
+    fetched = list(LmEval({"source": str(folder)}).fetch(Cursor()))
+    items = [i for i in fetched if not isinstance(i, Ignored)]  # the .jsonl and yaml files
     assert all(isinstance(i, Payload) for i in items) and len(items) == 2  # no .jsonl, no yaml
     (path,) = (folder / "vqvnukgg").glob("results_*.json")
     found = by_id(parse_file(path))
@@ -326,7 +335,8 @@ def test_real_legacy_v03_agieval_file(samples: Path) -> None:
 @pytest.mark.realdata
 def test_real_folder_named_without_results_files_is_rejected(samples: Path) -> None:
     folder = samples / LM_EVAL / "real_saucam_model_evals"
-    (item,) = LmEval({"source": str(folder)}).fetch(Cursor())
+    *passed_over, item = LmEval({"source": str(folder)}).fetch(Cursor())
+    assert len(passed_over) == 3 and all(isinstance(i, Ignored) for i in passed_over)
     assert isinstance(item, Rejection) and item.reason == "malformed"
 
 

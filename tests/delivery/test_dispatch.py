@@ -24,6 +24,7 @@ from warden.delivery.settings import DispatchSettings
 from warden.delivery.sinks.log import LogSink
 from warden.delivery.sinks.webhook import WebhookSink
 from warden.store import Store
+from warden.store import alerts as alert_rows
 from warden.store import observations as obs_rows
 from warden.store import outbox as outbox_rows
 from warden.store.schema import deliveries, outbox
@@ -49,9 +50,11 @@ def fire(store: Store, clock: Clock, sinks: list[str], subjects: int = 1) -> Non
         Observation(f"model-{i}", "bench", "acc", 0.9, clock(), f"k{i}", "src", "0" * 64)
         for i in range(subjects)
     ]
-    with store.write() as conn:
-        obs_rows.insert_observations(conn, "f", rows, clock())
     cat = Catalog((threshold(),))
+    with store.write() as conn:
+        # Watched before they arrive: these observations are news, not history.
+        alert_rows.watch_starts(conn, [t.id for t in cat.thresholds], clock())
+        obs_rows.insert_observations(conn, "f", rows, clock())
     run_cycle(store, cat, sinks, clock)
 
 
@@ -59,6 +62,11 @@ def attempts(store: Store) -> list[tuple[str, int, str]]:
     with store.read() as conn:
         q = select(deliveries.c.sink, deliveries.c.attempt, deliveries.c.outcome)
         return [tuple(r) for r in conn.execute(q.order_by(deliveries.c.id))]  # type: ignore[misc]
+
+
+def members(bodies: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+    """The alerts of the notifications received: a grouped one lists them in `alerts`."""
+    return [a for b in bodies for a in b.get("alerts", [{**b["trigger"], **b}])]
 
 
 def settings(**kw: float) -> DispatchSettings:
@@ -158,8 +166,12 @@ def test_two_workers_never_send_one_row_twice(store: Store, hook: Receiver) -> N
         t.start()
     for t in threads:
         t.join(60)
-    keys = [r.headers["Idempotency-Key"] for r in hook.wait_for(40)]
+    for t in threads:
+        assert not t.is_alive()
+    keys = [a["idempotency_key"] for a in members([r.json() for r in hook.requests])]
     assert len(keys) == 40 == len(set(keys))
+    with store.read() as conn:
+        assert {r[0] for r in conn.execute(select(outbox.c.status))} == {"delivered"}
 
 
 def test_removed_sink_fails_its_rows_permanently(store: Store) -> None:
@@ -175,7 +187,8 @@ def test_log_sink_appends_json_lines(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "alerts" / "alerts.jsonl"
     Dispatcher(store, {"file": LogSink("file", {"path": str(path)})}, settings(), clock).run_once()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert sorted(x["trigger"]["subject"] for x in lines) == ["model-0", "model-1"]
+    assert len(lines) == 1 and lines[0]["group"] == {"size": 2, "history": False}
+    assert sorted(x["subject"] for x in members(lines)) == ["model-0", "model-1"]
 
 
 def test_backoff_grows_is_capped_and_jittered() -> None:
@@ -241,7 +254,7 @@ def test_a_hanging_sink_never_delays_the_others(store: Store, hook: Receiver) ->
         started = time.perf_counter()
         dispatcher.start()
         try:
-            received = hook.wait_for(3, timeout=10)
+            received = hook.wait_for(1, timeout=10)  # the three alerts, as one group
         finally:
             # Unblock the stuck worker (its connection is reset) rather than wait 30 s for its
             # timeout, then wait for every worker: none may write to the store after the test
@@ -250,5 +263,6 @@ def test_a_hanging_sink_never_delays_the_others(store: Store, hook: Receiver) ->
             dispatcher.stop(timeout=20)
             assert not any(t.is_alive() for t in dispatcher._threads)
         assert received[-1].at - started < 5.0  # far below the stuck sink's 30 s timeout
+        assert len(members([r.json() for r in received])) == 3
     finally:
         silent.close()

@@ -7,7 +7,8 @@ from the compose demo's thresholds). Checked with amtool, and live with a real A
 delivers to the demo receiver, alert_sink.py; that receiver writes one whole JSON line per POST
 however many arrive at once.
 
-amtool and Alertmanager come from Debian's `prometheus-alertmanager` (tests/support/promstack.py: the
+amtool and Alertmanager come from Debian's `prometheus-alertmanager` (tests/support/promstack.py:
+the
 tests skip without them, and fail under WARDEN_REQUIRE_PROMSTACK=1).
 """
 

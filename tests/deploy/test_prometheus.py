@@ -1,7 +1,8 @@
 """Live: a real Prometheus scrapes a real `warden run` on the demo feed, with the shipped
 rules.yml, alerting to a real Alertmanager with the shipped alertmanager.yml.
 
-One stack per module (tests/promstack.py): warden on deploy/demo's config (SQLite and the demo
+One stack per module (tests/support/promstack.py): warden on deploy/demo's config (SQLite and the
+demo
 logs copied to a temp folder, feed and evaluation every second) plus the two thresholds of
 deploy/compose/thresholds.yaml and a frontier threshold on a trend pushed over the API, projected
 every second (TREND: so the forecast metrics and the dashboard's projected crossings have data);
@@ -34,9 +35,9 @@ import pytest
 import requests
 import yaml
 
-from tests import promstack
-from tests.promstack import DEPLOY, WARDEN, Process, query, wait_until
-from tests.receiver import Receiver, receiver
+from tests.support import promstack
+from tests.support.promstack import DEPLOY, WARDEN, Process, query, wait_until
+from tests.support.receiver import Receiver, receiver
 from warden.ingest.feedrun import FAILURE_REASONS
 from warden.metrics.collector import DELIVERY_OUTCOMES
 
@@ -57,7 +58,7 @@ TREND = "demo.trend.frontier.high"
 TREND_CATALOG = f"""
 benchmarks:
   - id: demo_trend
-    title: A demo time horizon (pushed by tests/test_prometheus.py)
+    title: A demo time horizon (pushed by tests/deploy/test_prometheus.py)
     metrics: {{p50_minutes: {{scale: minutes, direction: higher}}}}
 models:
   - {{id: demo/trend, organisation: Demo, open_weights: false}}
@@ -92,7 +93,14 @@ EXPECTED_LABELS = {
     "warden_feed_failures_total": {"feed", "reason"},
     "warden_evaluation_failures_total": {"threshold"},
     "warden_threshold_level": {"threshold", "benchmark", "metric", "kind"},
-    "warden_threshold_projected_crossing_timestamp_seconds": {"threshold", "percentile"},
+    "warden_threshold_projected_crossing_timestamp_seconds": {
+        "threshold",
+        "percentile",
+        "window",
+        "since",
+        "stale",
+    },
+    "warden_threshold_forecast_data_age_seconds": {"threshold"},
     "warden_frontier_doubling_time_seconds": {"benchmark", "metric", "scope"},
     "warden_outbox_messages": {"status"},
     "warden_evaluation_duration_seconds_bucket": {"le"},
@@ -128,7 +136,9 @@ ALERT_SIGNALS = {
         'sum by (job, instance, sink) (increase(warden_deliveries_total{outcome="failed"}[30m]))'
     ],
     "WardenSinkDown": ["warden_sink_up"],
-    "WardenOutboxBacklog": ['warden_outbox_messages{status="pending"}'],
+    "WardenOutboxBacklog": [
+        "max by (job, instance, sink) (warden_notification_oldest_pending_age_seconds)"
+    ],
     "WardenEvaluationErrors": [
         'max by (job, instance, threshold) (warden_threshold_state{state="error"})',
         "sum by (job, instance, threshold) (increase(warden_evaluation_failures_total[15m]))",
@@ -224,7 +234,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             wait_until(
                 "a projected crossing in warden",
                 lambda: (
-                    f'percentile="50",threshold="{TREND}"'
+                    f'percentile="50",since="all",stale="false",threshold="{TREND}"'
                     in requests.get(warden.url + "/metrics", timeout=5).text
                 ),
                 30,
@@ -362,7 +372,12 @@ def test_feed_and_delivery_figures(stack: Stack) -> None:
         15,
     )
     outbox = query(stack.prometheus, "warden_outbox_messages")
-    assert {r["metric"]["status"] for r in outbox} == {"pending", "delivered", "failed"}
+    assert {r["metric"]["status"] for r in outbox} == {
+        "pending",
+        "delivered",
+        "failed",
+        "superseded",
+    }
     assert one(stack, "warden_trigger_log_verified") == 1
     assert one(stack, "warden_metrics_subjects_omitted") == 0
     assert one(stack, "warden_catalog_last_reload_successful") == 1
@@ -406,7 +421,11 @@ def test_threshold_levels_and_projected_crossings(stack: Stack) -> None:
     at = {
         r["metric"]["percentile"]: float(r["value"][1])
         for r in wait_until(
-            crossing, partial(query, stack.prometheus, f'{crossing}{{threshold="{TREND}"}}'), 10
+            crossing,
+            partial(
+                query, stack.prometheus, f'{crossing}{{threshold="{TREND}",window="projection"}}'
+            ),
+            10,
         )
     }
     assert set(at) == {"10", "50", "90"} and at["10"] <= at["50"] <= at["90"]

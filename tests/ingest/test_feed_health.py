@@ -43,6 +43,9 @@ def setup(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_backfill_rejects_retry_and_feeds(tmp_path: Path) -> None:
     cfg, data = setup(tmp_path)
+    r = warden("feeds", "--config", cfg)  # a command that reads the store never makes one
+    assert r.exit_code == 2 and "no database at" in r.output and not (tmp_path / "w.db").exists()
+    assert warden("db", "upgrade", "--config", cfg).exit_code == 0
     listed = json.loads(warden("feeds", "--json", "--config", cfg).output)
     assert [(f["feed"], f["schedule"], f["state"]) for f in listed] == [
         ("lab", "every 1h", "never run"),
@@ -51,8 +54,8 @@ def test_backfill_rejects_retry_and_feeds(tmp_path: Path) -> None:
     r = warden("backfill", "lab", "--from", "2026-01-01", "--config", cfg)
     assert r.exit_code == 1  # bad.json was rejected
     assert (
-        "lab: 1 new, 0 already known, 1 rejected, 0 not finished, 1 before 2026-01-01 left out"
-        in r.output
+        "lab: 1 new, 0 already known, 1 rejected, 0 skipped, 0 not finished, 1 before 2026-01-01 "
+        "left out" in r.output
     )
     rejects = json.loads(warden("rejects", "--json", "--config", cfg).output)
     assert [(x["feed"], Path(x["source"]).name, x["reason"]) for x in rejects] == [
@@ -106,6 +109,7 @@ def test_failures_are_counted_by_reason_and_feed_up_follows_the_last_run(tmp_pat
 
 def test_unknown_feeds_and_bad_dates_exit_2(tmp_path: Path) -> None:
     cfg, _ = setup(tmp_path)
+    assert warden("db", "upgrade", "--config", cfg).exit_code == 0
     for args, message in (
         (["backfill", "nope"], "no feed 'nope' in the config (lab, gone)"),
         (["backfill", "lab", "--from", "soon"], "--from: not a date"),

@@ -52,7 +52,8 @@ thresholds:
     confidence: 0.95
     then: {severity: warning}
 """
-# A frontier threshold on a time horizon, for a forecast (tests/forecasting/test_projection.py has more).
+# A frontier threshold on a time horizon, for a forecast (tests/forecasting/test_projection.py has
+# more).
 HORIZON = """
 benchmarks:
   - id: horizon
@@ -311,7 +312,15 @@ def test_openmetrics_is_negotiated_and_promtool_finds_nothing_with_a_forecast(
     # summaries only: promtool refuses it on a gauge)
     crossing = "warden_threshold_projected_crossing_timestamp_seconds"
     p10, p50, p90 = (
-        sample(plain.text, crossing, threshold="lab.horizon.frontier", percentile=p)
+        sample(
+            plain.text,
+            crossing,
+            threshold="lab.horizon.frontier",
+            percentile=p,
+            window="projection",
+            since="all",
+            stale="false",
+        )
         for p in ("10", "50", "90")
     )
     assert p10 is not None and p50 is not None and p90 is not None

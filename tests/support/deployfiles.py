@@ -1,4 +1,5 @@
-"""The files under deploy/ and how the deploy tests read and check them (tests/deploy/test_deploy.py,
+"""The files under deploy/ and how the deploy tests read and check them
+(tests/deploy/test_deploy.py,
 tests/deploy/test_monitoring.py)."""
 
 from __future__ import annotations
@@ -40,9 +41,12 @@ def alerts() -> list[str]:
 
 
 def warden_check(config: Path, env: dict[str, str] | None = None) -> str:
-    """`warden check --config CONFIG`; fails the test with warden's message unless it is ok."""
+    """`warden check --config-only --config CONFIG`; fails the test with warden's message unless
+    it is ok. Only the config: the paths and hosts it names are those of the machine it is made
+    for (the image, the host), not this one."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("WARDEN_")}
-    r = run([str(WARDEN), "check", "--config", str(config)], env={**environ, **(env or {})})
+    argv = [str(WARDEN), "check", "--config-only", "--config", str(config)]
+    r = run(argv, env={**environ, **(env or {})})
     assert r.returncode == 0, f"warden check {config}:\n{r.stdout}{r.stderr}"
     assert r.stdout.startswith("ok: "), r.stdout
     return r.stdout

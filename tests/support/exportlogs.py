@@ -1,4 +1,5 @@
-"""What the trigger-log export tests share (tests/triggerlog/test_export.py, tests/triggerlog/test_keys.py): a
+"""What the trigger-log export tests share (tests/triggerlog/test_export.py,
+tests/triggerlog/test_keys.py): a
 trigger log written by warden's own code on a real store, the CLI, and ways to read and tamper
 with an export."""
 
@@ -57,15 +58,15 @@ class Log:
     folder: Path
 
 
-def build_log(tmp_path: Path, db_url: str) -> Log:
-    """A trigger log written by warden's own code (see AT), on `db_url`."""
+def build_log(tmp_path: Path, db_url: str, subject: str = SUBJECT) -> Log:
+    """A trigger log written by warden's own code (see AT), on `db_url`, about `subject`."""
     cat = tmp_path / "catalog.yaml"
     cat.write_text(TINY_CATALOG)
     now = [T0]
     w = Warden(Settings(database_url=db_url, catalog=[str(cat)]), clock=lambda: now[0])
 
     def put(metric: str, value: float, key: str) -> None:
-        o = Observation(SUBJECT, "tiny", metric, value, now[0], key, "test", "0" * 64)
+        o = Observation(subject, "tiny", metric, value, now[0], key, "test", "0" * 64)
         with w.store.write() as conn:
             obs_rows.insert_observations(conn, "f", [o], now[0])
 

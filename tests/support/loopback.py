@@ -1,5 +1,6 @@
 """A loopback HTTP server whose answers each test scripts, for warden.ingest.http's tests
-(tests/ingest/test_http.py, tests/ingest/test_http_content.py): the `loopback` and `client` fixtures (a
+(tests/ingest/test_http.py, tests/ingest/test_http_content.py): the `loopback` and `client`
+fixtures (a
 pytest plugin, tests/conftest.py), scripts (`reply`, `in_turn`, `drip`, `reset`, `raw`) and fast
 fetch limits (`FAST`)."""
 

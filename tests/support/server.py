@@ -11,13 +11,19 @@ import uvicorn
 
 from warden.app.daemon import Warden
 from warden.interfaces.api.app import create_app
+from warden.interfaces.api.limits import SlowClientH11
 
 
 @contextmanager
 def serving(warden: Warden) -> Iterator[str]:
     """Serve `warden`'s app with its dispatcher running; yields the base URL."""
     config = uvicorn.Config(
-        create_app(warden), host="127.0.0.1", port=0, log_config=None, lifespan="off"
+        create_app(warden),
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        lifespan="off",
+        http=SlowClientH11,  # as `warden run` serves it
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

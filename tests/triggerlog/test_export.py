@@ -1,10 +1,13 @@
 """`warden log export` and `warden log verify-export` on real SQLite and PostgreSQL stores, with
-trigger logs written by warden's own code (tests/support/exportlogs.py), signed with HMAC keys; Ed25519
+trigger logs written by warden's own code (tests/support/exportlogs.py), signed with HMAC keys;
+Ed25519
 key pairs: tests/triggerlog/test_keys.py."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -42,6 +45,23 @@ def log(tmp_path: Path, db_url: str) -> Log:
 # Both formats hold every entry, exactly as stored.
 
 
+@pytest.mark.parametrize(
+    "subject",
+    ['=HYPERLINK("https://evil.example/","click")', "@SUM(1+1)", "+cmd|' /C calc'!A0", "-x", "'=x"],
+)
+def test_csv_cells_never_start_a_formula_and_still_verify(
+    tmp_path: Path, db_url: str, subject: str
+) -> None:
+    log = build_log(tmp_path, db_url, subject=subject)
+    path = export(log, "log.csv", "--format", "csv")
+    body = path.read_text().split("\n", 1)[1]
+    cells = [c for row in csv.reader(io.StringIO(body, newline="")) for c in row]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert "'" + subject in cells
+    r = verify(path, "--allow-unsigned")
+    assert r.exit_code == 0, r.output
+
+
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_export_holds_every_entry_as_stored(log: Log, fmt: str) -> None:
     path = export(log, f"log.{fmt}", "--format", fmt)
@@ -65,7 +85,7 @@ def test_export_holds_every_entry_as_stored(log: Log, fmt: str) -> None:
     assert rows[1]["subject"] == SUBJECT and rows[0]["prev_hash"] == GENESIS
     assert json.loads(str(rows[3]["content"]))["note"] == "full run\nv2"
     assert {r["threshold"] for r in rows[5:]} == {MATCH, INCLUDES}
-    r = verify(path)
+    r = verify(path, "--allow-unsigned")
     assert r.exit_code == 0, r.output
     assert f"7 entries (seq 1 to 7), {fmt}" in r.stdout
     assert f"the whole chain verifies up to the log head {log.entries[-1].hash}" in r.stdout
@@ -103,6 +123,8 @@ def test_signed_export_round_trips(log: Log, fmt: str) -> None:
     assert r.exit_code == 0, r.output
     assert f"signature valid (hmac-sha256, key id {sig['key_id']}" in r.stdout
     r = verify(path)  # no key: the chain and the signed bytes are checked, not the HMAC
+    assert r.exit_code == 1 and "signature present but not checked (give --key)" in r.stderr
+    r = verify(path, "--allow-unsigned")
     assert r.exit_code == 0 and "signature present but not checked (give --key)" in r.stdout
     moved = log.folder / "elsewhere.sig"
     Path(f"{path}.sig").rename(moved)
@@ -209,14 +231,15 @@ def test_a_dropped_line_of_a_filtered_export_needs_the_signature(log: Log) -> No
     assert verify(path).exit_code == 1  # the signed bytes changed, even without the key
     fails(path, "the export's bytes differ from those signed", "--key", key)
     Path(f"{path}.sig").unlink()
-    r = verify(path)
+    r = verify(path, "--allow-unsigned")
     last = max(e.seq for e in log.entries if e.threshold == MATCH)
     assert r.exit_code == 0 and f"2 entries (seq 2 to {last})" in r.stdout
 
 
-def test_a_rechained_forgery_passes_unsigned_but_not_signed(log: Log) -> None:
+def test_a_rechained_forgery_is_refused_unsigned_unless_allowed_and_fails_signed(log: Log) -> None:
     """Rewriting an entry and every hash after it, header included, fools a reader who has no
-    signature and no head hash kept elsewhere: this is what signing is for."""
+    signature and no head hash kept elsewhere: this is what signing is for. So an export without
+    a checked signature fails (exit 1) unless --allow-unsigned, which says what it proves."""
     key = key_file(log.folder)
     path = export(log, "log.jsonl", "--sign", key)
     header, rows = read(path)
@@ -232,7 +255,12 @@ def test_a_rechained_forgery_passes_unsigned_but_not_signed(log: Log) -> None:
     fails(path, "the export's bytes differ from those signed", "--key", key)
     Path(f"{path}.sig").unlink()
     r = verify(path)
+    assert r.exit_code == 1, r.output
+    assert "not signed: the hashes prove only that the file is consistent with itself" in r.stderr
+    assert "--allow-unsigned" in r.stderr and "Traceback" not in r.output
+    r = verify(path, "--allow-unsigned")
     assert r.exit_code == 0 and prev in r.stdout  # a head that `warden log verify` disowns
+    assert r.stdout.startswith("ok (unsigned): ") and "consistent with itself" in r.stdout
 
 
 def test_wrong_key_and_altered_signature_files(log: Log) -> None:
@@ -309,7 +337,7 @@ def test_an_unsigned_export_replaces_a_stale_signature(log: Log) -> None:
     path = export(log, "log.jsonl", "--sign", key)
     r = warden("log", "export", "-c", log.config, "-o", path)
     assert r.exit_code == 0 and f"removed {path}.sig" in r.stderr
-    assert not Path(f"{path}.sig").exists() and verify(path).exit_code == 0
+    assert not Path(f"{path}.sig").exists() and verify(path, "--allow-unsigned").exit_code == 0
     assert not Path(f"{path}.partial").exists()
 
 

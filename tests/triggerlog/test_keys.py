@@ -117,7 +117,9 @@ def test_ed25519_signature_verifies_with_the_public_key_alone(log: Log, fmt: str
     assert "readable by others" not in r.stderr  # a public key is meant to be read
     r = verify(path, "--key", away / private.name)  # the private key verifies too
     assert r.exit_code == 0 and "signature valid (ed25519" in r.stdout, r.output
-    r = verify(path)
+    r = verify(path)  # a signature not checked proves nothing: exit 1 unless allowed
+    assert r.exit_code == 1 and "signature present but not checked" in r.stderr
+    r = verify(path, "--allow-unsigned")
     assert r.exit_code == 0 and f"signature present but not checked (give --key): key id {kid}" in (
         r.stdout
     )

@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, func, select, tuple_
 
 from warden.alerting.cycle import idempotency_key
-from warden.alerting.routing import Router, labels
-from warden.catalog.thresholds import Catalog
+from warden.alerting.routing import Router, labels, matcher_problems
+from warden.catalog.thresholds import Catalog, Threshold
 from warden.core.chain import ACK, SILENCE
 from warden.core.errors import Conflict, NotFound, UsageError
 from warden.core.matchers import Matchers
 from warden.core.notification import Notification
+from warden.core.suggest import did_you_mean
 from warden.store import Store, actions
 from warden.store import alerts as alert_rows
 from warden.store import outbox as outbox_rows
@@ -36,14 +38,25 @@ log = logging.getLogger(__name__)
 
 
 def acknowledge(
-    store: Store, threshold: str, subject: str, by: str, note: str, now: datetime
+    store: Store,
+    threshold: str,
+    subject: str,
+    by: str,
+    note: str,
+    now: datetime,
+    *,
+    thresholds: Collection[str] = (),
 ) -> int:
-    """Acknowledge the alert threshold x subject; returns its trigger-log entry's seq."""
+    """Acknowledge the alert threshold x subject; returns its trigger-log entry's seq. A
+    threshold that neither `thresholds` (the catalog's ids) nor the store knows, or a subject
+    the threshold has no alert for, is NotFound with the nearest ids."""
     if not by.strip():
         raise UsageError("--by: name who acknowledges the alert")
     with store.write() as conn:
         alert_rows.lock(conn)
         state = alert_rows.load_states(conn, [threshold]).get((threshold, subject))
+        if state is None:
+            _no_alert(conn, threshold, subject, thresholds)
         if state is None or state.value not in ("firing", "warning", "pending", "nodata", "error"):
             shown = "no alert" if state is None else f"the alert is {state.value}"
             raise Conflict(f"{threshold} {subject}: {shown}: nothing to acknowledge")
@@ -54,6 +67,22 @@ def acknowledge(
         )
         alert_rows.append_triggers(conn, [entry])
     return entry.seq
+
+
+def _no_alert(conn: Connection, threshold: str, subject: str, thresholds: Collection[str]) -> None:
+    """NotFound naming the nearest ids when `threshold` is unknown; Conflict naming the
+    nearest subjects when the threshold has no alert for `subject`."""
+    known = set(thresholds) | alert_rows.threshold_ids(conn)
+    if threshold not in known:
+        near = did_you_mean(threshold, known)
+        raise NotFound(f"no threshold {threshold!r} in the catalog or the store{near}")
+    subjects = alert_rows.subjects(conn, threshold)
+    if subjects and subject not in subjects:
+        shown = ", ".join(sorted(subjects)[:10]) + (", ..." if len(subjects) > 10 else "")
+        raise Conflict(
+            f"{threshold} {subject}: no alert{did_you_mean(subject, subjects)} (its alerts' "
+            f"subjects: {shown}): nothing to acknowledge"
+        )
 
 
 def alert_of_trigger(store: Store, seq: int) -> tuple[str, str]:
@@ -75,8 +104,14 @@ def add_silence(
     by: str,
     comment: str,
     now: datetime,
+    *,
+    thresholds: Iterable[Threshold] | None = None,
+    force: bool = False,
+    force_hint: str = "--force",
 ) -> tuple[int, int]:
-    """Add a silence; returns its id and its trigger-log entry's seq."""
+    """Add a silence; returns its id and its trigger-log entry's seq. With `thresholds` (the
+    catalog's), matchers on a label no alert carries, or equal to a value none has, are refused
+    (they would silence nothing) unless `force`."""
     if not matchers.match and not matchers.match_re:
         raise UsageError("a silence needs at least one matcher (--match or --match-re)")
     if ends_at <= starts_at:
@@ -85,6 +120,13 @@ def add_silence(
         raise UsageError(f"the silence would end in the past ({ends_at})")
     if not by.strip() or not comment.strip():
         raise UsageError("a silence needs --by (who) and --comment (why)")
+    if thresholds is not None and not force:
+        problems = matcher_problems(matchers, thresholds)
+        if problems:
+            raise UsageError(
+                f"the silence would match nothing: {'; '.join(problems)}; to add it anyway, "
+                f"give {force_hint}"
+            )
     with store.write() as conn:
         alert_rows.lock(conn)
         silence_id = actions.add_silence(conn, matchers, starts_at, ends_at, by, comment, now)
@@ -154,7 +196,7 @@ def renotify(store: Store, catalog: Catalog, router: Router, now: datetime) -> R
         ]
         known = actions.notices_of(conn)
         heads = _last_triggers(conn, [(f.threshold, f.subject) for f in firing_now])
-        queue: list[tuple[int, str, str]] = []
+        queue: list[outbox_rows.Queued] = []
         for f in firing_now:
             head = heads.get((f.threshold, f.subject))
             if f.acked or head is None:
@@ -172,8 +214,10 @@ def renotify(store: Store, catalog: Catalog, router: Router, now: datetime) -> R
                     and (now - notice.last_at).total_seconds() >= route.repeat_interval
                 ):
                     n = notice.repeats + 1
+                    by = ",".join(f"{k}={alert.get(k, '')}" for k in route.group_by)
                     queue += [
-                        (seq, s, idempotency_key(digest, f"{s}:repeat:{n}")) for s in route.sinks
+                        (seq, s, idempotency_key(digest, f"{s}:repeat:{n}"), f"{i}|{by}", now)
+                        for s in route.sinks
                     ]
                     notice = actions.Notice(now, n, notice.escalated_at)
                     repeats += 1
@@ -183,7 +227,7 @@ def renotify(store: Store, catalog: Catalog, router: Router, now: datetime) -> R
                 )
                 if due and notice.escalated_at is None:
                     queue += [
-                        (seq, s, idempotency_key(digest, f"{s}:escalate"))
+                        (seq, s, idempotency_key(digest, f"{s}:escalate"), f"escalate|{i}", now)
                         for s in route.escalate_to
                     ]
                     notice = actions.Notice(notice.last_at, notice.repeats, now)

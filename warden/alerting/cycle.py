@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import Connection
@@ -25,12 +25,14 @@ from warden.core.model import (
     Assessment,
     Evaluation,
     State,
+    StoredObservation,
     Transition,
     Verdict,
 )
 from warden.evaluation.evaluate import FeedRuns, depth, evaluate_threshold, explain, silent_feeds
 from warden.forecasting.frontier import ThresholdForecast
 from warden.forecasting.projection import Projector
+from warden.ingest.settings import MAX_CLOCK_SKEW_SECONDS
 from warden.store import Store, actions, stats
 from warden.store import alerts as alert_rows
 from warden.store import assessments as assessment_rows
@@ -68,11 +70,13 @@ def run_cycle(
     thresholds: Iterable[Threshold] | None = None,
     feed_stale: Mapping[str, float] | None = None,
     projector: Projector | None = None,
+    max_clock_skew: float = MAX_CLOCK_SKEW_SECONDS,
 ) -> CycleResult:
     """Evaluate `thresholds` (default: the whole catalog) and persist what changed.
     `sinks`: a Router (routes, silences, inhibition), or sink ids that every notification goes
     to. `feed_stale`: feed id -> its `stale_after`: a feed that has gone that long without a
-    successful run is silent, and its evidence does not count."""
+    successful run is silent, and its evidence does not count. Observations dated more than
+    `max_clock_skew` seconds after now are not read: a bad time cannot hide later evidence."""
     router = sinks if isinstance(sinks, Router) else Router([], list(sinks), ())
     chosen = list(catalog.thresholds if thresholds is None else thresholds)
     result = CycleResult()
@@ -100,9 +104,10 @@ def run_cycle(
         extra |= {"feed"} if quiet else set()
         read = depth(chosen)
         pairs = {p for t in chosen if not t.exclude_vendor_reported for p in t.pairs}
-        evidence = obs_rows.series(conn, pairs, read, extra)
+        until = now + timedelta(seconds=max_clock_skew)
+        evidence = obs_rows.series(conn, pairs, read, extra, until=until)
         pairs = {p for t in chosen if t.exclude_vendor_reported for p in t.pairs}
-        independent = obs_rows.series(conn, pairs, read, extra, independent=True)
+        independent = obs_rows.series(conn, pairs, read, extra, independent=True, until=until)
         due = any(isinstance(t.when, Reassessment) for t in chosen)
         assessed = assessment_rows.latest(conn) if due else {}
         projected = [t for t in chosen if t.projected is not None]
@@ -137,7 +142,9 @@ def run_cycle(
             result.evaluations.extend(evaluations)
         rows = [_state_row(th, t.subject, t.to_state, now) for t, th in changed]
         details = obs_rows.evidence(conn, (p.id for t, _ in changed for p in t.evaluation.evidence))
-        decisions, extras = _deliveries(conn, catalog, router, changed, now)
+        starts = alert_rows.watch_starts(conn, [t.id for t in chosen], now)
+        history = _history(conn, changed, details, starts)
+        decisions, extras = _deliveries(conn, catalog, router, changed, history, now)
         items = [(now, t, th) for t, th in changed]
         entries = chain(alert_rows.chain_head(conn), items, details, extras)
         alert_rows.save_states(conn, rows)
@@ -149,9 +156,11 @@ def run_cycle(
         outbox_rows.enqueue(
             conn,
             [
-                (e.seq, sink, idempotency_key(e.hash, sink))
-                for e, decision in zip(entries, decisions, strict=True)
-                for sink in decision.sinks
+                (e.seq, sink, idempotency_key(e.hash, sink), group, due)
+                for e, decision, (t, th), old in zip(
+                    entries, decisions, changed, history, strict=True
+                )
+                for sink, group, due in groups(conn, router, decision, th, t, old, now)
             ],
             now,
         )
@@ -174,15 +183,17 @@ def run_cycle(
             explain(by_id[t.threshold], t.evaluation),
             extra={"trigger": seq, "threshold": t.threshold, "to_state": t.to_state.value},
         )
-        if seq in result.unrouted:
-            log.warning(
-                "trigger %d: no route takes %s %s (%s): recorded, not notified",
-                seq,
-                t.threshold,
-                t.subject,
-                t.to_state.value,
-                extra={"trigger": seq, "threshold": t.threshold, "to_state": t.to_state.value},
-            )
+    if result.unrouted and router.routes:
+        # One line per cycle, not one per trigger; none without sinks (nothing to route to).
+        shown = ", ".join(f"#{s}" for s in result.unrouted[:5])
+        more = f" and {len(result.unrouted) - 5} more" if len(result.unrouted) > 5 else ""
+        log.warning(
+            "%d triggers no route takes (recorded in the trigger log, not notified): %s%s",
+            len(result.unrouted),
+            shown,
+            more,
+            extra={"unrouted": len(result.unrouted)},
+        )
     return result
 
 
@@ -190,15 +201,88 @@ def run_cycle(
 PROJECTOR = Projector()
 
 
+def _history(
+    conn: Connection,
+    changed: Sequence[tuple[Transition, Threshold]],
+    details: Mapping[int, StoredObservation],
+    starts: Mapping[str, datetime],
+) -> list[bool]:
+    """Whether each transition was caused by history: every observation of its evidence is
+    one warden found rather than saw arrive. An observation is history when it was in the store
+    before warden first evaluated the threshold (the first start on a store, a threshold added
+    to the catalog), when its feed's first run read it, or when a feed found it later but it
+    happened before that first run (a backfill, an old row). A pushed observation arriving
+    after the threshold's first evaluation is news, whatever its date; so is a transition
+    without evidence (stale data, an error)."""
+    if not changed:
+        return []
+    runs = alert_rows.first_runs(conn)
+
+    def old(o: StoredObservation, since: datetime) -> bool:
+        if o.ingested_at is not None and o.ingested_at < since:
+            return True
+        first = runs.get(o.feed)
+        if first is None:
+            return False
+        started, ended = first
+        return (o.ingested_at is not None and o.ingested_at <= ended) or o.observed_at < started
+
+    out = []
+    for t, th in changed:
+        seen = [details[p.id] for p in t.evaluation.evidence if p.id in details]
+        out.append(bool(seen) and all(old(o, starts[th.id]) for o in seen))
+    return out
+
+
+def groups(
+    conn: Connection,
+    router: Router,
+    decision: Decision,
+    threshold: Threshold,
+    transition: Transition,
+    history: bool,
+    now: datetime,
+) -> list[tuple[str, str, datetime]]:
+    """(sink, group key, due at) of each notification of a transition, as its routes group
+    them: the alerts a route sends a sink with the same `group_by` labels are one group, history
+    apart from news (`history: summary`); `group_wait` (`history_wait` for a summary) and
+    `group_interval` set when it is due, and a group still waiting takes the new alert along
+    (as Alertmanager's group_wait runs from the group's first alert). A route with
+    `history: none` sends history nowhere."""
+    alert = labels(threshold, transition.subject, transition.to_state.value)
+    out = []
+    for sink in decision.sinks:
+        i = next((i for i in decision.routes if sink in router.routes[i].sinks), None)
+        route = router.routes[i] if i is not None else None
+        if route is None:  # an escalation's sink, or no route: a group of its own route
+            out.append((sink, f"{'history|' if history else ''}-", now))
+            continue
+        if history and route.history == "none":
+            continue
+        summary = history and route.history == "summary"
+        by = ",".join(f"{k}={alert.get(k, '')}" for k in route.group_by)
+        group = f"{'history|' if summary else ''}{i}|{by}"
+        wait = route.history_wait if summary else route.group_wait
+        due = outbox_rows.waiting(conn, sink, group) or now + timedelta(seconds=wait)
+        if route.group_interval:
+            last = outbox_rows.last_sent(conn, sink, group)
+            if last is not None:
+                due = max(due, last + timedelta(seconds=route.group_interval))
+        out.append((sink, group, due))
+    return out
+
+
 def _deliveries(
     conn: Connection,
     catalog: Catalog,
     router: Router,
     changed: Sequence[tuple[Transition, Threshold]],
+    history: Sequence[bool],
     now: datetime,
 ) -> tuple[list[Decision], list[dict[str, object]]]:
     """Where each transition is notified (routes, silences, inhibition) and what the trigger
-    log records about it: the decision, and the acknowledgement when there is one."""
+    log records about it: the decision, whether history caused it, and the acknowledgement
+    when there is one."""
     if not changed:
         return [], []
     notified = [t.to_state in NOTIFY_STATES for t, _ in changed]
@@ -213,7 +297,7 @@ def _deliveries(
         if (f.threshold, f.subject) not in moved and catalog.has(f.threshold)
     ] + [labels(th, t.subject, "firing") for t, th in changed if t.to_state is State.FIRING]
     decisions, extras = [], []
-    for (t, th), notify in zip(changed, notified, strict=True):
+    for (t, th), notify, old in zip(changed, notified, history, strict=True):
         if notify:
             alert = labels(th, t.subject, t.to_state.value)
             if t.evaluation.projection is not None:
@@ -224,6 +308,8 @@ def _deliveries(
         else:
             decision = Decision((), ())
         extra: dict[str, object] = {"delivery": decision.record()} if notify else {}
+        if old:
+            extra["history"] = True
         ack = acked.get((t.threshold, t.subject))
         if ack is not None:
             extra["acknowledged"] = {"by": ack.by, "at": ack.at.isoformat(), "note": ack.note}

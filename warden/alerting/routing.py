@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -40,6 +40,21 @@ class RouteSettings(Matchers):
     escalate_after: Duration | None = Field(None, gt=0)
     escalate_to: list[str] = Field(default_factory=list)
     send_resolved: bool = True
+    # Grouping, as in Alertmanager: the alerts this route sends to a sink together are one
+    # notification per distinct value of these labels (none: one group for the route).
+    group_by: list[str] = Field(default_factory=list)
+    # How long a new group waits for more alerts before it is sent (0: at once, so the
+    # transitions of one ingest or one cycle are one notification and a lone alert is not
+    # delayed), and how long after a group was sent its next changes wait.
+    group_wait: Duration = Field(0.0, ge=0)
+    group_interval: Duration = Field(0.0, ge=0)
+    # What transitions caused by history (evidence older than warden's watch: a feed's first
+    # run, a backfill, a threshold added) become: one summary per group (`summary`), a
+    # notification each like news (`each`), or nothing but the trigger log (`none`).
+    history: Literal["summary", "each", "none"] = "summary"
+    # How long a history summary waits for more history (a first sync runs several feeds one
+    # after the other): news never waits for it.
+    history_wait: Duration = Field(30.0, ge=0)
 
     @model_validator(mode="after")
     def _escalation(self) -> RouteSettings:
@@ -64,6 +79,104 @@ DEFAULT_INHIBIT = (
 
 def family(threshold_id: str) -> str:
     return threshold_id.rsplit(".", 1)[0]
+
+
+# The labels warden gives every alert (`labels`); a threshold's `then.labels` add their own.
+LABELS = (
+    "threshold",
+    "subject",
+    "severity",
+    "level",
+    "domain",
+    "scope",
+    "family",
+    "state",
+    "alert",
+)
+
+
+def label_names(thresholds: Iterable[Threshold]) -> set[str]:
+    """Every label name an alert of `thresholds` can carry: warden's own and the thresholds'
+    `then.labels`."""
+    return set(LABELS).union(*(t.then.labels for t in thresholds))
+
+
+def unknown_labels(matchers: Matchers, known: set[str]) -> list[str]:
+    """The label names `matchers` test that no alert carries: such a matcher never matches
+    (`domian=compute`), or always does with a regex that takes the empty string."""
+    return sorted({*matchers.match, *matchers.match_re} - known)
+
+
+def label_problem(names: list[str], known: set[str]) -> str:
+    """The message for unknown label names: each with its nearest known names, and all the
+    known ones."""
+    from warden.core.suggest import nearest
+
+    def named(name: str) -> str:
+        near = " or ".join(repr(c) for c in nearest(name, known))
+        return f"{name!r} (did you mean {near}?)" if near else repr(name)
+
+    parts = [named(n) for n in names]
+    noun = "label" if len(names) == 1 else "labels"
+    return (
+        f"unknown {noun} {', '.join(parts)}: no alert has it, so it matches nothing (labels: "
+        f"{', '.join(sorted(known))})"
+    )
+
+
+def label_values(thresholds: Iterable[Threshold]) -> dict[str, set[str]]:
+    """The values each label but `subject` takes on the alerts of `thresholds`, in any state."""
+    from warden.core.model import State
+
+    out: dict[str, set[str]] = {}
+    for t in thresholds:
+        for state in State:
+            for name, value in labels(t, "", state.value).items():
+                out.setdefault(name, set()).add(value)
+    out.setdefault("alert", set()).add("projected_crossing")
+    out.pop("subject", None)  # subjects are models (or scopes): not known in advance
+    return out
+
+
+def matcher_problems(matchers: Matchers, thresholds: Iterable[Threshold]) -> list[str]:
+    """Why `matchers` (typed by someone: a silence) can match no alert of `thresholds`: a label
+    no alert carries, or an equality on a value no alert has; each with the nearest names."""
+    from warden.core.suggest import did_you_mean
+
+    values = label_values(thresholds)
+    known = set(values) | {"subject"}
+    found = []
+    if names := unknown_labels(matchers, known):
+        found.append(label_problem(names, known))
+    for name, value in sorted(matchers.match.items()):
+        seen = values.get(name)
+        if seen is not None and value not in seen:
+            shown = ", ".join(sorted(seen)[:12]) + (", ..." if len(seen) > 12 else "")
+            found.append(
+                f"no alert has {name}={value!r}{did_you_mean(value, seen)} ({name}: {shown})"
+            )
+    return found
+
+
+def config_label_problems(
+    routes: Sequence[Matchers], inhibit: Sequence[InhibitSettings], thresholds: Iterable[Threshold]
+) -> list[tuple[str, str]]:
+    """(key, message) for each route and inhibit rule that names an unknown label."""
+    known = label_names(thresholds)
+    found = []
+    for i, route in enumerate(routes):
+        names = unknown_labels(route, known)
+        group_by = getattr(route, "group_by", [])
+        names += sorted(set(group_by) - known - set(names))
+        if names:
+            found.append((f"routes.{i}", label_problem(names, known)))
+    for i, rule in enumerate(inhibit):
+        for side in ("source", "target"):
+            if names := unknown_labels(getattr(rule, side), known):
+                found.append((f"inhibit.{i}.{side}", label_problem(names, known)))
+        if names := sorted(set(rule.equal) - known):
+            found.append((f"inhibit.{i}.equal", label_problem(names, known)))
+    return found
 
 
 def labels(threshold: Threshold, subject: str, state: str) -> dict[str, str]:

@@ -1,6 +1,6 @@
-"""Threshold tests, like `promtool test rules` (format: thresholds/README.md, "Testing
-thresholds"). Each test runs the real pipeline on a fresh SQLite file: at each time an observation
-or expectation names, in order, that time's observations are stored and evaluated as the daemon
+"""Threshold tests, like `promtool test rules` (format: docs/reference/threshold-tests.md).
+Each test runs the real pipeline on a fresh SQLite file: at each time an observation or
+expectation names, in order, that time's observations are stored and evaluated as the daemon
 would (what they touch; everything at an expectation's time), with the clock fixed to it; then
 that time's expectations are compared with the verdicts, alert states and triggers."""
 

@@ -3,6 +3,7 @@ the HTTP app from the settings, and runs them in one process."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import socket
@@ -14,7 +15,9 @@ from typing import Any, TypeVar
 
 from warden.alerting import actions as alerting
 from warden.alerting.cycle import CycleResult, run_cycle
-from warden.alerting.routing import Router
+from warden.alerting.routing import Router, config_label_problems
+from warden.app.checks import Report, check_world
+from warden.app.outage import Outage
 from warden.app.settings import FeedSettings, Settings, SinkSettings
 from warden.catalog.feedhealth import threshold_id, with_feed_health
 from warden.catalog.reload import CatalogWatch
@@ -27,17 +30,21 @@ from warden.delivery.dispatch import Dispatcher
 from warden.delivery.sinks import Sink
 from warden.evaluation.sweep import Sweep
 from warden.forecasting.frontier import ThresholdForecast
-from warden.forecasting.projection import Projector
+from warden.forecasting.projection import Projector, reads
 from warden.ingest.connector import Connector, Cursor
 from warden.ingest.feedrun import IngestResult, handle, run_feed
 from warden.metrics.collector import Metrics
 from warden.store import Store
 from warden.store import alerts as alert_rows
+from warden.store import feeds as feed_rows
 from warden.triggerlog.entries import Break, catalog_entry, verify
 
 log = logging.getLogger(__name__)
 
 PUSH_FEED = "api"  # the feed id of observations pushed over HTTP
+# Who this daemon is in the store's leases: one daemon per host and store (a restarted one takes
+# back its own leases at once).
+OWNER = socket.gethostname()
 CATALOG_CHECK_SECONDS = 2.0  # how often the daemon looks for SIGHUP or changed catalog files
 FOLLOW_UP_SECONDS = 15.0  # how often ended silences are logged and repeats are considered
 
@@ -97,6 +104,10 @@ def assemble(settings: Settings) -> Parts:
     for s in settings.sinks:
         if sink := _built(parts.problems, f"sinks.{s.id}", partial(build_sink, s)):
             parts.sinks[s.id] = sink
+    if parts.catalog is not None:  # a matcher on a label no alert has matches nothing
+        thresholds = parts.catalog.thresholds
+        for where, why in config_label_problems(settings.routes, settings.inhibit, thresholds):
+            parts.problems.append(Problem(where, why))
     return parts
 
 
@@ -117,8 +128,15 @@ class Warden:
     """The running parts, wired together. CLI commands and the daemon both use it."""
 
     def __init__(
-        self, settings: Settings, clock: Clock = system_clock, *, migrate: bool = True
+        self,
+        settings: Settings,
+        clock: Clock = system_clock,
+        *,
+        migrate: bool = True,
+        create: bool = True,
     ) -> None:
+        """Without `create`, a missing SQLite store is refused (StoreMissing) rather than made:
+        only `run`, `ingest`, `backfill` and `db upgrade` create one."""
         parts = assemble(settings)
         if parts.problems or parts.catalog is None:
             raise ProblemsError(parts.problems)
@@ -127,9 +145,14 @@ class Warden:
         self.catalog = parts.catalog
         self.feeds = parts.feeds
         self.sinks = parts.sinks
-        self.store = Store(settings.database_url)
+        self.store = Store(settings.database_url, create=create)
+        self.outage = Outage()  # jobs wait through a store outage (warden/app/outage.py)
         if migrate:
             self.store.upgrade()
+            # Warden watches the catalog's thresholds from now on: evidence already in the
+            # store is history to them, what arrives from now on is news (alerting.cycle).
+            with self.store.write() as conn:
+                alert_rows.watch_starts(conn, catalog_ids(self.catalog), clock())
         # The last evaluation of each threshold x subject (for the margins in /metrics).
         self.last: dict[tuple[str, str], Evaluation] = {}
         # The projected frontier of every frontier threshold (for the metrics), refreshed by
@@ -143,10 +166,18 @@ class Warden:
             settings.metrics,
             list(self.sinks),
             pushed=[PUSH_FEED],
+            clock=clock,
+            feed_intervals=_feed_intervals(settings),
         )
-        self.dispatcher = Dispatcher(self.store, self.sinks, settings.dispatch, clock)
+        policies = {
+            s.id: settings.dispatch.policy(s.retry_for, s.backoff_max) for s in settings.sinks
+        }
+        self.dispatcher = Dispatcher(
+            self.store, self.sinks, settings.dispatch, clock, policies=policies, owner=OWNER
+        )
         self._sweep = Sweep()
         self._refreshed: dict[str, datetime] = {}  # sinks re-sent their active alerts, when
+        self.log_break: Break | None = None  # the last verification of the trigger log
         self.router = Router(settings.routes, list(self.sinks), settings.inhibit)
 
     def catalog_pairs(self) -> set[tuple[str, str]]:
@@ -205,18 +236,30 @@ class Warden:
             self.clock,
             self.catalog.registry,
             persist=True,
+            bounds=self.settings.ingest.bounds(),
         )
         health = [t for t in self.catalog.thresholds if t.id == threshold_id(feed_id)]
         touched = self.catalog.touching(result.touched)
         if touched or health:
             self.evaluate([*touched, *health])
+        self.forecast_touched(result.touched)
         return result
 
     def ingest_payload(self, feed: str, connector: Connector, payload: Payload) -> IngestResult:
         """One payload (a push), through the same path as a feed run."""
         result = IngestResult(feed)
-        handle(self.store, feed, connector, payload, result, self.clock, self.catalog.registry)
+        handle(
+            self.store,
+            feed,
+            connector,
+            payload,
+            result,
+            self.clock,
+            self.catalog.registry,
+            self.settings.ingest.bounds(),
+        )
         self.evaluate_touched(result.touched)
+        self.forecast_touched(result.touched)
         return result
 
     def evaluate_touched(self, pairs: Iterable[tuple[str, str]]) -> CycleResult | None:
@@ -233,6 +276,7 @@ class Warden:
             thresholds,
             feed_stale,
             self.projector,
+            self.settings.ingest.max_clock_skew,
         )
         self.metrics.evaluation_seconds.observe(result.duration_seconds)
         for ev in result.evaluations:
@@ -272,19 +316,53 @@ class Warden:
         with self.store.read() as conn:
             self.forecasts = self.projector.project(conn, catalog, catalog.thresholds, self.clock())
 
+    def forecast_touched(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Refresh the forecasts after an ingest into a series a forecast frontier reads, so the
+        projected crossings follow new data at once, not forecast_every later."""
+        if not reads(self.catalog, pairs):
+            return
+        try:
+            self.forecast()
+        except Exception:  # the ingest is done; the forecast job retries on its schedule
+            log.exception("forecast after ingest failed")
+
+    def ready(self) -> tuple[bool, str]:
+        """Whether the daemon can be trusted to record and alert: the store answers at the
+        latest schema, and the trigger log verified when it was last checked."""
+        ready, why = self.store.ready()
+        if ready and self.log_break is not None:
+            b = self.log_break
+            return False, f"the trigger log does not verify: entry {b.seq}: {b.why}"
+        return ready, why
+
+    def check(self) -> Report:
+        """The checks of `warden check` over the running parts (warden/app/checks.py): each
+        finding logged, their count per check in warden_check_warnings."""
+        try:
+            report = check_world(self.settings, Parts(self.catalog, self.feeds, self.sinks))
+        except Exception:  # a start-up aid: its failure must not stop the daemon
+            log.exception("check: the checks of `warden check` failed; starting without them")
+            return Report()
+        for finding in report.findings:
+            log.warning("check: %s", finding, extra={"check": finding.check})
+        for check, count in report.counts().items():
+            self.metrics.check_warnings.labels(check).set(count)
+        return report
+
     def verify_log(self) -> Break | None:
         """Verify the trigger log's hash chain; the outcome is in warden_trigger_log_verified."""
         with self.store.read() as conn:
             broken = verify(alert_rows.entries(conn))
         self.metrics.chain_ok.set(0 if broken else 1)
         self.metrics.chain_checked.set(self.clock().timestamp())
+        self.log_break = broken
         if broken is not None:
             log.error("trigger log: entry %d does not verify: %s", broken.seq, broken.why)
         return broken
 
     def sweep(self) -> CycleResult:
         """The periodic evaluation: every threshold the first time, then those that time alone
-        can change, that read new observations or that failed (warden/sweep.py)."""
+        can change, that read new observations or that failed (warden/evaluation/sweep.py)."""
         stale_feeds = [f.id for f in self.settings.feeds if f.stale_after]
         catalog = self.catalog
         with self.store.read() as conn:
@@ -297,9 +375,20 @@ class Warden:
         self.store.dispose()
 
 
-def serve(warden: Warden, create_app: Callable[[Warden], Any]) -> int:
+def _feed_intervals(settings: Settings) -> dict[str, float]:
+    from warden.app.scheduler import expected_interval_seconds
+
+    return {f.id: expected_interval_seconds(f.every, f.cron) for f in settings.feeds}
+
+
+def serve(
+    warden: Warden,
+    create_app: Callable[[Warden], Any],
+    http_protocol: type[asyncio.Protocol] | None = None,
+) -> int:
     """Run the daemon until SIGTERM or SIGINT; returns the exit code. `create_app` builds the
-    ASGI application (the HTTP API) that serves beside the schedules."""
+    ASGI application (the HTTP API) that serves beside the schedules; `http_protocol`, the
+    HTTP protocol uvicorn serves it with (its own h11 one by default)."""
     import uvicorn
 
     from warden.app.scheduler import Schedules
@@ -311,7 +400,7 @@ def serve(warden: Warden, create_app: Callable[[Warden], Any]) -> int:
     )
     # A worker per feed, so one slow or failing feed never delays another, and three for the
     # other jobs (the sweep, verification, forecasts, follow-up, catalog watch), which are short.
-    schedules = Schedules(workers=len(warden.feeds) + 3)
+    schedules = Schedules(workers=len(warden.feeds) + 3, guard=warden.outage.guard)
     schedules.every("catalog-watch", CATALOG_CHECK_SECONDS, watch.check, start_now=False)
     for feed in warden.feeds.values():
         run = partial(warden.run_feed, feed.id)
@@ -332,8 +421,13 @@ def serve(warden: Warden, create_app: Callable[[Warden], Any]) -> int:
         log_config=None,
         access_log=False,
         lifespan="off",
+        http=http_protocol or "auto",
     )
     server = uvicorn.Server(config)
+    with warden.store.write() as conn:
+        interrupted = feed_rows.interrupt_running(conn, warden.clock())
+    if interrupted:
+        log.warning("%d feed runs were interrupted by the previous stop: marked so", interrupted)
     warden.dispatcher.start()
     schedules.start()
     log.info(
@@ -347,12 +441,7 @@ def serve(warden: Warden, create_app: Callable[[Warden], Any]) -> int:
         len(warden.feeds),
         len(warden.sinks),
     )
-    if settings.routes and (unrouted := warden.router.unrouted(warden.catalog.thresholds)):
-        log.warning(
-            "no route takes %d thresholds when they fire (recorded, never notified): %s",
-            len(unrouted),
-            ", ".join(unrouted),
-        )
+    warden.check()  # what `warden check` warns of, logged and in warden_check_warnings
     # uvicorn handles SIGTERM/SIGINT while it serves, then re-raises the signal to the handler
     # that was installed before it. Ours notes it, so the drain below runs and we exit 0.
     stop_signals: list[int] = []

@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from warden.app.outage import OutageFilter
+
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
 _STANDARD |= {"message", "asctime", "color_message"}
 
@@ -34,6 +36,8 @@ def setup(fmt: str = "auto", level: int = logging.INFO) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    # A store outage is logged once a minute as one line, not as a traceback a second.
+    handler.addFilter(OutageFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -13,11 +13,19 @@ from apscheduler.triggers.cron import CronTrigger
 log = logging.getLogger(__name__)
 
 
+Guard = Callable[[str, Callable[[], object]], Callable[[], object]]
+
+
 class Schedules:
-    def __init__(self, workers: int = 8) -> None:
+    def __init__(self, workers: int = 8, guard: Guard | None = None) -> None:
+        """`guard` wraps every job (the daemon's: a store outage makes jobs wait, not fail)."""
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(workers)}, timezone=UTC
         )
+        self._guard = guard
+
+    def _job(self, job_id: str, func: Callable[[], object]) -> Callable[[], None]:
+        return _guarded(job_id, func if self._guard is None else self._guard(job_id, func))
 
     def every(
         self, job_id: str, seconds: float, func: Callable[[], object], *, start_now: bool = True
@@ -26,7 +34,7 @@ class Schedules:
         are coalesced into one."""
         first: dict[str, datetime] = {"next_run_time": datetime.now(UTC)} if start_now else {}
         self._scheduler.add_job(
-            _guarded(job_id, func),
+            self._job(job_id, func),
             "interval",
             seconds=seconds,
             id=job_id,
@@ -40,7 +48,7 @@ class Schedules:
         """Run `func` on a crontab schedule (five fields, UTC), with the same guarantees as
         `every`."""
         self._scheduler.add_job(
-            _guarded(job_id, func),
+            self._job(job_id, func),
             CronTrigger.from_crontab(expression, timezone=UTC),
             id=job_id,
             max_instances=1,
@@ -68,6 +76,27 @@ def cron_problem(expression: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
+
+
+def expected_interval_seconds(every: float, cron: str | None) -> float:
+    """The longest a feed's schedule leaves between two runs: `every`, or the widest gap
+    between a cron schedule's runs over five weeks (a weekday-only schedule leaves a weekend).
+    Operators' stale-feed alerts judge each feed by it."""
+    if cron is None:
+        return every
+    trigger = CronTrigger.from_crontab(cron, timezone=UTC)
+    start = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday: any fixed time gives the same gaps
+    fire = trigger.get_next_fire_time(None, start)
+    widest = 0.0
+    for _ in range(5000):
+        if fire is None or fire > start + timedelta(days=35):
+            break
+        later = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        if later is None:
+            break
+        widest = max(widest, (later - fire).total_seconds())
+        fire = later
+    return widest or every
 
 
 def _guarded(job_id: str, func: Callable[[], object]) -> Callable[[], None]:

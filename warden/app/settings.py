@@ -28,6 +28,7 @@ from warden.core.config import Duration, Strict
 from warden.core.errors import ConfigError, Problem
 from warden.core.yamlfile import LocatedYaml, YamlError, problems_from
 from warden.delivery.settings import DispatchSettings
+from warden.ingest.settings import IngestSettings
 from warden.metrics.settings import MetricsSettings
 
 ENV_PREFIX = "WARDEN_"
@@ -69,6 +70,9 @@ class SinkSettings(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
     type: str
     options: dict[str, Any] = Field(default_factory=dict)
+    # This sink's own dispatch.retry_for and dispatch.backoff_max_seconds ("24h", "5m").
+    retry_for: Duration | None = Field(None, gt=0)
+    backoff_max: Duration | None = Field(None, gt=0)
 
 
 class Settings(BaseSettings):
@@ -87,12 +91,13 @@ class Settings(BaseSettings):
     evaluate_every: Duration = Field(60.0, gt=0)
     feeds: list[FeedSettings] = Field(default_factory=list)
     sinks: list[SinkSettings] = Field(default_factory=list)
-    # Which sinks each alert goes to (README, "Routing"); none: every alert to every sink.
+    # Which sinks each alert goes to (docs/reference/routing.md); none: every alert to every sink.
     routes: list[RouteSettings] = Field(default_factory=list)
     # Firing alerts that hold back the notifications of others; default: a firing high or
     # critical level hides the early warning of the same family and subject.
     inhibit: list[InhibitSettings] = Field(default_factory=lambda: list(DEFAULT_INHIBIT))
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     log_format: str = Field("auto", pattern="^(auto|json|text)$")
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     # How often the daemon verifies the trigger log's hash chain (warden_trigger_log_verified).

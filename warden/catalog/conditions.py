@@ -162,7 +162,7 @@ def _kind(data: Any) -> str:
     return "<condition>"
 
 
-# Tags in angle brackets: error locations leave them out (warden/yamlfile.py).
+# Tags in angle brackets: error locations leave them out (warden/core/yamlfile.py).
 When = Annotated[
     Annotated[Condition, Tag("<condition>")]
     | Annotated[Combination, Tag("<combination>")]

@@ -1,8 +1,8 @@
 """The catalog: if-then thresholds read from YAML, with errors located at `file:line`.
 
 A catalog file holds a top-level `thresholds:` list and optionally `benchmarks:` and `models:`
-lists adding in-house entries to the registry (warden/registry.py). Every problem in a file is
-reported at once.
+lists adding in-house entries to the registry (`warden.catalog.registry`). Every problem in a
+file is reported at once.
 """
 
 from __future__ import annotations
@@ -10,15 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    BeforeValidator,
     Field,
     HttpUrl,
     ValidationError,
@@ -38,9 +41,10 @@ from warden.catalog.conditions import (
     rewrite,
 )
 from warden.catalog.registry import BOUNDS, BenchmarkSpec, ModelSpec, Registry, Source, add_file
-from warden.core.config import Strict, parse_duration
+from warden.core.config import Duration, Strict, parse_duration
 from warden.core.errors import CatalogError, Problem
 from warden.core.model import COMPUTE
+from warden.core.suggest import did_you_mean
 from warden.core.yamlfile import LocatedYaml, YamlError, problems_from, yaml_files
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$"
@@ -78,10 +82,59 @@ class Provenance(Strict):
 class Projected(Strict):
     """`projected: {within_days: N, probability: p}`: an early warning ahead of the data, when
     the trend of the frontier is projected to cross the trigger value within N days with at
-    least probability p (warden/forecast.py)."""
+    least probability p (warden/forecasting/fit.py)."""
 
     within_days: float = Field(gt=0, le=3650)
     probability: float = Field(gt=0, le=1)
+
+
+WINDOW_PATTERN = re.compile(r"\A(all|\d{4}-\d{2}-\d{2}|[1-9]\d{0,2}[yd])\Z")
+
+
+def window_spec(value: Any) -> Any:
+    """A fit window's start as written: `all`, a date (`2010-01-01`, YAML's unquoted date too),
+    `Ny` (the last N calendar years of the data) or `Nd` (its last N days); as canonical text."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, int) and not isinstance(value, bool) and 1900 <= value <= 9999:
+        return f"{value}-01-01"  # a bare year: `since: 2010`
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if re.fullmatch(r"\d{4}", text):
+            text = f"{text}-01-01"
+        if WINDOW_PATTERN.match(text) and (len(text) != 10 or _is_date(text)):
+            return text
+    raise ValueError(
+        f"{value!r}: a window start is `all`, a date (2010-01-01), a year (2010), the last N "
+        "years of the data (2y) or its last N days (730d)"
+    )
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+WindowSpec = Annotated[str, BeforeValidator(window_spec)]
+
+
+class Forecast(Strict):
+    """`forecast: {since, recent, min_points, min_span, method, max_age}`: how the trend of a
+    threshold's frontier is fitted (warden/forecasting/window.py). Unset fields take the
+    defaults of the metric's scale (compute: since 2010; time horizons and scores: the whole
+    history; the last 2 years beside; data older than 270 days, 365 for compute, are stale)."""
+
+    since: WindowSpec | None = None  # the window projections use
+    recent: WindowSpec | None = None  # the window shown beside it ("all" shows the whole)
+    min_points: int | None = Field(None, ge=3, le=1000)
+    min_span: Duration | None = Field(None, gt=0)  # seconds the used points must span
+    method: Literal["theil_sen", "ols"] | None = None
+    max_age: Duration | None = Field(None, gt=0)  # newest data older than this: stale
 
 
 class Threshold(Strict):
@@ -113,6 +166,7 @@ class Threshold(Strict):
     exclude_vendor_reported: bool = False
     stale_after: float | None = Field(None, gt=0, description="seconds; older evidence is unknown")
     projected: Projected | None = None
+    forecast: Forecast | None = None
     # Per number of the threshold (`when.value`, `warn_at`, `when.of[0].value`, ...): taken from
     # the source, or a proxy chosen by us.
     provenance: dict[str, Provenance] = Field(default_factory=dict)
@@ -122,7 +176,7 @@ class Threshold(Strict):
     @classmethod
     def _shorthands(cls, data: Any, info: ValidationInfo) -> Any:
         """Shorthands, rewritten to the one form evaluation reads: `scope: {organisation: N}`,
-        durations, and those of `when` (warden/condition.py)."""
+        durations, and those of `when` (warden/catalog/conditions.py)."""
         if not isinstance(data, dict):
             return data
         data = dict(data)
@@ -154,6 +208,8 @@ class Threshold(Strict):
                 "projected: needs a single benchmark condition and a frontier scope (the trend "
                 "is that of the frontier)"
             )
+        if self.forecast is not None and not self.conditions:
+            raise ValueError("forecast: needs a benchmark condition (a trend to fit)")
         if not isinstance(when, Comparison):
             return self
         if self.warn_at is not None and when.holds(self.warn_at):
@@ -381,9 +437,10 @@ def _condition_problems(t: Threshold, registry: Registry) -> list[str]:
         where = f"when.of[{i}]" if isinstance(t.when, Combination) else "when"
         canonical = registry.benchmark_id(c.benchmark)
         if canonical is None:
+            near = did_you_mean(c.benchmark, registry.benchmarks)
             out.append(
-                f"{where}: unknown benchmark {c.benchmark!r}: in no registry file; declare it "
-                "under `benchmarks:`"
+                f"{where}: unknown benchmark {c.benchmark!r}: in no registry file{near}; "
+                "declare it under `benchmarks:`"
             )
         elif canonical != c.benchmark:
             out.append(

@@ -76,6 +76,19 @@ class Pending:
     why: str
 
 
+@dataclass(frozen=True)
+class Ignored:
+    """A file of a source folder that the connector passes over unread, by its name or suffix
+    (not one of the files it reads): counted and listed, so "0 new" has its reason."""
+
+    source: str
+    why: str
+
+
+# What a connector's `fetch` yields.
+Fetched = Payload | Rejection | Pending | Ignored
+
+
 class Point(NamedTuple):
     """What evaluation reads of a stored observation. A named tuple, not a dataclass: a full
     evaluation cycle makes one per series, and tuples are several times cheaper to build."""
@@ -115,6 +128,7 @@ class StoredObservation:
     content_hash: str
     key: str = ""
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    ingested_at: datetime | None = None
 
     @property
     def undated(self) -> bool:

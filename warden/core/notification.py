@@ -67,28 +67,108 @@ class TriggerContent(TypedDict, total=False):
 
 
 @dataclass(frozen=True)
+class Member:
+    """One transition of a grouped notification."""
+
+    seq: int
+    hash: str
+    trigger: TriggerContent
+    idempotency_key: str  # the transition's own key for this sink
+
+
+@dataclass(frozen=True)
 class Notification:
-    """What every sink renders: the trigger-log entry plus delivery metadata."""
+    """What every sink renders: the trigger-log entry plus delivery metadata. A grouped
+    notification (`members`: the alerts one route sent a sink together, as Alertmanager groups
+    them; or `history`: what warden found already true when it started watching) lists every
+    member; `trigger` is then its first member's, for receivers that read one alert."""
 
     idempotency_key: str
     sink: str
     trigger_seq: int
     trigger_hash: str
     trigger: TriggerContent
+    members: tuple[Member, ...] = ()
+    history: bool = False
+
+    @property
+    def grouped(self) -> bool:
+        """Whether this notification lists several alerts (or summarises history)."""
+        return bool(self.members)
+
+    def split(self) -> list[Notification]:
+        """One single-alert notification per alert (each with its own key): for sinks whose
+        receivers take one alert at a time (PagerDuty's events, Alertmanager's alerts)."""
+        if not self.grouped:
+            return [self]
+        return [
+            Notification(m.idempotency_key, self.sink, m.seq, m.hash, m.trigger)
+            for m in self.members
+        ]
+
+    def alerts(self) -> tuple[Member, ...]:
+        """Every alert of the notification: its members, or its one trigger."""
+        return self.members or (
+            Member(self.trigger_seq, self.trigger_hash, self.trigger, self.idempotency_key),
+        )
 
     def payload(self) -> dict[str, Any]:
-        """The documented JSON payload (docs: reference/sinks, "Webhook payload")."""
+        """The documented JSON payload (docs: reference/sinks, "Webhook payload"). A grouped
+        notification adds `alerts` (each member as `trigger` is, with its own `summary` and
+        `idempotency_key`) and `group` (`size`, `history`); `status` is then the most urgent
+        of its members' states and `summary` counts them."""
         t = self.trigger
-        return {
+        out: dict[str, Any] = {
             "version": PAYLOAD_VERSION,
             "idempotency_key": self.idempotency_key,
             "status": t.get("to"),
             "summary": summary(t),
             "trigger": {"seq": self.trigger_seq, "hash": self.trigger_hash, **t},
         }
+        if self.grouped:
+            out["status"] = group_status(self)
+            out["summary"] = group_summary(self)
+            out["group"] = {"size": len(self.members), "history": self.history}
+            out["alerts"] = [
+                {
+                    "seq": m.seq,
+                    "hash": m.hash,
+                    "idempotency_key": m.idempotency_key,
+                    "summary": summary(m.trigger),
+                    **m.trigger,
+                }
+                for m in self.members
+            ]
+        return out
 
     def body(self) -> bytes:
         return json.dumps(self.payload(), sort_keys=True, separators=(",", ":")).encode()
+
+
+URGENCY = ("firing", "error", "nodata", "warning", "pending", "resolved")
+
+
+def group_status(n: Notification) -> str:
+    """The most urgent state among a notification's alerts."""
+    states = {text(m.trigger.get("to")) for m in n.alerts()}
+    return next((s for s in URGENCY if s in states), sorted(states)[0] if states else "unknown")
+
+
+def group_summary(n: Notification) -> str:
+    """One line counting a grouped notification's alerts by state, and their models: "history:
+    warden now watches these alerts: 43 firing, 2 warning, for 31 models"."""
+    counts: dict[str, int] = {}
+    subjects = set()
+    for m in n.alerts():
+        state = text(m.trigger.get("to"), "unknown")
+        counts[state] = counts.get(state, 0) + 1
+        subjects.add(text(m.trigger.get("subject")))
+    order = sorted(counts, key=lambda s: URGENCY.index(s) if s in URGENCY else len(URGENCY))
+    listed = ", ".join(f"{counts[s]} {s}" for s in order)
+    models = f"{len(subjects)} model{'s' if len(subjects) != 1 else ''}"
+    if n.history:
+        return f"History, not news: warden now watches {listed}, for {models}"
+    return f"{len(n.alerts())} alerts: {listed}, for {models}"
 
 
 def summary(t: Mapping[str, Any]) -> str:

@@ -33,6 +33,18 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=query, fragment=fragment))
 
 
+_URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>()]+")
+_TARGET_IN_TEXT = re.compile(r"(url: )(/[^\s'\"<>()]*)")
+
+
+def redact_text(text: str) -> str:
+    """`text` (an error message, a log line) with every URL in it redacted, and the request
+    targets urllib3 names (`... with url: /hook?token=... (Caused by ...)`) too: what a delivery
+    error may store, log and put in the trigger log."""
+    text = _URL_IN_TEXT.sub(lambda m: redact(m.group(0)), text)
+    return _TARGET_IN_TEXT.sub(lambda m: m.group(1) + _hide_in(m.group(2)), text)
+
+
 def _hide_secrets(query: str) -> str:
     """`query` (`a=1&token=x`) with the values of secret-looking keys replaced by `***`."""
     pairs = query.split("&")

@@ -1,13 +1,17 @@
-"""Dispatch: hand outbox rows to their sinks, at least once, with retries.
+"""Dispatch: hand outbox rows to their sinks, at least once, in order per alert, with retries.
 
 Rows are claimed atomically with a lease, so two workers never send one twice and a worker that
-dies mid-delivery leaves a row that is claimed again when its lease ends. Retries back off
-exponentially with jitter up to a cap; after `max_attempts`, or on a permanent error, the row is
-`failed`. Every attempt is a delivery row.
+dies mid-delivery leaves a row that is claimed again when its lease ends. A row is claimed only
+after every earlier row of its alert for the same sink is done (`warden.store.outbox`), so a sink
+receives one alert's transitions in order. Retries back off exponentially with jitter up to a
+cap, for as long as the sink's `retry_for` (24 hours by default) from when the row was queued; a
+row is `failed` only on a permanent error or once that time (or `max_attempts`, when set) is
+spent. Every attempt is a delivery row; `warden deliveries retry` re-drives failed rows.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -20,8 +24,9 @@ from datetime import datetime, timedelta
 from warden.core.chain import DELIVERY
 from warden.core.clock import Clock
 from warden.core.errors import DeliveryError
-from warden.core.notification import Notification
-from warden.delivery.settings import DispatchSettings
+from warden.core.notification import Member, Notification
+from warden.core.redact import redact_text
+from warden.delivery.settings import DispatchSettings, RetryPolicy
 from warden.delivery.sinks import Sink
 from warden.store import Store
 from warden.store import alerts as alert_rows
@@ -31,10 +36,12 @@ from warden.triggerlog.entries import action_entry
 log = logging.getLogger(__name__)
 
 
-def backoff_seconds(attempt: int, settings: DispatchSettings, rng: random.Random) -> float:
+def backoff_seconds(
+    attempt: int, settings: DispatchSettings | RetryPolicy, rng: random.Random
+) -> float:
     """Delay before retry number `attempt` (1-based): exponential, capped, jittered in
     [50%, 100%] of the step."""
-    step = settings.backoff_initial_seconds * 2 ** (attempt - 1)
+    step = settings.backoff_initial_seconds * 2 ** min(attempt - 1, 60)
     return float(min(settings.backoff_max_seconds, step) * (0.5 + rng.random() / 2))
 
 
@@ -61,10 +68,16 @@ class Dispatcher:
         settings: DispatchSettings,
         clock: Clock,
         rng: random.Random | None = None,
+        policies: Mapping[str, RetryPolicy] | None = None,
+        owner: str | None = None,
     ) -> None:
+        """`owner`: who this dispatcher's leases are held by (the daemon's host name); None for
+        a dispatcher whose leases are only ever waited out."""
         self.store = store
+        self.owner = owner
         self.sinks = dict(sinks)
         self.settings = settings
+        self.policies = dict(policies or {})
         self.clock = clock
         self.rng = rng or random.Random()
         self._wakes: list[threading.Event] = []
@@ -86,11 +99,11 @@ class Dispatcher:
         how many were attempted."""
         with self.store.write() as conn:
             lease = self.settings.lease_seconds
-            claimed = outbox_rows.claim(conn, self.clock(), lease, limit, sinks, others)
+            claimed = outbox_rows.claim(conn, self.clock(), lease, limit, sinks, others, self.owner)
         done: list[_Done] = []
         flushed = time.monotonic()
-        for item in claimed:
-            done.append(self._deliver(item))
+        for group in _groups(claimed):
+            done.extend(self._deliver(group))
             # Outcomes are written together (one transaction, one trigger-log lock), at least
             # every FLUSH_SECONDS: a crash before then re-sends those, with the same keys.
             if time.monotonic() - flushed >= FLUSH_SECONDS:
@@ -99,7 +112,10 @@ class Dispatcher:
         self._finish(done)
         return len(claimed)
 
-    def _deliver(self, item: outbox_rows.Claimed) -> _Done:
+    def _deliver(self, group: Sequence[outbox_rows.Claimed]) -> list[_Done]:
+        """Send one notification of `group` (rows of one sink and group key, or one row): its
+        outcome is each row's."""
+        item = group[0]
         started_at = self.clock()
         t0 = time.perf_counter()
         outcome, error, retry_at = "delivered", None, None
@@ -107,26 +123,38 @@ class Dispatcher:
         try:
             if sink is None:
                 raise DeliveryError(item.sink, "sink is no longer configured", permanent=True)
-            sink.send(self._notification(item))
+            sink.send(notification(group))
         except DeliveryError as exc:
             error = exc.why
-            attempt = item.attempts + 1
-            if exc.permanent or attempt >= self.settings.max_attempts:
-                outcome = "failed"
-            else:
-                outcome = "retry"
-                delay = backoff_seconds(attempt, self.settings, self.rng)
-                retry_at = self.clock() + timedelta(seconds=delay)
+            outcome, retry_at, gave_up = self._next(item, exc.permanent)
+            error += gave_up
         except Exception as exc:
             log.exception(
                 "sink %s: unexpected error delivering trigger %d", item.sink, item.trigger_seq
             )
-            outcome, error = "retry", f"{type(exc).__name__}: {exc}"
-            delay = backoff_seconds(item.attempts + 1, self.settings, self.rng)
-            retry_at = self.clock() + timedelta(seconds=delay)
-            if item.attempts + 1 >= self.settings.max_attempts:
-                outcome, retry_at = "failed", None
-        return _Done(item, outcome, error, retry_at, started_at, time.perf_counter() - t0)
+            error = f"{type(exc).__name__}: {exc}"
+            outcome, retry_at, gave_up = self._next(item, permanent=False)
+            error += gave_up
+        # A sink's error may name its URL, secrets and all (`?token=`): never stored or logged so.
+        error = None if error is None else redact_text(error)
+        took = time.perf_counter() - t0
+        return [_Done(i, outcome, error, retry_at, started_at, took) for i in group]
+
+    def policy(self, sink: str) -> RetryPolicy:
+        return self.policies.get(sink) or self.settings.policy()
+
+    def _next(self, item: outbox_rows.Claimed, permanent: bool) -> tuple[str, datetime | None, str]:
+        """After a failed attempt: retry (and when), or fail (and why it gave up)."""
+        if permanent:
+            return "failed", None, ""
+        policy, now, attempt = self.policy(item.sink), self.clock(), item.attempts + 1
+        if policy.max_attempts is not None and attempt >= policy.max_attempts:
+            return "failed", None, f" (gave up after {attempt} attempts)"
+        waited = (now - item.queued_at).total_seconds()
+        if waited >= policy.retry_for_seconds:
+            return "failed", None, f" (gave up after {attempt} attempts over {waited:.0f} s)"
+        delay = backoff_seconds(attempt, policy, self.rng)
+        return "retry", now + timedelta(seconds=delay), ""
 
     def _finish(self, done: Sequence[_Done]) -> None:
         if not done:
@@ -181,19 +209,21 @@ class Dispatcher:
             extra={"sink": item.sink, "trigger": item.trigger_seq, "outcome": outcome},
         )
 
-    def _notification(self, item: outbox_rows.Claimed) -> Notification:
-        return Notification(
-            idempotency_key=item.idempotency_key,
-            sink=item.sink,
-            trigger_seq=item.trigger_seq,
-            trigger_hash=item.hash,
-            trigger=json.loads(item.content),
-        )
-
     # -- background worker ------------------------------------------------------------------
     def start(self) -> None:
         """A worker per sink, so a sink that hangs or fails never delays the others, and one
-        for rows of sinks no longer configured (they fail at once)."""
+        for rows of sinks no longer configured (they fail at once). First, the leases this
+        owner's previous process held (it was killed mid-delivery) are taken back: those rows
+        are sent again at once, under the same idempotency keys."""
+        if self.owner is not None:
+            with self.store.write() as conn:
+                released = outbox_rows.release(conn, self.owner)
+            if released:
+                log.warning(
+                    "took back %d notifications a previous process of %s had claimed",
+                    released,
+                    self.owner,
+                )
         known = sorted(self.sinks)
         lanes: list[tuple[str, list[str] | None, list[str] | None]] = [
             (f"warden-dispatch-{sink}", [sink], None) for sink in known
@@ -232,3 +262,55 @@ class Dispatcher:
             if due is not None:
                 wait = min(wait, max(0.0, (due - self.clock()).total_seconds()))
             wake.wait(wait)
+
+
+def _groups(claimed: Sequence[outbox_rows.Claimed]) -> list[list[outbox_rows.Claimed]]:
+    """Claimed rows as the notifications they make: the rows of one sink and group key
+    together (in queue order), every other row alone."""
+    out: dict[tuple[str, str] | int, list[outbox_rows.Claimed]] = {}
+    for item in claimed:
+        key = (item.sink, item.group_key) if item.group_key is not None else item.id
+        out.setdefault(key, []).append(item)
+    return list(out.values())
+
+
+def notification(group: Sequence[outbox_rows.Claimed]) -> Notification:
+    """The notification of one row, or of a group of rows (each a member, the first also its
+    `trigger` for receivers that read one). A group's idempotency key is derived from its rows'
+    keys, so a group re-sent whole after a crash keeps its key."""
+    first = group[0]
+    members = tuple(
+        Member(i.trigger_seq, i.hash, json.loads(i.content), i.idempotency_key) for i in group
+    )
+    history = first.group_key is not None and first.group_key.startswith("history|")
+    key = first.idempotency_key
+    if len(group) > 1:
+        joined = "\n".join(sorted(i.idempotency_key for i in group))
+        key = "group-" + hashlib.sha256(joined.encode()).hexdigest()[:40]
+    return Notification(
+        idempotency_key=key,
+        sink=first.sink,
+        trigger_seq=first.trigger_seq,
+        trigger_hash=first.hash,
+        trigger=members[0].trigger,
+        members=members if len(group) > 1 or history else (),
+        history=history,
+    )
+
+
+def retry_deliveries(
+    store: Store, now: datetime, sinks: Sequence[str] | None = None, failed: bool = False
+) -> outbox_rows.Redriven:
+    """Re-drive notifications: those still waiting for a retry (and with `failed`, those that
+    failed) of `sinks` (None: every sink) become due now, with a fresh `retry_for`. A failed
+    notification whose alert already reached the sink in a later state is marked superseded,
+    never re-sent after it."""
+    with store.write() as conn:
+        done = outbox_rows.redrive(conn, now, sinks, failed)
+    log.info(
+        "deliveries re-driven: %d due now, %d superseded (sinks: %s)",
+        done.redriven,
+        done.superseded,
+        ", ".join(sinks) if sinks else "all",
+    )
+    return done

@@ -28,7 +28,7 @@ from warden.catalog.thresholds import Scope, Threshold
 from warden.core.model import COMPUTE, Assessment, Evaluation, Point, Verdict
 from warden.forecasting.frontier import ThresholdForecast
 from warden.forecasting.projection import explain as projected_reason
-from warden.forecasting.projection import warns
+from warden.forecasting.projection import stale, stale_reason, warns
 
 FRONTIER = Scope.FRONTIER.value
 
@@ -70,6 +70,14 @@ def evaluate_threshold(
                 reason=projected_reason(threshold, forecast),
                 projection=forecast.as_dict(),
             )
+            if e.verdict is Verdict.OK
+            else e
+            for e in out
+        ]
+    elif forecast is not None and stale(threshold, forecast):
+        # Too old to project from: not `ok`, which would say the trend was checked.
+        out = [
+            e._replace(verdict=Verdict.UNKNOWN, reason=stale_reason(forecast))
             if e.verdict is Verdict.OK
             else e
             for e in out

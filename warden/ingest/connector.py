@@ -1,6 +1,7 @@
 """The Connector protocol: code that understands one feed format.
 
-`fetch` does the I/O and yields raw payloads (or rejections for input that cannot even be read);
+`fetch` does the I/O and yields raw payloads (or rejections for input that cannot even be read,
+`Pending` for input not finished yet, `Ignored` for a folder's files it does not read by name);
 `parse` is pure and turns one payload into observations, raising `ParseError` for bad input or
 `NotReady` for input that is not finished yet. A problem confined to one record (a row with a
 NaN, a model entry without a name) is not a reason to lose the rest: `parse` then returns a
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 from warden.core.errors import ParseError
-from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.core.model import Fetched, Observation, Payload, Rejection
 
 
 @dataclass
@@ -44,7 +45,7 @@ class Cursor:
 class Connector(Protocol):
     name: ClassVar[str]
 
-    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]: ...
+    def fetch(self, cursor: Cursor) -> Iterator[Fetched]: ...
 
     def parse(self, payload: Payload) -> list[Observation] | list[Observation | Rejection]: ...
 

@@ -15,9 +15,11 @@ from sqlalchemy.exc import DBAPIError
 from warden.catalog.registry import Registry
 from warden.core.clock import Clock
 from warden.core.errors import NotReady, ParseError
-from warden.core.model import Observation, Payload, Pending, Rejection
+from warden.core.model import Fetched, Ignored, Observation, Payload, Pending, Rejection
 from warden.ingest.connector import Connector, Cursor
-from warden.store import Store
+from warden.ingest.settings import DEFAULT_BOUNDS, TimeBounds
+from warden.ingest.sniff import hint
+from warden.store import Store, StoreUnavailable
 from warden.store import feeds as feed_rows
 from warden.store import observations as obs_rows
 
@@ -30,11 +32,19 @@ class IngestResult:
     ingested: int = 0
     duplicates: int = 0
     rejected: int = 0
-    skipped: int = 0
+    skipped: int = 0  # not finished (Pending): read again next run
     error: str | None = None
     error_reason: str | None = None  # one of FAILURE_REASONS when the run failed
     touched: set[tuple[str, str]] = field(default_factory=set)
     rejections: list[Rejection] = field(default_factory=list)
+    new_rejects: int = 0  # of `rejected`, those not recorded before (the rest were known)
+    # Evaluation runs that ended without results (an Inspect log in error or cancelled):
+    # recorded as failed runs, not rejects.
+    failed_runs: int = 0
+    run_failures: list[Rejection] = field(default_factory=list)
+    # Files of the source the connector passes over by name or suffix, and the first of them.
+    ignored: int = 0
+    ignored_files: list[Ignored] = field(default_factory=list)
 
     @property
     def counts(self) -> feed_rows.RunCounts:
@@ -42,6 +52,13 @@ class IngestResult:
 
 
 BATCH_OBSERVATIONS = 1000
+IGNORED_LISTED = 100  # files passed over that a result keeps (all are counted)
+SNIFFED = 5  # of those, the first ones are sniffed for the connector that reads them
+SNIFF_BYTES = 64 * 2**10
+# Parse errors that say an evaluation run failed, not that its file is bad.
+RUN_FAILURES = {"run_error": "error", "run_cancelled": "cancelled"}
+# Reasons of a whole payload refused for its shape: worth a guess at the connector that reads it.
+WRONG_SHAPE = frozenset({"malformed", "missing_field", "invalid_value"})
 
 # Why a feed run failed, for `warden_feed_failures_total{feed,reason}`: the HTTP layer's reasons
 # (warden.ingest.http.REASONS) but too_large and bad_content (connectors.source turns those into
@@ -75,6 +92,7 @@ def run_feed(
     batch: int = BATCH_OBSERVATIONS,
     persist: bool = False,
     resume: bool | None = None,
+    bounds: TimeBounds = DEFAULT_BOUNDS,
 ) -> IngestResult:
     """One run of a feed: fetch, parse and store everything new. Never raises for bad input or
     a failing source: the run is recorded as failed with its error. With a `registry`, ids are
@@ -84,7 +102,7 @@ def run_feed(
     `batch` observations to a transaction. With `persist`, the cursor is saved with the feed
     and an empty one resumes from the saved one (the daemon's feeds survive restarts); with
     `resume=False` too, it starts empty whatever was saved (a backfill) and is saved at the
-    end."""
+    end. Observations dated outside `bounds` (the future, or before models) are rejected."""
     result = IngestResult(feed)
     with store.write() as conn:
         run_id = feed_rows.start_run(conn, feed, connector.name, clock())
@@ -94,7 +112,9 @@ def run_feed(
     staged: list[tuple[Payload, list[Observation]]] = []
     try:
         for item in connector.fetch(cursor):
-            observations = stage(store, feed, connector, item, result, clock, cursor, registry)
+            observations = stage(
+                store, feed, connector, item, result, clock, cursor, registry, bounds
+            )
             if observations is None or not isinstance(item, Payload):
                 continue
             staged.append((item, observations))
@@ -105,6 +125,10 @@ def run_feed(
         result.error = f"{type(exc).__name__}: {exc}"
         result.error_reason = failure_reason(exc)
         log.error("feed %s: source failed (%s): %s", feed, result.error_reason, result.error)
+    except StoreUnavailable:
+        # Nothing to record the failure in: the run stops, its cursor where the store left it
+        # (what was stored), and the next run after the outage goes on from there.
+        raise
     except Exception as exc:  # job boundary: record, count, carry on
         result.error = f"{type(exc).__name__}: {exc}"
         result.error_reason = "internal_error"
@@ -122,13 +146,17 @@ def run_feed(
             result.error_reason,
         )
     log.info(
-        "feed %s: %s; %d new observations, %d already known, %d rejected, %d not finished",
+        "feed %s: %s; %d new observations, %d already known, %d rejected (%d new), "
+        "%d files skipped, %d not finished, %d failed runs",
         feed,
         "failed: " + result.error if result.error else "ok",
         result.ingested,
         result.duplicates,
         result.rejected,
+        result.new_rejects,
+        result.ignored,
         result.skipped,
+        result.failed_runs,
         extra={"feed": feed, "ingested": result.ingested, "rejected": result.rejected},
     )
     return result
@@ -138,13 +166,14 @@ def handle(
     store: Store,
     feed: str,
     connector: Connector,
-    item: Payload | Rejection | Pending,
+    item: Fetched,
     result: IngestResult,
     clock: Clock,
     registry: Registry | None = None,
+    bounds: TimeBounds = DEFAULT_BOUNDS,
 ) -> None:
     """Store one item on its own (a push)."""
-    observations = stage(store, feed, connector, item, result, clock, None, registry)
+    observations = stage(store, feed, connector, item, result, clock, None, registry, bounds)
     if observations is not None and isinstance(item, Payload):
         save(store, feed, [(item, observations)], result, clock, None)
 
@@ -153,20 +182,33 @@ def stage(
     store: Store,
     feed: str,
     connector: Connector,
-    item: Payload | Rejection | Pending,
+    item: Fetched,
     result: IngestResult,
     clock: Clock,
     cursor: Cursor | None,
     registry: Registry | None = None,
+    bounds: TimeBounds = DEFAULT_BOUNDS,
 ) -> list[Observation] | None:
     """Parse one fetched item. Returns its observations (normalised through `registry` when
-    given), to be saved; rejections are recorded at once."""
+    given), to be saved; rejections and failed runs are recorded at once. A whole payload
+    refused for its shape says which connector it looks like (warden/ingest/sniff.py)."""
+    if isinstance(item, Ignored):
+        result.ignored += 1
+        if len(result.ignored_files) < SNIFFED:
+            item = replace(item, why=item.why + _sniffed(item.source, connector.name))
+        if len(result.ignored_files) < IGNORED_LISTED:
+            result.ignored_files.append(item)
+        log.debug("feed %s: %s: passed over: %s", feed, item.source, item.why)
+        return None
     if isinstance(item, Pending):
         result.skipped += 1
         log.info("feed %s: %s: skipped for now: %s", feed, item.source, item.why)
         return None
     if isinstance(item, Rejection):
-        reject(store, feed, item, result, clock, cursor)
+        if item.reason in RUN_FAILURES:
+            failed_run(store, feed, item, result, clock, cursor)
+        else:
+            reject(store, feed, item, result, clock, cursor)
         return None
     try:
         observations = connector.parse(item)
@@ -174,16 +216,22 @@ def stage(
         result.skipped += 1
         log.info("feed %s: %s: skipped for now: %s", feed, item.source, exc.why)
     except ParseError as exc:
+        message = exc.detail
+        if exc.record is None and exc.reason in WRONG_SHAPE:
+            message += hint(item.member or item.source, item.content, connector.name)
         rejection = Rejection(
             item.source,
             exc.reason,
-            exc.detail,
+            message,
             item.content_hash,
             item.record(exc.record),
             exc.field,
             item.version,
         )
-        reject(store, feed, rejection, result, clock, cursor)
+        if exc.reason in RUN_FAILURES:
+            failed_run(store, feed, rejection, result, clock, cursor)
+        else:
+            reject(store, feed, rejection, result, clock, cursor)
     except Exception as exc:  # a connector bug must not stop the feed
         log.exception("feed %s: %s: the connector failed on this payload", feed, item.source)
         message = f"connector error: {type(exc).__name__}: {exc}"
@@ -193,7 +241,7 @@ def stage(
         )
         reject(store, feed, rejection, result, clock, cursor)
     else:
-        return _split(store, feed, item, observations, result, clock, registry)
+        return _split(store, feed, item, observations, result, clock, registry, bounds)
     return None
 
 
@@ -205,14 +253,25 @@ def _split(
     result: IngestResult,
     clock: Clock,
     registry: Registry | None,
+    bounds: TimeBounds = DEFAULT_BOUNDS,
 ) -> list[Observation]:
     """The observations of a parsed payload, normalised through `registry`; the records the
-    connector or the registry refused are rejected (all of them in one transaction, each counted
-    and logged as `reject` does; without a version: the payload's own version moves the cursor
-    once its observations are stored)."""
+    connector or the registry refused, or dated outside `bounds`, are rejected (all of them in
+    one transaction, each counted and logged as `reject` does; without a version: the payload's
+    own version moves the cursor once its observations are stored)."""
     out: list[Observation] = []
     refused: list[Rejection] = []
+    now = clock()
     for o in parsed:
+        if isinstance(o, Observation) and (why := bounds.problem(o.observed_at, now)):
+            o = Rejection(
+                payload.source,
+                "invalid_value",
+                why,
+                payload.content_hash,
+                o.attributes.get("record"),
+                "observed_at",
+            )
         if isinstance(o, Observation) and registry is not None:
             try:
                 o = registry.normalise(o)
@@ -300,10 +359,49 @@ def reject_all(
         new = [obs_rows.insert_reject(conn, feed, item, now) for item in items]
     for item, added in zip(items, new, strict=True):
         result.rejected += 1
+        result.new_rejects += added
         result.rejections.append(item)
         if cursor is not None and item.version is not None:
             cursor.versions[item.source] = item.version
         _log_rejection(feed, item, added)
+
+
+def failed_run(
+    store: Store,
+    feed: str,
+    item: Rejection,
+    result: IngestResult,
+    clock: Clock,
+    cursor: Cursor | None = None,
+) -> None:
+    """Record an evaluation run that ended in error or was cancelled (once per log), count it
+    and log it. Not a reject: the log is what its run left, not bad input to fix."""
+    with store.write() as conn:
+        new = obs_rows.insert_failed_run(conn, feed, item, RUN_FAILURES[item.reason], clock())
+    result.failed_runs += 1
+    result.run_failures.append(item)
+    if cursor is not None and item.version is not None:
+        cursor.versions[item.source] = item.version
+    log.info(
+        "feed %s: %s: the evaluation run %s: %s%s",
+        feed,
+        item.source,
+        "failed" if item.reason == "run_error" else "was cancelled",
+        item.message,
+        "" if new else " (already recorded)",
+        extra={"feed": feed, "source": item.source},
+    )
+
+
+def _sniffed(source: str, chosen: str) -> str:
+    """The hint naming the connector that reads the local file `source`, from its first
+    bytes; "" when there is none, or it cannot be read."""
+    try:
+        with open(source, "rb") as fp:
+            head = fp.read(SNIFF_BYTES)
+    except OSError:
+        return ""
+    return hint(source, head, chosen)
 
 
 def _log_rejection(feed: str, item: Rejection, new: bool) -> None:

@@ -1,7 +1,7 @@
 """Prometheus metrics, computed from the store at scrape time (so they are right after a restart).
 
 Labels come only from bounded, configured sets: feed and sink ids from the config, threshold ids
-from the catalog, model ids from the registry (warden/thresholdmetrics.py caps the rest),
+from the catalog, model ids from the registry (warden/metrics/thresholds.py caps the rest),
 benchmark ids from the catalog, states and reasons from fixed enumerations.
 
 Counters are exported at 0 for every member of their bounded sets (deliveries per configured
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import platform
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -23,15 +23,16 @@ from sqlalchemy import Connection
 
 from warden import __version__
 from warden.catalog.thresholds import Catalog
+from warden.core.clock import Clock, system_clock
 from warden.ingest.feedrun import FAILURE_REASONS
 from warden.metrics import thresholds as thresholdmetrics
 from warden.metrics.settings import MetricsSettings
 from warden.metrics.thresholds import Evaluations, Forecasts
-from warden.store import Store, stats
+from warden.store import Store, StoreUnavailable, stats
 
 log = logging.getLogger(__name__)
 
-DELIVERY_OUTCOMES = ("delivered", "retry", "failed")  # warden/dispatch.py
+DELIVERY_OUTCOMES = ("delivered", "retry", "failed")  # warden.delivery.dispatch
 
 
 class StoreCollector(Collector):
@@ -44,8 +45,12 @@ class StoreCollector(Collector):
         settings: MetricsSettings,
         sinks: list[str] | None = None,
         pushed: Sequence[str] = (),
+        clock: Clock = system_clock,
+        feed_intervals: Mapping[str, float] | None = None,
     ) -> None:
         self.sinks = sinks or []
+        self.clock = clock
+        self.feed_intervals = dict(feed_intervals or {})
         self.store = store
         self.thresholds = thresholds  # the current catalog and its last evaluations
         self.feeds = feeds  # the configured feeds (they run, and their runs can fail)
@@ -61,12 +66,26 @@ class StoreCollector(Collector):
         )
         info.add_metric([__version__, platform.python_version()], 1)
         yield info
+        up = GaugeMetricFamily(
+            "warden_store_up",
+            "1 if the store answered this scrape, 0 if it did not (an outage: the daemon keeps "
+            "running, its jobs wait, /readyz answers 503).",
+        )
         try:
             with self.store.read() as conn:
-                yield from self._from_store(conn)
+                families = list(self._from_store(conn))
+        except StoreUnavailable:  # the daemon's jobs log the outage once a minute
+            self.errors.inc()
+            up.add_metric([], 0)
+            yield up
+            return
         except Exception:
             log.exception("metrics: cannot read the store")
             self.errors.inc()
+            families = []
+        up.add_metric([], 1)
+        yield up
+        yield from families
 
     def _from_store(self, conn: Connection) -> Iterator[Metric]:
         catalog, evaluations, forecasts = self.thresholds()
@@ -80,6 +99,16 @@ class StoreCollector(Collector):
         for threshold, to_state, count in stats.trigger_counts(conn):
             triggers.add_metric([threshold, to_state], count)
         yield triggers
+
+        expected = GaugeMetricFamily(
+            "warden_feed_expected_interval_seconds",
+            "The longest the feed's schedule leaves between two runs (its `every`, or the widest "
+            "gap of its cron schedule): stale-feed alerts judge each feed by it.",
+            labels=["feed"],
+        )
+        for feed, seconds in sorted(self.feed_intervals.items()):
+            expected.add_metric([feed], seconds)
+        yield expected
 
         success = GaugeMetricFamily(
             "warden_feed_last_success_timestamp_seconds",
@@ -153,6 +182,16 @@ class StoreCollector(Collector):
             rejected.add_metric([feed, reason], count)
         yield rejected
 
+        runs = CounterMetricFamily(
+            "warden_failed_runs",
+            "Evaluation runs whose logs ended in error or were cancelled (status), by feed: "
+            "recorded once per log, not rejects.",
+            labels=["feed", "status"],
+        )
+        for feed, status, count in stats.failed_run_counts(conn):
+            runs.add_metric([feed, status], count)
+        yield runs
+
         delivered = CounterMetricFamily(
             "warden_deliveries",
             "Delivery attempts, by sink and outcome.",
@@ -180,9 +219,29 @@ class StoreCollector(Collector):
             labels=["status"],
         )
         counts = stats.outbox_counts(conn)
-        for status in ("pending", "delivered", "failed"):
+        for status in ("pending", "delivered", "failed", "superseded"):
             outbox.add_metric([status], counts.get(status, 0))
         yield outbox
+
+        pending = stats.pending_by_sink(conn)
+        waiting = GaugeMetricFamily(
+            "warden_notifications_pending",
+            "Notifications not yet delivered (being tried or retried), by sink.",
+            labels=["sink"],
+        )
+        oldest = GaugeMetricFamily(
+            "warden_notification_oldest_pending_age_seconds",
+            "How long the oldest notification not yet delivered has waited, by sink (0: none).",
+            labels=["sink"],
+        )
+        now = self.clock()
+        for sink in sorted(set(self.sinks) | set(pending)):
+            count, since = pending.get(sink, (0, None))
+            waiting.add_metric([sink], count)
+            age = 0.0 if since is None else max(0.0, (now - since).total_seconds())
+            oldest.add_metric([sink], age)
+        yield waiting
+        yield oldest
 
 
 def _product(first: Iterable[str], second: Iterable[str]) -> set[tuple[str, str]]:
@@ -200,6 +259,8 @@ class Metrics:
         settings: MetricsSettings | None = None,
         sinks: list[str] | None = None,
         pushed: Sequence[str] = (),
+        clock: Clock = system_clock,
+        feed_intervals: Mapping[str, float] | None = None,
     ) -> None:
         """`feeds`: the configured feeds; `pushed`: the feed ids observations are pushed under
         (their ingested counts are exported too); `sinks`: the configured sinks."""
@@ -242,6 +303,14 @@ class Metrics:
             "When the daemon last verified the trigger log's hash chain (Unix time).",
             registry=self.registry,
         )
+        self.check_warnings = Gauge(
+            "warden_check_warnings",
+            "What `warden check` warns of, found at start: feed sources missing or unreadable, "
+            "placeholder secrets, thresholds on a benchmark or metric nothing knows, routes that "
+            "take nothing (each logged as `check: ...`).",
+            ["check"],
+            registry=self.registry,
+        )
         self.registry.register(
             StoreCollector(
                 store,
@@ -251,6 +320,8 @@ class Metrics:
                 settings or MetricsSettings(),
                 sinks,
                 pushed,
+                clock,
+                feed_intervals,
             )
         )
 

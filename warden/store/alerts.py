@@ -7,12 +7,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from warden.core.chain import CATALOG, GENESIS, Entry
 from warden.core.model import State
-from warden.store.schema import alert_states, triggers
+from warden.store.schema import alert_states, feed_runs, triggers, watched
 
 # Any constant: PostgreSQL writers take this lock so the chain has one appender at a time.
 _CHAIN_LOCK = 0x77617264
@@ -159,3 +159,47 @@ def last_catalog_versions(conn: Connection) -> dict[str, str]:
         return {}
     versions: dict[str, str] = json.loads(content)["versions"]
     return versions
+
+
+def watch_starts(
+    conn: Connection, threshold_ids: Iterable[str], now: datetime
+) -> dict[str, datetime]:
+    """When warden started watching each threshold: its first evaluation, recorded now for
+    those evaluated for the first time."""
+    wanted = sorted(set(threshold_ids))
+    known: dict[str, datetime] = {}
+    for i in range(0, len(wanted), 500):
+        q = select(watched.c.threshold, watched.c.since_at).where(
+            watched.c.threshold.in_(wanted[i : i + 500])
+        )
+        known.update({t: since for t, since in conn.execute(q)})
+    new = [t for t in wanted if t not in known]
+    if new:
+        conn.execute(insert(watched), [{"threshold": t, "since_at": now} for t in new])
+        known.update(dict.fromkeys(new, now))
+    return known
+
+
+def first_runs(conn: Connection) -> dict[str, tuple[datetime, datetime]]:
+    """When each feed's first run started and ended: what it read then, and what it finds later
+    that happened before it, was history to warden."""
+    r = feed_runs
+    q = (
+        select(r.c.feed, func.min(r.c.started_at), func.min(r.c.finished_at))
+        .where(r.c.finished_at.is_not(None), r.c.status != "interrupted")
+        .group_by(r.c.feed)
+    )
+    return {feed: (started, ended) for feed, started, ended in conn.execute(q)}
+
+
+def threshold_ids(conn: Connection) -> set[str]:
+    """The threshold ids the store has alerts or trigger-log entries of."""
+    ids = {r[0] for r in conn.execute(select(alert_states.c.threshold).distinct())}
+    ids |= {r[0] for r in conn.execute(select(triggers.c.threshold).distinct()) if r[0]}
+    return ids
+
+
+def subjects(conn: Connection, threshold: str) -> set[str]:
+    """The subjects `threshold` has alert states for."""
+    q = select(alert_states.c.subject).where(alert_states.c.threshold == threshold)
+    return {r[0] for r in conn.execute(q)}

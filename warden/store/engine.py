@@ -11,23 +11,106 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from warden.core.errors import WardenError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+DIALECTS = ("sqlite", "postgresql")  # the databases warden's migrations and queries support
+CONNECT_TIMEOUT_SECONDS = 10  # a PostgreSQL that does not answer fails this fast
 
 
 class StoreError(WardenError):
     pass
 
 
-def make_engine(url: str) -> Engine:
+class UnsupportedDatabase(StoreError):
+    """A database_url warden cannot use (a dialect it does not support, or not a URL)."""
+
+    exit_code = 2
+
+    def __init__(self, url: str, why: str) -> None:
+        self.url = url
+        self.why = why
+        super().__init__(f"database_url {url!r}: {why}")
+
+
+class StoreMissing(StoreError):
+    """A command that only reads or changes an existing store found no SQLite file."""
+
+    exit_code = 2
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"no database at {path}: this command reads an existing store and does not create "
+            "one (check --config or WARDEN_CONFIG, and the working directory for a relative "
+            "database_url; `warden db upgrade` creates an empty store)"
+        )
+
+
+class StoreUnavailable(StoreError):
+    """The database does not answer, or refuses to work (a condition, not a bug: runtime
+    exit 1, /readyz false, warden_store_up 0)."""
+
+    def __init__(self, where: str, cause: str) -> None:
+        self.where = where
+        self.cause = cause
+        super().__init__(f"store {where} unavailable: {cause}")
+
+
+def dialect_of(url: str) -> str:
+    """The dialect of `url` if warden supports it; UnsupportedDatabase otherwise."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise UnsupportedDatabase(_hidden(url), f"not a database URL ({exc})") from None
+    name = parsed.get_backend_name()
+    if name not in DIALECTS:
+        raise UnsupportedDatabase(
+            parsed.render_as_string(hide_password=True),
+            f"warden does not support {name!r} databases; use {' or '.join(DIALECTS)} "
+            "(sqlite:///path/warden.db, postgresql://user@host/db)",
+        )
+    return name
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases)."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(parsed.database)
+
+
+def cause(exc: BaseException) -> str:
+    """The first line of a database error's own message (no SQL, no traceback)."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(orig).splitlines() if line.strip()]
+    return lines[0] if lines else type(orig).__name__
+
+
+def _hidden(url: str) -> str:
+    """`url` with a password (user:password@) blanked, for a message about a URL not parsed."""
+    head, at, tail = url.rpartition("@")
+    if not at or "://" not in head:
+        return url
+    scheme, _, auth = head.partition("://")
+    user = auth.split(":", 1)[0]
+    return f"{scheme}://{user}{':***' if ':' in auth else ''}@{tail}"
+
+
+def make_engine(url: str) -> Engine:
+    dialect = dialect_of(url)
+    parsed = make_url(url)
+    if dialect == "sqlite":
         return _sqlite_engine(url)
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        url = str(parsed.set(drivername="postgresql+psycopg"))
-    return create_engine(url, pool_pre_ping=True)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    connect_args = (
+        {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    )
+    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from warden.store.schema import feed_runs, feeds, observations, rejects
+from warden.store.schema import failed_runs, feed_runs, feeds, observations, rejects
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,21 @@ def start_run(conn: Connection, feed: str, connector: str, now: datetime) -> int
         .returning(feed_runs.c.id)
     )
     return int(result.scalar_one())
+
+
+def interrupt_running(conn: Connection, now: datetime) -> int:
+    """Mark the runs still `running` as `interrupted`: called by a daemon as it starts, when
+    they can only be what a stopped or killed daemon left."""
+    result = conn.execute(
+        update(feed_runs)
+        .where(feed_runs.c.status == "running")
+        .values(
+            status="interrupted",
+            finished_at=now,
+            error="interrupted: warden stopped before the run finished",
+        )
+    )
+    return int(result.rowcount)
 
 
 def load_cursor(conn: Connection, feed: str) -> dict[str, str]:
@@ -85,6 +100,7 @@ class FeedRow:
     last_reason: str | None
     observations: int
     open_rejects: int
+    failed_runs: int = 0  # evaluation runs whose logs ended in error or were cancelled
 
 
 def overview(conn: Connection) -> dict[str, FeedRow]:
@@ -110,6 +126,8 @@ def overview(conn: Connection) -> dict[str, FeedRow]:
         .group_by(rejects.c.feed)
     )
     open_rejects = {row[0]: int(row[1]) for row in conn.execute(open_q)}
+    runs_q = select(failed_runs.c.feed, func.count()).group_by(failed_runs.c.feed)
+    runs_failed = {row[0]: int(row[1]) for row in conn.execute(runs_q)}
     f = feeds
     q = select(f.c.id, f.c.connector, f.c.last_attempt_at, f.c.last_success_at, f.c.last_error)
     return {
@@ -122,6 +140,7 @@ def overview(conn: Connection) -> dict[str, FeedRow]:
             reasons.get(row[0]) if row[4] else None,
             int(counts.get(row[0], 0)),
             int(open_rejects.get(row[0], 0)),
+            runs_failed.get(row[0], 0),
         )
         for row in conn.execute(q.order_by(f.c.id))
     }
@@ -139,6 +158,8 @@ class RejectRow:
     created_at: datetime
     resolved_at: datetime | None
     identity: str
+    dismissed_by: str | None = None
+    dismiss_reason: str | None = None
 
 
 def rejected(
@@ -156,6 +177,8 @@ def rejected(
         r.c.created_at,
         r.c.resolved_at,
         r.c.identity,
+        r.c.dismissed_by,
+        r.c.dismiss_reason,
     )
     if feed is not None:
         q = q.where(r.c.feed == feed)
@@ -173,6 +196,8 @@ def rejected(
             row.created_at,
             row.resolved_at,
             row.identity,
+            row.dismissed_by,
+            row.dismiss_reason,
         )
         for row in conn.execute(q.order_by(r.c.id))
     ]
@@ -187,3 +212,39 @@ def forget(conn: Connection, feed: str, sources: set[str]) -> None:
 def resolve(conn: Connection, ids: list[int], now: datetime) -> None:
     if ids:
         conn.execute(update(rejects).where(rejects.c.id.in_(ids)).values(resolved_at=now))
+
+
+def dismiss(
+    conn: Connection, ids: list[int] | None, feed: str | None, by: str, reason: str, now: datetime
+) -> list[RejectRow]:
+    """Close open rejects without a retry: those in `ids` (None: every open one, of `feed` if
+    given), noting who and why. Returns the rejects closed."""
+    found = [
+        r for r in rejected(conn, feed) if ids is None or r.id in ids
+    ]  # open ones only: a resolved reject stays as it was
+    if found:
+        conn.execute(
+            update(rejects)
+            .where(rejects.c.id.in_([r.id for r in found]))
+            .values(resolved_at=now, dismissed_by=by, dismiss_reason=reason)
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    id: int
+    feed: str
+    source: str
+    status: str  # error | cancelled
+    message: str
+    created_at: datetime
+
+
+def failed(conn: Connection, feed: str | None = None) -> list[FailedRun]:
+    """The evaluation runs recorded as failed, oldest first."""
+    f = failed_runs
+    q = select(f.c.id, f.c.feed, f.c.source, f.c.status, f.c.message, f.c.created_at)
+    if feed is not None:
+        q = q.where(f.c.feed == feed)
+    return [FailedRun(*row) for row in conn.execute(q.order_by(f.c.id))]

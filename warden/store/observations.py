@@ -9,11 +9,11 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, null, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Select, func, null, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from warden.core.model import Observation, Point, Rejection, StoredObservation
-from warden.store.schema import UTCDateTime, observations, rejects
+from warden.store.schema import UTCDateTime, failed_runs, observations, rejects
 
 OPTIONAL_POINT_FIELDS = ("stderr", "n", "feed")  # in Point's order
 Series = dict[tuple[str, str], dict[str, list[Point]]]
@@ -138,8 +138,9 @@ def insert_reject(conn: Connection, feed: str, r: Rejection, now: datetime) -> b
     """Record bad input; the same bytes from the same place (and the same record of them) are
     recorded once. True if new."""
     identity = reject_identity(r)
+    # RETURNING says whether a row was added (PostgreSQL's rowcount is -1 here, not 0).
     result = conn.execute(
-        _insert_ignoring(conn, rejects),
+        _insert_ignoring(conn, rejects).returning(rejects.c.id),
         {
             "feed": feed,
             "source": _text(r.source),
@@ -152,7 +153,27 @@ def insert_reject(conn: Connection, feed: str, r: Rejection, now: datetime) -> b
             "identity": identity,
         },
     )
-    return bool(result.rowcount)
+    return result.first() is not None
+
+
+def insert_failed_run(
+    conn: Connection, feed: str, r: Rejection, status: str, now: datetime
+) -> bool:
+    """Record an evaluation run that failed (`status` error or cancelled), once per log (the
+    identity a reject of it would have). True if new."""
+    result = conn.execute(
+        _insert_ignoring(conn, failed_runs).returning(failed_runs.c.id),
+        {
+            "feed": feed,
+            "source": _text(r.source),
+            "content_hash": r.content_hash,
+            "status": status,
+            "message": _text(r.message),
+            "created_at": now,
+            "identity": reject_identity(r),
+        },
+    )
+    return result.first() is not None
 
 
 def reject_identity(r: Rejection) -> str:
@@ -174,6 +195,7 @@ def series(
     depth: int,
     extra: Collection[str] = ("observed_at",),
     independent: bool = False,
+    until: datetime | None = None,
 ) -> Series:
     """For each (benchmark, metric) pair, each subject's `depth` newest distinct observations,
     newest first. The same measurement stored by two feeds (same content key) counts once.
@@ -182,7 +204,8 @@ def series(
     query never touches the table; `evidence` fetches whole rows for the few that matter.
     `extra` names the optional Point fields to fill (`observed_at`, `stderr`, `n`, `feed`); the
     others are left empty (None), which keeps the common read narrow and cheap to convert.
-    `independent` leaves out what the model's developer reported about its own model."""
+    `independent` leaves out what the model's developer reported about its own model; `until`,
+    what is dated after it (a time in the future must not stay "newest" for ever)."""
     wanted = sorted(set(pairs))
     out: Series = defaultdict(lambda: defaultdict(list))
     if not wanted:
@@ -200,9 +223,11 @@ def series(
     ]
     make = Point._make
     for chunk in _chunks(wanted, 200):
-        where = [tuple_(o.c.benchmark, o.c.metric).in_(chunk)]
+        where: list[ColumnElement[bool]] = [tuple_(o.c.benchmark, o.c.metric).in_(chunk)]
         if independent:
             where.append(o.c.vendor_reported.is_(False))
+        if until is not None:
+            where.append(o.c.observed_at <= until)
         for row in conn.execute(_newest(cols, where, depth)):
             point = make(row[2:])
             listed = out[(row[0], row[1])][point.subject]
@@ -302,8 +327,14 @@ def evidence(conn: Connection, ids: Iterable[int]) -> dict[int, StoredObservatio
     wanted = sorted(set(ids))
     out = {}
     for i in range(0, len(wanted), 500):
-        for row in conn.execute(select(*cols).where(o.c.id.in_(wanted[i : i + 500]))):
-            out[row[0]] = StoredObservation(*row)
+        q = select(*cols, o.c.ingested_at).where(o.c.id.in_(wanted[i : i + 500]))
+        for row in conn.execute(q):
+            (id_, feed, subject, benchmark, metric, value, stderr, n, at, source, digest,
+             ingested) = row  # fmt: skip
+            out[id_] = StoredObservation(
+                id_, feed, subject, benchmark, metric, value, stderr, n, at, source, digest,
+                ingested_at=ingested,
+            )  # fmt: skip
     return out
 
 

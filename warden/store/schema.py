@@ -83,7 +83,7 @@ feed_runs = Table(
     Column("feed", String(64), nullable=False, index=True),
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
-    Column("status", String(16), nullable=False),  # running | ok | failed
+    Column("status", String(16), nullable=False),  # running | ok | failed | interrupted
     Column("ingested", Integer, nullable=False, default=0),
     Column("duplicates", Integer, nullable=False, default=0),
     Column("rejected", Integer, nullable=False, default=0),
@@ -146,9 +146,28 @@ rejects = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # The same bad bytes from the same place are one reject, however often they are read.
     Column("identity", String(64), nullable=False),
-    # Set when a retry read the source again and it no longer gave this rejection.
+    # Set when a retry read the source again and it no longer gave this rejection, or when
+    # someone dismissed it (`warden rejects dismiss`: then also who and why).
     Column("resolved_at", UTCDateTime),
+    Column("dismissed_by", String(200)),
+    Column("dismiss_reason", Text),
     UniqueConstraint("feed", "identity", name="uq_rejects_feed_identity"),
+)
+
+# Evaluation runs that ended without results (an Inspect log whose status is `error` or
+# `cancelled`): what happened, recorded once, not a reject of bad input that stays open.
+failed_runs = Table(
+    "failed_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("feed", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # error | cancelled
+    Column("message", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("identity", String(64), nullable=False),  # as a reject's: the same log is one row
+    UniqueConstraint("feed", "identity", name="uq_failed_runs_feed_identity"),
 )
 
 alert_states = Table(
@@ -232,7 +251,7 @@ outbox = Table(
     Column("trigger_seq", Id, ForeignKey("triggers.seq"), nullable=False),
     Column("sink", String(64), nullable=False),
     Column("idempotency_key", String(80), nullable=False, unique=True),
-    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("status", String(16), nullable=False),  # pending | delivered | failed | superseded
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("claim_token", String(32)),
@@ -240,7 +259,27 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
+    # "THRESHOLD SUBJECT": notifications of one alert reach each sink in order (outbox.claim).
+    Column("alert", String(400)),
+    # When `warden deliveries retry` re-drove the row: its retries' age bound counts from then.
+    Column("retry_since_at", UTCDateTime),
+    # Which daemon holds the lease (its host name): a daemon restarted after a crash takes its
+    # own leases back at once instead of waiting them out.
+    Column("claim_owner", String(200)),
+    # Rows of one group (route, group_by labels; history apart) due together are sent as one
+    # notification (warden.delivery.dispatch).
+    Column("group_key", String(400)),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_alert", "sink", "alert", "status", "id"),
+)
+
+# When warden started watching each threshold (its first evaluation): evidence older than that,
+# or than its feed's first run, is history: its transitions reach people as one summary.
+watched = Table(
+    "watched",
+    metadata,
+    Column("threshold", String(200), primary_key=True),
+    Column("since_at", UTCDateTime, nullable=False),
 )
 
 deliveries = Table(

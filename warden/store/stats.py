@@ -9,6 +9,7 @@ from sqlalchemy import Connection, func, select
 from warden.store.schema import (
     alert_states,
     deliveries,
+    failed_runs,
     feed_runs,
     feeds,
     observations,
@@ -49,11 +50,12 @@ def feed_history(conn: Connection) -> list[tuple[str, datetime | None, datetime 
 
 
 def last_runs(conn: Connection) -> list[tuple[str, str, datetime, datetime | None]]:
-    """Each feed's last finished run: (feed, status, started, finished)."""
+    """Each feed's last finished run: (feed, status, started, finished). A run interrupted by
+    a stopped daemon says nothing of the feed and is passed over."""
     r = feed_runs
     last = (
         select(r.c.feed, func.max(r.c.id).label("id"))
-        .where(r.c.finished_at.is_not(None))
+        .where(r.c.finished_at.is_not(None), r.c.status != "interrupted")
         .group_by(r.c.feed)
         .subquery()
     )
@@ -98,6 +100,13 @@ def rejected_counts(conn: Connection) -> list[tuple[str, str, int]]:
     return [(r[0], r[1], int(r[2])) for r in conn.execute(q)]
 
 
+def failed_run_counts(conn: Connection) -> list[tuple[str, str, int]]:
+    q = select(failed_runs.c.feed, failed_runs.c.status, func.count()).group_by(
+        failed_runs.c.feed, failed_runs.c.status
+    )
+    return [(f, s, int(n)) for f, s, n in conn.execute(q)]
+
+
 def delivery_counts(conn: Connection) -> list[tuple[str, str, int]]:
     d = deliveries
     q = select(d.c.sink, d.c.outcome, func.count()).group_by(d.c.sink, d.c.outcome)
@@ -116,4 +125,28 @@ def outbox_counts(conn: Connection) -> dict[str, int]:
     from warden.store.schema import outbox
 
     q = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+    return {r[0]: int(r[1]) for r in conn.execute(q)}
+
+
+def pending_by_sink(conn: Connection) -> dict[str, tuple[int, datetime]]:
+    """Each sink's notifications not yet delivered: how many, and when the oldest was queued."""
+    from warden.store.schema import outbox
+
+    q = (
+        select(outbox.c.sink, func.count(), func.min(outbox.c.created_at))
+        .where(outbox.c.status == "pending")
+        .group_by(outbox.c.sink)
+    )
+    return {r[0]: (int(r[1]), r[2]) for r in conn.execute(q)}
+
+
+def failed_by_sink(conn: Connection) -> dict[str, int]:
+    """Each sink's notifications that failed for good (until re-driven)."""
+    from warden.store.schema import outbox
+
+    q = (
+        select(outbox.c.sink, func.count())
+        .where(outbox.c.status == "failed")
+        .group_by(outbox.c.sink)
+    )
     return {r[0]: int(r[1]) for r in conn.execute(q)}

@@ -31,7 +31,7 @@ of the export's last entry. Two algs, by the key file:
 Traps: lines are split on "\\n" only (content may hold U+2028, which str.splitlines splits on);
 an HMAC key is the key file's bytes exactly, a trailing newline included, and a key file that is
 PEM is never one; CSV cells are text, so seq is parsed and each column is compared with the string
-the hashed content holds. The keys and their algorithms: warden/exportkeys.py.
+the hashed content holds. The keys and their algorithms: warden/triggerlog/keys.py.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from typing import IO, Any
 from sqlalchemy import Connection
 
 from warden.core.chain import GENESIS, TRANSITION, Entry, canonical, chain_hash
+from warden.core.csvcells import cell, uncell
 from warden.core.errors import WardenError
 from warden.store import alerts
 from warden.triggerlog.keys import ALGS, ED25519, Key
@@ -203,7 +204,7 @@ def export(conn: Connection, fmt: str, filters: Filters, now: datetime, out: IO[
         else:
             buffer.seek(0)
             buffer.truncate()
-            writer.writerow([r[c] for c in COLUMNS])
+            writer.writerow([cell(r[c]) for c in COLUMNS])
             put(buffer.getvalue())
         summary.entries += 1
         if summary.first_seq is None:
@@ -273,7 +274,7 @@ def _rows(fmt: str, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
             n = reader.line_num + 1
             if len(record) != len(COLUMNS):
                 raise ExportError(f"line {n}: {len(record)} cells, expected {len(COLUMNS)}")
-            yield n, dict(zip(COLUMNS, record, strict=True))
+            yield n, dict(zip(COLUMNS, map(uncell, record), strict=True))
     except csv.Error as exc:
         raise ExportError(f"line {reader.line_num + 1}: {exc}") from exc
 

@@ -1,5 +1,5 @@
-"""Signing keys for trigger-log exports (warden/logexport.py): HMAC-SHA256 keys (a key file's
-bytes, exactly) and Ed25519 keys (PEM files, as `warden log keygen` writes them).
+"""Signing keys for trigger-log exports (`warden.triggerlog.export`): HMAC-SHA256 keys (a key
+file's bytes, exactly) and Ed25519 keys (PEM files, as `warden log keygen` writes them).
 
 - `load_key`: the key in a key file's bytes. A file with a PEM `BEGIN` line must hold an Ed25519
   key, private (PKCS#8) or public (SubjectPublicKeyInfo); anything else is an HMAC key.

@@ -207,9 +207,9 @@ def test_health_and_readiness(api: str) -> None:
 
 
 def test_oversized_body_is_refused(api: str) -> None:
-    from warden.interfaces.api.app import MAX_BODY_BYTES
+    from warden.interfaces.api.limits import PUSH_BODY_BYTES
 
-    body = b"[" + b" " * MAX_BODY_BYTES + b"]"
+    body = b"[" + b" " * PUSH_BODY_BYTES + b"]"
     r = requests.post(
         f"{api}/api/v1/observations",
         data=body,

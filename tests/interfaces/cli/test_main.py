@@ -139,11 +139,34 @@ def test_log_verify_finds_the_first_bad_entry(
     assert r.exit_code == 1 and "trigger 1:" in r.output
 
 
-def test_ingest_reports_rejections_and_exits_1(config: Path, inspect_logs: dict[str, Path]) -> None:
+def test_a_failed_inspect_run_is_a_failed_run_not_a_reject(
+    config: Path, inspect_logs: dict[str, Path]
+) -> None:
+    """An Inspect run that ended in error is what its run left, not bad input: recorded once as
+    a failed run (shown by `warden feeds` and `warden rejects --failed-runs`), never an open
+    reject that fails every later ingest or backfill of its folder."""
     r = warden("ingest", "--config", config, inspect_logs["error"])
-    assert r.exit_code == 1
-    assert "1 rejected" in r.output and "run_error" in r.output
-    assert "the sandbox fell over" in r.output
+    assert r.exit_code == 0, r.output
+    assert "0 rejected, 0 skipped, 0 not finished, 1 failed run;" in r.output
+    assert "failed run " in r.output and "the sandbox fell over" in r.output
+    assert json.loads(warden("rejects", "--json", "--config", config).output) == []
+    (run,) = json.loads(warden("rejects", "--failed-runs", "--json", "--config", config).output)
+    assert run["feed"] == "cli" and run["status"] == "error"
+    assert "the sandbox fell over" in run["message"]
+    (feed,) = json.loads(warden("feeds", "--json", "--config", config).output)
+    assert (feed["feed"], feed["open_rejects"], feed["failed_runs"]) == ("cli", 0, 1)
+    r = warden("ingest", "--config", config, inspect_logs["error"])  # again: still not a failure
+    assert r.exit_code == 0 and "1 failed run" in r.output
+    assert len(json.loads(warden("rejects", "--failed-runs", "--json", "-c", config).output)) == 1
+
+
+def test_ingest_exits_1_only_for_new_rejects(config: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"eval": {"task": "t"}, "status": "success"')  # cut short
+    r = warden("ingest", "--config", config, bad)
+    assert r.exit_code == 1 and "1 rejected, 0 skipped" in r.output
+    r = warden("ingest", "--config", config, bad)  # recorded before: reported, not a failure
+    assert r.exit_code == 0 and "1 rejected (0 new, 1 recorded before)" in r.output
 
 
 def test_unknown_connector_is_a_usage_error(config: Path, tmp_path: Path) -> None:

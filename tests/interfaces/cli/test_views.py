@@ -92,8 +92,8 @@ def test_piped_tables_are_plain_one_line_per_record_and_unlimited(config: Path) 
     assert len(unknown) > 200 and "cyber.cybench.unguided.high" in unknown
 
     rejects = warden("rejects", "--config", config).stdout.splitlines()
-    assert "\x1b" not in "".join(rejects) and rejects[0].split()[:2] == ["feed", "source"]
-    rows = [line for line in rejects if line.startswith("lab ")]
+    assert "\x1b" not in "".join(rejects) and rejects[0].split()[:3] == ["id", "feed", "source"]
+    rows = [line for line in rejects if re.match(r"\d+ +lab ", line)]
     assert len(rows) == 2 and all(DEEP in row for row in rows)  # each reject, whole, on a line
 
 
@@ -147,7 +147,7 @@ def test_rejects_fit_80_columns_wrapping_sources_and_messages(config: Path, term
     assert widest(out) <= 80, out
     lines = ANSI.sub("", out).splitlines()
     head = lines[0]
-    assert head.split() == ["feed", "source", "record", "field", "reason", "message"]
+    assert head.split() == ["id", "feed", "source", "record", "field", "reason", "message"]
     source, record, reason, message = (
         head.index(h) for h in ("source", "record", "reason", "message")
     )
@@ -155,7 +155,7 @@ def test_rejects_fit_80_columns_wrapping_sources_and_messages(config: Path, term
     for line in lines[2:]:
         if not line.strip() or line.endswith("open rejects"):
             continue
-        if line.startswith("lab "):  # the feed id, whole, starts each reject
+        if re.match(r" *\d+ +lab ", line):  # the id and the feed id, whole, start each reject
             rows.append([])
         rows[-1].append(line)
     wanted = {(r["source"], r["reason"], r["message"]) for r in _rejects(config)}
@@ -255,7 +255,9 @@ def test_progress_is_silent_when_stderr_is_not_a_terminal(tmp_path: Path) -> Non
     cfg = _feed(tmp_path)
     r = warden("backfill", "lab", "--config", cfg)
     assert r.exit_code == 0, r.output
-    assert r.stdout == "lab: 1 new, 0 already known, 0 rejected, 0 not finished; 0 triggers\n"
+    assert r.stdout == (
+        "lab: 1 new, 0 already known, 0 rejected, 0 skipped, 0 not finished; 0 triggers\n"
+    )
     assert "payloads" not in r.stderr and "\x1b" not in r.stderr
 
 
@@ -266,7 +268,9 @@ def test_progress_counts_payloads_on_a_terminal_and_leaves_stdout_clean(
     cfg = _feed(tmp_path)
     r = warden("backfill", "lab", "--config", cfg)
     assert r.exit_code == 0, r.output
-    assert r.stdout == "lab: 1 new, 0 already known, 0 rejected, 0 not finished; 0 triggers\n"
+    assert r.stdout == (
+        "lab: 1 new, 0 already known, 0 rejected, 0 skipped, 0 not finished; 0 triggers\n"
+    )
     shown = ANSI.sub("", r.stderr)
     assert "backfilling lab" in shown and "1 payloads, 1 observations, 0 rejected" in shown
 

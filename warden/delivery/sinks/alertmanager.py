@@ -236,9 +236,14 @@ class AlertmanagerSink:
         return self.alerts(n)[-1]
 
     def send(self, notification: Notification) -> None:
-        if not self._current([notification]):
-            return  # a newer trigger of this alert was posted already
-        self._post_all(self.alerts(notification))
+        """Post the notification's alerts (all of a group's, in one request per BATCH):
+        Alertmanager groups them itself."""
+        current = self._current(notification.split())
+        if not current:
+            return  # a newer trigger of each alert was posted already
+        posted = [a for n in current for a in self.alerts(n)]
+        for i in range(0, len(posted), BATCH):
+            self._post_all(posted[i : i + BATCH])
 
     def refresh(self, notifications: Sequence[Notification]) -> None:
         """Re-post `notifications` (one per alert warden holds active: the trigger that put it in

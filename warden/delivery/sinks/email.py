@@ -40,7 +40,7 @@ from warden import __version__
 from warden.core.errors import DeliveryError
 from warden.core.notification import Notification, one_line
 from warden.core.plugins import options
-from warden.delivery.sinks.render import Alert, view
+from warden.delivery.sinks.render import Alert, digest, digest_line, view
 
 
 class Options(BaseModel):
@@ -178,8 +178,35 @@ def html_body(a: Alert) -> str:
     return "\n".join(parts) + "\n"
 
 
+def digest_bodies(n: Notification) -> tuple[str, str, str]:
+    """The subject, text and HTML of a grouped notification: its summary and one line per
+    alert (the most urgent first; the rest counted)."""
+    headline, shown, more = digest(n)
+    intro = (
+        "What warden found already true when it started watching (a feed's first run, a "
+        "backfill, a threshold added): history, not a change. Each alert is in the trigger log."
+        if n.history
+        else "These alerts changed together:"
+    )
+    lines = [headline, "", intro, "", *(f"  - {digest_line(a)}" for a in shown)]
+    if more:
+        lines.append(f"  ... and {more} more")
+    seqs = [m.seq for m in n.alerts()]
+    lines += ["", f"warden triggers #{min(seqs)} to #{max(seqs)}"]
+    e = html.escape
+    items = "".join(f"<li>{e(digest_line(a))}</li>" for a in shown)
+    html_text = (
+        f"<html><body><h2>{e(headline)}</h2><p>{e(intro)}</p><ul>{items}</ul>"
+        + (f"<p>... and {more} more</p>" if more else "")
+        + f"<p><small>warden triggers #{min(seqs)} to #{max(seqs)}</small></p></body></html>\n"
+    )
+    return headline, "\n".join(lines) + "\n", html_text
+
+
 def build(n: Notification, sender: str, to: list[str]) -> EmailMessage:
     """The message for `n` (pure)."""
+    if n.grouped:
+        return _build_digest(n, sender, to)
     a = view(n)
     domain = _domain(sender)
     thread = hashlib.sha256(f"{a.threshold}\n{a.subject}".encode()).hexdigest()[:32]
@@ -199,6 +226,22 @@ def build(n: Notification, sender: str, to: list[str]) -> EmailMessage:
     msg["X-Mailer"] = f"warden/{__version__}"
     msg.set_content(text_body(a))
     msg.add_alternative(html_body(a), subtype="html")
+    return msg
+
+
+def _build_digest(n: Notification, sender: str, to: list[str]) -> EmailMessage:
+    subject, text_part, html_part = digest_bodies(n)
+    domain = _domain(sender)
+    msg = EmailMessage(policy=SMTP)
+    msg["Subject"] = one_line(subject)
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    msg["Message-ID"] = f"<{n.idempotency_key}@{domain}>"
+    msg["X-Warden-Idempotency-Key"] = n.idempotency_key
+    msg["X-Warden-Status"] = "history" if n.history else "group"
+    msg["X-Mailer"] = f"warden/{__version__}"
+    msg.set_content(text_part)
+    msg.add_alternative(html_part, subtype="html")
     return msg
 
 

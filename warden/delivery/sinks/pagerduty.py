@@ -126,6 +126,12 @@ class PagerDutySink:
         return event(n, o.routing_key.get_secret_value(), o.source, client_url)
 
     def send(self, notification: Notification) -> None:
+        """One Events API event per alert (a group's too: PagerDuty dedups and groups by each
+        event's `dedup_key`, the alert's); re-sending a group after a failure is harmless."""
+        for single in notification.split():
+            self._send(single)
+
+    def _send(self, notification: Notification) -> None:
         try:
             response = self._session.post(
                 self.endpoint,

@@ -30,7 +30,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from warden.core.notification import Notification, number, one_line, summary, text
+from warden.core.notification import (
+    Notification,
+    group_summary,
+    number,
+    one_line,
+    summary,
+    text,
+)
 
 STATUS_TEXT = {
     "firing": "FIRING",
@@ -325,3 +332,24 @@ def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, Mapping):
         return ()
     return tuple(sorted((text(k), text(v)) for k, v in value.items()))
+
+
+DIGEST_SHOWN = 20  # the alerts a grouped notification lists one by one; the rest are counted
+
+
+def digest_line(a: Alert) -> str:
+    """One alert of a grouped notification, on one line: state, title, subject, and what
+    decided it (its first measurement, else the reason)."""
+    what = a.measurements[0].text if a.measurements else a.reason
+    return one_line(
+        f"{a.status_text}: {a.title} - {a.subject_text}" + (f": {what}" if what else "")
+    )
+
+
+def digest(n: Notification) -> tuple[str, list[Alert], int]:
+    """A grouped notification's headline (its summary), the alerts listed one by one (the
+    most urgent first), and how many more it holds."""
+    order = {s: i for i, s in enumerate(("firing", "error", "nodata", "warning", "resolved"))}
+    alerts = sorted((view(s) for s in n.split()), key=lambda a: order.get(a.status, len(order)))
+    shown = alerts[:DIGEST_SHOWN]
+    return one_line(group_summary(n)), shown, len(alerts) - len(shown)

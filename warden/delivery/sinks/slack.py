@@ -26,9 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from warden import __version__
 from warden.core.errors import DeliveryError
-from warden.core.notification import Notification
+from warden.core.notification import Notification, group_status
 from warden.core.plugins import options
-from warden.delivery.sinks.render import Alert, http_url, truncate, view
+from warden.delivery.sinks.render import Alert, digest, digest_line, http_url, truncate, view
 
 EMOJI = {
     "firing": ":rotating_light:",
@@ -164,8 +164,47 @@ def _evidence_line(line: str, url: str | None, source: str) -> str:
     return f"{mrkdwn(line)} · {where}" if where else mrkdwn(line)
 
 
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": fit(text, FIELD_MAX)}]}
+
+
+def digest_blocks(n: Notification) -> tuple[str, list[dict[str, Any]]]:
+    """The fallback text and blocks of a grouped notification: its summary, then one line per
+    alert (the most urgent first, DIGEST_SHOWN at most, the rest counted)."""
+    headline, shown, more = digest(n)
+    emoji = ":scroll:" if n.history else EMOJI.get(group_status(n), ":bell:")
+    out: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": truncate(headline, HEADER_MAX), "emoji": True},
+        }
+    ]
+    if n.history:
+        out.append(
+            _section(
+                "What warden found already true when it started watching (a feed's first "
+                "run, a backfill, a threshold added): history, not a change. Each alert is in "
+                "the trigger log."
+            )
+        )
+    out += [_section(f"{EMOJI.get(a.status, ':bell:')} {mrkdwn(digest_line(a))}") for a in shown]
+    if more:
+        out.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {more} more"}]}
+        )
+    first, last = n.alerts()[0].seq, n.alerts()[-1].seq
+    footer = f"warden triggers #{first} to #{last} · key `{mrkdwn(n.idempotency_key)}`"
+    out.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": fit(footer, FIELD_MAX)}]}
+    )
+    return f"{emoji} {headline}", out
+
+
 def message(n: Notification, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The JSON body posted to the webhook (pure)."""
+    if n.grouped:
+        fallback, grouped = digest_blocks(n)
+        return {"text": fit(mrkdwn(fallback), TEXT_MAX), "blocks": grouped, **(extra or {})}
     a = view(n)
     fallback = f"{EMOJI.get(a.status, ':bell:')} {a.headline}"
     if a.measurements:

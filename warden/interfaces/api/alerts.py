@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from warden.alerting import actions as alerting
-from warden.core.errors import Conflict, NotFound, UsageError
+from warden.core.errors import Conflict, NotFound, UsageError, WardenError
 from warden.core.matchers import Matchers
-from warden.store import actions
+from warden.store import StoreUnavailable, actions
 
 if TYPE_CHECKING:
     from warden.app.daemon import Warden
@@ -48,19 +50,55 @@ class SilenceIn(BaseModel):
     duration: str | None = None
     created_by: str = Field(min_length=1)
     comment: str = Field(min_length=1)
+    # Add it even if a matcher names a label no alert has, or a value none takes.
+    force: bool = False
 
 
 def _problem(status: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": {"message": message}}, status_code=status)
 
 
-def status_of(exc: UsageError) -> int:
-    """The one place a use-case error becomes an HTTP status."""
+def status_of(exc: WardenError) -> int:
+    """The one place an error of warden's becomes an HTTP status (docs/reference/http-api.md
+    lists them): 404 what the request names does not exist, 409 its state does not allow it,
+    422 any other request that cannot be carried out as asked, 503 the store is unavailable
+    (try again later), 500 anything else."""
     if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, Conflict):
         return 409
-    return 422
+    if isinstance(exc, UsageError):
+        return 422
+    if isinstance(exc, StoreUnavailable):
+        return 503
+    return 500
+
+
+def add_error_handlers(app: FastAPI, warden: Warden) -> None:
+    """Every error answers `{"detail": {"message": ...}}` with the status `status_of` gives:
+    also a store outage (503, with Retry-After), a path parameter or query that does not parse
+    (422) and an unknown path or method (404, 405), which FastAPI would answer in its own
+    shapes."""
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(_request: Request, exc: StoreUnavailable) -> Response:
+        warden.outage.failed("an HTTP request", exc)
+        response = _problem(status_of(exc), f"{exc}; try again later")
+        response.headers["Retry-After"] = "30"
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _problem(422, f"{where}: {first.get('msg')}" if where else str(first.get("msg")))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        response = _problem(exc.status_code, str(exc.detail))
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
 
 
 def _refusal(exc: UsageError) -> JSONResponse:
@@ -97,7 +135,10 @@ def add_alert_routes(
             else:
                 raise UsageError("give trigger, or threshold and subject")
             now = warden.clock()
-            return alerting.acknowledge(warden.store, threshold, subject, body.by, body.note, now)
+            ids = {t.id for t in warden.catalog.thresholds}
+            return alerting.acknowledge(
+                warden.store, threshold, subject, body.by, body.note, now, thresholds=ids
+            )
 
         try:
             seq = await run_in_threadpool(run)
@@ -139,7 +180,16 @@ def add_alert_routes(
             except ValidationError as exc:
                 raise UsageError(str(exc.errors()[0]["msg"])) from exc
             return alerting.add_silence(
-                warden.store, matchers, starts, ends, body.created_by, body.comment, now
+                warden.store,
+                matchers,
+                starts,
+                ends,
+                body.created_by,
+                body.comment,
+                now,
+                thresholds=warden.catalog.thresholds,
+                force=body.force,
+                force_hint='"force": true',
             )
 
         try:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import Counter
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.openmetrics import exposition as openmetrics
 from starlette.concurrency import run_in_threadpool
@@ -19,13 +20,16 @@ from warden.app.daemon import PUSH_FEED, Warden
 from warden.core import plugins
 from warden.core.model import Observation, Payload, Pending, Rejection
 from warden.ingest.connector import Cursor, sha256
-from warden.interfaces.api.alerts import add_alert_routes
+from warden.interfaces.api.alerts import add_alert_routes, add_error_handlers
+from warden.interfaces.api.limits import PUSH_BODY_BYTES, AuthThrottle, BodyLimit
 from warden.metrics.exposition import render
 
 log = logging.getLogger(__name__)
 
 # The connector (entry point) whose schema pushed bodies follow.
 PUSH_CONNECTOR = "observations_json"
+# Reject reasons of a body that is not JSON (a cut upload is `truncated`): 400, not 422.
+NOT_JSON = frozenset({"malformed", "truncated"})
 
 
 def create_app(warden: Warden) -> FastAPI:
@@ -38,6 +42,18 @@ def create_app(warden: Warden) -> FastAPI:
         }
     }
     token = warden.settings.api_token
+    app.add_middleware(BodyLimit, limits={"/api/v1/observations": PUSH_BODY_BYTES})
+    throttle = AuthThrottle()
+    auth_failures = Counter(
+        "warden_http_auth_failures",
+        "Requests refused for a missing or wrong bearer token.",
+        registry=warden.metrics.registry,
+    )
+    auth_throttled = Counter(
+        "warden_http_auth_throttled",
+        "Requests refused (429) because their address failed authentication too often.",
+        registry=warden.metrics.registry,
+    )
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -45,7 +61,7 @@ def create_app(warden: Warden) -> FastAPI:
 
     @app.get("/readyz")
     def readyz() -> Response:
-        ready, why = warden.store.ready()
+        ready, why = warden.ready()
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "detail": why},
             status_code=200 if ready else 503,
@@ -75,23 +91,31 @@ def create_app(warden: Warden) -> FastAPI:
         one), or None."""
         if token is None:
             return _error(403, "the write API is off: no api_token is configured")
+        address = request.client.host if request.client else "unknown"
+        wait = throttle.retry_after(address)
+        if wait is not None:
+            auth_throttled.inc()
+            response = _error(429, "too many failed authentications from this address")
+            response.headers["Retry-After"] = str(int(wait + 0.999))
+            return response
         given = request.headers.get("authorization", "")
         expected = f"Bearer {token.get_secret_value()}"
         if not hmac.compare_digest(given.encode(), expected.encode()):
+            throttle.failed(address)
+            auth_failures.inc()
             response = _error(401, "missing or wrong bearer token")
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
         return None
 
     add_alert_routes(app, warden, refused)
+    add_error_handlers(app, warden)
 
     @app.post("/api/v1/observations", openapi_extra=push_schema)
     async def push(request: Request) -> Response:
         if (no := refused(request)) is not None:
             return no
-        body = await _read_body(request)
-        if body is None:
-            return _error(413, f"body over the {MAX_BODY_BYTES}-byte limit")
+        body = await request.body()  # BodyLimit bounds it
         payload = Payload(PUSH_FEED, body, sha256(body), fetched_at=warden.clock())
         result = await run_in_threadpool(
             warden.ingest_payload, PUSH_FEED, _Pushed(batch.parse_batch), payload
@@ -109,7 +133,7 @@ def create_app(warden: Warden) -> FastAPI:
         if result.rejections:
             bad = result.rejections[0]
             return _error(
-                400 if bad.reason == "malformed" else 422,
+                400 if bad.reason in NOT_JSON else 422,
                 bad.message,
                 reason=bad.reason,
                 record=bad.record,
@@ -134,20 +158,6 @@ class _Pushed:
 
     def parse(self, payload: Payload) -> list[Observation]:
         return self._parse_batch(payload)
-
-
-MAX_BODY_BYTES = 16 * 2**20
-
-
-async def _read_body(request: Request) -> bytes | None:
-    """The request body, or None once it grows past MAX_BODY_BYTES."""
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _error(status: int, message: str, **fields: Any) -> JSONResponse:

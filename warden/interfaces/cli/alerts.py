@@ -24,6 +24,7 @@ def ack(ctx: Context, alert: tuple[str, ...], by: str, note: str) -> None:
     Stops the alert's repeats and escalation until it resolves; later notifications and the
     trigger log show who acknowledged it and why."""
     from warden.alerting import actions as alerting
+    from warden.app.daemon import catalog_ids
     from warden.core.errors import UsageError
 
     w = ctx.warden()
@@ -34,7 +35,8 @@ def ack(ctx: Context, alert: tuple[str, ...], by: str, note: str) -> None:
             threshold, subject = alert
         else:
             raise UsageError("ALERT: a trigger seq, or THRESHOLD SUBJECT")
-        seq = alerting.acknowledge(w.store, threshold, subject, by, note, w.clock())
+        ids = catalog_ids(w.catalog)
+        seq = alerting.acknowledge(w.store, threshold, subject, by, note, w.clock(), thresholds=ids)
     finally:
         w.close()
     click.echo(f"trigger {seq}: {threshold} {subject} acknowledged by {by}")
@@ -66,6 +68,11 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 @click.option("--from", "start", help="When it starts (default now).")
 @click.option("--by", required=True, help="Who adds it.")
 @click.option("--comment", required=True, help="Why.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Add it even if a matcher names a label no alert has, or a value none takes.",
+)
 @config_option
 @pass_ctx
 @user_errors
@@ -78,9 +85,12 @@ def silence_add(
     start: str | None,
     by: str,
     comment: str,
+    force: bool,
 ) -> None:
     """Add a silence. Labels: threshold, subject, severity, level, domain, scope, family,
-    state and the threshold's own labels."""
+    state, alert and the threshold's own labels. A matcher on another label, or equal to a
+    value no alert of the catalog takes, would silence nothing: it is refused (exit 2, naming
+    the nearest labels or values) unless --force."""
     from pydantic import ValidationError
 
     from warden.alerting import actions as alerting
@@ -105,7 +115,17 @@ def silence_add(
                 raise UsageError(str(exc)) from exc
         else:
             ends = parse_time(until, "--until") or now
-        silence_id, seq = alerting.add_silence(w.store, matchers, starts, ends, by, comment, now)
+        silence_id, seq = alerting.add_silence(
+            w.store,
+            matchers,
+            starts,
+            ends,
+            by,
+            comment,
+            now,
+            thresholds=w.catalog.thresholds,
+            force=force,
+        )
     finally:
         w.close()
     click.echo(f"silence {silence_id} (trigger {seq}): until {ends.isoformat()}")

@@ -5,7 +5,7 @@ stages stay inside functions so `warden --help` starts fast."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,6 +15,7 @@ import click
 if TYPE_CHECKING:
     from warden.app.daemon import Warden
     from warden.app.settings import Settings
+    from warden.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,10 +45,25 @@ class Context:
 
         return load_settings(self.config)
 
-    def warden(self) -> Warden:
+    def warden(self, *, create: bool = False) -> Warden:
+        """The wired parts on the configured store. Without `create` (every command but `run`,
+        `ingest`, `backfill` and `db upgrade`) a missing SQLite store is an error (exit 2), not
+        a new empty one."""
         from warden.app.daemon import Warden
 
-        return Warden(self.settings())
+        return Warden(self.settings(), create=create)
+
+    def store(self) -> Store:
+        """The configured store, which must exist, at the latest schema."""
+        from warden.store import Store
+
+        store = Store(self.settings().database_url, create=False)
+        try:
+            store.upgrade()
+        except BaseException:
+            store.dispose()
+            raise
+        return store
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -92,3 +108,25 @@ def config_option(func: F) -> F:
         callback=_set_config,
         help=CONFIG_HELP,
     )(func)
+
+
+def known_threshold(threshold: str | None, known: Iterable[str], option: str) -> None:
+    """Refuse a threshold id typed on the command line that nothing knows (it would select
+    nothing, silently), naming the nearest ids."""
+    from warden.core.errors import NotFound
+    from warden.core.suggest import did_you_mean
+
+    ids = set(known)
+    if threshold is not None and threshold not in ids:
+        raise NotFound(
+            f"{option} {threshold!r}: no such threshold in the catalog or the trigger log"
+            f"{did_you_mean(threshold, ids)}"
+        )
+
+
+def store_threshold_ids(store: Store) -> set[str]:
+    """The threshold ids the store has alerts or trigger-log entries of."""
+    from warden.store import alerts
+
+    with store.read() as conn:
+        return alerts.threshold_ids(conn)

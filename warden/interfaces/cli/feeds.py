@@ -14,6 +14,7 @@ from warden.interfaces.cli.common import Context, config_option, parse_time, pas
 
 if TYPE_CHECKING:
     from warden.ingest.feedrun import IngestResult
+    from warden.store.feeds import FailedRun
 
 
 def _when(value: datetime | None) -> str | None:
@@ -26,7 +27,8 @@ def _when(value: datetime | None) -> str | None:
 @pass_ctx
 @user_errors
 def feeds(ctx: Context, as_json: bool) -> None:
-    """Every feed: schedule, state, last success, observations and open rejects.
+    """Every feed: schedule, state, last success, observations, open rejects and failed runs
+    (evaluation logs that ended in error or were cancelled: `warden rejects --failed-runs`).
 
     State: `ok` (last run succeeded), `failing (REASON)`, `silent` (no success within the feed's
     stale_after), `never run`. Feeds the store knows but the config no longer names (the push
@@ -79,6 +81,7 @@ def feeds(ctx: Context, as_json: bool) -> None:
                 "last_attempt_at": _when(row.last_attempt_at if row else None),
                 "observations": row.observations if row else 0,
                 "open_rejects": row.open_rejects if row else 0,
+                "failed_runs": row.failed_runs if row else 0,
                 "last_error": (row.last_error if row else None) or None,
             }
         )
@@ -95,6 +98,7 @@ def feeds(ctx: Context, as_json: bool) -> None:
         "last_success_at",
         "observations",
         "open_rejects",
+        "failed_runs",
     ]
     click.echo(
         views.table(
@@ -115,15 +119,24 @@ def feeds(ctx: Context, as_json: bool) -> None:
 @click.group(invoke_without_command=True)
 @click.option("--feed", help="Only this feed.")
 @click.option("--all", "include_resolved", is_flag=True, help="Include resolved rejects.")
+@click.option(
+    "--failed-runs",
+    is_flag=True,
+    help="List the failed evaluation runs instead (logs that ended in error or were cancelled).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @config_option
 @click.pass_context
 @user_errors
-def rejects(ctx: click.Context, feed: str | None, include_resolved: bool, as_json: bool) -> None:
+def rejects(
+    ctx: click.Context, feed: str | None, include_resolved: bool, failed_runs: bool, as_json: bool
+) -> None:
     """Rejected input: file or URL, record (row, member, entry), field and reason.
 
     Rejects are open until `warden rejects retry` reads their source again and it no longer
-    gives them (after the source or the connector was fixed)."""
+    gives them (after the source or the connector was fixed), or until `warden rejects dismiss`
+    closes them. An evaluation run that ended in error or was cancelled is not a reject but a
+    failed run: `--failed-runs` lists them."""
     if ctx.invoked_subcommand is not None:
         return
     from warden.store import feeds as feed_rows
@@ -132,8 +145,12 @@ def rejects(ctx: click.Context, feed: str | None, include_resolved: bool, as_jso
     try:
         with w.store.read() as conn:
             found = feed_rows.rejected(conn, feed, include_resolved)
+            runs = feed_rows.failed(conn, feed) if failed_runs else []
     finally:
         w.close()
+    if failed_runs:
+        _failed_runs(runs, as_json)
+        return
     rows = [
         {
             "id": r.id,
@@ -145,6 +162,8 @@ def rejects(ctx: click.Context, feed: str | None, include_resolved: bool, as_jso
             "message": r.message,
             "rejected_at": _when(r.created_at),
             "resolved_at": _when(r.resolved_at),
+            "dismissed_by": r.dismissed_by,
+            "dismiss_reason": r.dismiss_reason,
         }
         for r in found
     ]
@@ -153,20 +172,110 @@ def rejects(ctx: click.Context, feed: str | None, include_resolved: bool, as_jso
         return
     from warden.interfaces.cli import views
 
-    shown = ["feed", "source", "record", "field", "reason", "message"]
-    shown += ["resolved_at"] if include_resolved else []
+    shown = ["id", "feed", "source", "record", "field", "reason", "message"]
+    shown += ["resolved_at", "dismissed"] if include_resolved else []
     table = [
-        [r.feed, r.source, r.record, r.field, r.reason, r.message, views.when(r.resolved_at)]
+        [
+            r.id,
+            r.feed,
+            r.source,
+            r.record,
+            r.field,
+            r.reason,
+            r.message,
+            views.when(r.resolved_at),
+            f"by {r.dismissed_by}: {r.dismiss_reason}" if r.dismissed_by else "",
+        ]
         for r in found
     ]
     click.echo(
         views.table(
             shown,
             [row[: len(shown)] for row in table],
-            wrap=["source", "record", "field", "message"],
+            wrap=["source", "record", "field", "message", "dismissed"],
         )
     )
     click.echo(f"\n{len(rows)} {'rejects' if include_resolved else 'open rejects'}")
+
+
+def _failed_runs(runs: list[FailedRun], as_json: bool) -> None:
+    rows = [
+        {
+            "id": r.id,
+            "feed": r.feed,
+            "source": r.source,
+            "status": r.status,
+            "message": r.message,
+            "recorded_at": _when(r.created_at),
+        }
+        for r in runs
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from warden.interfaces.cli import views
+
+    table = [[r.feed, r.source, r.status, r.message, views.when(r.created_at)] for r in runs]
+    click.echo(
+        views.table(
+            ["feed", "source", "status", "message", "recorded_at"],
+            table,
+            wrap=["source", "message"],
+        )
+    )
+    click.echo(f"\n{len(rows)} failed runs")
+
+
+@rejects.command("dismiss")
+@click.argument("ids", nargs=-1, type=int, metavar="[ID]...")
+@click.option("--all", "every", is_flag=True, help="Every open reject (of --feed, if given).")
+@click.option("--feed", help="With --all: only this feed's open rejects.")
+@click.option("--reason", required=True, help="Why they are closed (kept with each reject).")
+@click.option("--by", help="Who closes them (default: the user running warden).")
+@config_option
+@pass_ctx
+@user_errors
+def rejects_dismiss(
+    ctx: Context, ids: tuple[int, ...], every: bool, feed: str | None, reason: str, by: str | None
+) -> None:
+    """Close open rejects without re-reading their source: IDs (from `warden rejects`), or
+    --all. For input that will never be fixed, or a reject made by a mistaken `warden ingest`.
+    Each keeps who closed it and why (`warden rejects --all`); a later read of the same input
+    does not reopen it."""
+    import getpass
+    import logging
+
+    from warden.core.errors import NotFound, UsageError
+    from warden.store import feeds as feed_rows
+
+    if bool(ids) == every:
+        raise UsageError("give the IDs of the rejects to dismiss, or --all")
+    if feed is not None and not every:
+        raise UsageError("--feed goes with --all")
+    if not reason.strip():
+        raise UsageError("--reason: say why the rejects are closed")
+    who = by or getpass.getuser()
+    w = ctx.warden()
+    try:
+        with w.store.write() as conn:
+            if ids:
+                open_ids = {r.id for r in feed_rows.rejected(conn)}
+                if missing := sorted(set(ids) - open_ids):
+                    raise NotFound(
+                        f"no open reject {', '.join(map(str, missing))} (`warden rejects` lists "
+                        "the open ones, with their ids)"
+                    )
+            closed = feed_rows.dismiss(
+                conn, list(ids) if ids else None, feed, who, reason, w.clock()
+            )
+    finally:
+        w.close()
+    for r in closed:
+        logging.getLogger(__name__).info(
+            "reject %d (%s: %s) dismissed by %s: %s", r.id, r.feed, r.source, who, reason
+        )
+        click.echo(f"dismissed reject {r.id}: {r.feed}: {r.source}: {r.reason}")
+    click.echo(f"{len(closed)} rejects dismissed by {who}: {reason}")
 
 
 @rejects.command("retry")
@@ -241,15 +350,17 @@ def rejects_retry(ctx: Context, only: str | None) -> None:
 def backfill(ctx: Context, feed: str, since: str | None) -> None:
     """Load FEED's whole history: every payload its source has, whatever the feed has read
     before, then evaluate. Already stored observations are not duplicated. Without --from, the
-    feed's next runs skip what the backfill read. Exit 1 if anything was rejected or the source
-    failed."""
+    feed's next runs skip what the backfill read. Prints new, already known, rejected, skipped
+    (files the connector does not read, each with why) and not finished, and the failed
+    evaluation runs. Exit 1 if anything new was rejected or the source failed (rejects recorded
+    before, and failed runs, do not fail it)."""
     from warden.core.errors import UsageError
     from warden.ingest.connector import Cursor
     from warden.ingest.feedrun import run_feed
     from warden.interfaces.cli.progress import Progress, watch
 
     start = parse_time(since, "--from")
-    w = ctx.warden()
+    w = ctx.warden(create=True)
     try:
         if feed not in w.feeds:
             raise UsageError(f"no feed {feed!r} in the config ({', '.join(w.feeds) or 'none'})")
@@ -266,19 +377,45 @@ def backfill(ctx: Context, feed: str, since: str | None) -> None:
         cycle = w.evaluate_touched(result.touched)
     finally:
         w.close()
-    _report(feed, result, wrapped.left_out, since, len(cycle.transitions) if cycle else 0)
-    sys.exit(1 if result.rejected or result.error else 0)
+    left = f", {wrapped.left_out} before {since} left out" if since else ""
+    report(feed, result, len(cycle.transitions) if cycle else 0, left)
+    sys.exit(1 if result.new_rejects or result.error else 0)
 
 
-def _report(
-    feed: str, result: IngestResult, left_out: int, since: str | None, triggers: int
-) -> None:
-    click.echo(
-        f"{feed}: {result.ingested} new, {result.duplicates} already known, {result.rejected} "
-        f"rejected, {result.skipped} not finished"
-        + (f", {left_out} before {since} left out" if since else "")
-        + f"; {triggers} triggers"
+SKIPPED_SHOWN = 10  # files passed over that the report lists (all are counted)
+
+
+def report(name: str, result: IngestResult, triggers: int, extra: str = "") -> None:
+    """The end of an ingest or a backfill: one line of counts (new, already known, rejected,
+    skipped, not finished, failed runs), then each reject, file skipped and failed run."""
+    known = result.rejected - result.new_rejects
+    rejected = f"{result.rejected} rejected" + (
+        f" ({result.new_rejects} new, {known} recorded before)" if known else ""
     )
+    runs = result.failed_runs
+    click.echo(
+        f"{name}: {result.ingested} new, {result.duplicates} already known, {rejected}, "
+        f"{result.ignored} skipped, {result.skipped} not finished"
+        + (f", {runs} failed run{'s' if runs != 1 else ''}" if runs else "")
+        + f"{extra}; {triggers} triggers"
+    )
+    for r in result.rejections:
+        where = ", ".join(
+            p for p in (r.record and f"record {r.record}", r.field and f"field {r.field}") if p
+        )
+        click.echo(
+            f"  rejected {r.source}{f' ({where})' if where else ''}: {r.reason}: {r.message}",
+            err=True,
+        )
+    for i in result.ignored_files[:SKIPPED_SHOWN]:
+        click.echo(f"  skipped {i.source}: {i.why}", err=True)
+    if result.ignored > SKIPPED_SHOWN:
+        click.echo(f"  ... and {result.ignored - SKIPPED_SHOWN} more files skipped", err=True)
+    for r in result.run_failures:
+        click.echo(
+            f"  failed run {r.source}: {r.message} (recorded: `warden rejects --failed-runs`)",
+            err=True,
+        )
     if result.error:
         click.echo(f"  failed: {result.error}", err=True)
 

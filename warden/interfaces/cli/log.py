@@ -14,7 +14,15 @@ from pathlib import Path
 import click
 
 from warden.core.errors import UsageError
-from warden.interfaces.cli.common import Context, config_option, parse_time, pass_ctx, user_errors
+from warden.interfaces.cli.common import (
+    Context,
+    config_option,
+    known_threshold,
+    parse_time,
+    pass_ctx,
+    store_threshold_ids,
+    user_errors,
+)
 from warden.triggerlog.keys import MIN_KEY_BYTES, HmacKey, Key, load_key, new_key_pair
 
 # As in warden/logexport.py, which is imported only when a command runs (`warden --help` stays
@@ -153,7 +161,6 @@ def export(
     against its content and prev_hash, but the chain has gaps. `warden log verify-export`
     checks an export, and its signature."""
     from warden.core.clock import system_clock
-    from warden.store import Store
     from warden.triggerlog import export as logexport
     from warden.triggerlog.export import Filters
 
@@ -168,9 +175,12 @@ def export(
     if key_file is not None and output is None:
         raise UsageError("--sign needs --output FILE (the signature is written to FILE.sig)")
     key = read_key(Path(key_file), sign=True) if key_file is not None else None
-    store = Store(ctx.settings().database_url)
+    store = ctx.store()
     try:
-        store.upgrade()
+        if threshold is not None:
+            known_threshold(
+                threshold, _catalog_ids(ctx) | store_threshold_ids(store), "--threshold"
+            )
         with store.read() as conn:
             if output is None:
                 sys.stdout.flush()
@@ -209,6 +219,20 @@ def export(
     click.echo(said, err=True)
 
 
+def _catalog_ids(ctx: Context) -> set[str]:
+    """The configured catalog's threshold ids; none when it does not load (the export reads
+    only the store, and works while the catalog is broken)."""
+    from warden.catalog.thresholds import load_catalog
+    from warden.core.errors import ProblemsError
+
+    settings = ctx.settings()
+    try:
+        catalog = load_catalog(settings.catalog_paths(), settings.registry_paths())
+    except ProblemsError:
+        return set()
+    return {t.id for t in catalog.thresholds}
+
+
 @click.command("verify-export")
 @click.argument("file")
 @click.option(
@@ -219,17 +243,28 @@ def export(
     "`warden log keygen`), for hmac-sha256 the HMAC key.",
 )
 @click.option("--signature", "sig_file", metavar="SIGFILE", help="Default: FILE.sig.")
+@click.option(
+    "--allow-unsigned",
+    is_flag=True,
+    help="Exit 0 for an export whose signature is absent or not checked (no --key): it then "
+    "proves only that the file is consistent with itself.",
+)
 @user_errors
-def verify_export(file: str, key_file: str | None, sig_file: str | None) -> None:
+def verify_export(
+    file: str, key_file: str | None, sig_file: str | None, allow_unsigned: bool
+) -> None:
     """Check an export of `warden log export`: each entry's hash against its content and
     prev_hash, the columns against the content, the order, the links between consecutive
     entries, no gaps and no missing end when the export is unfiltered, and FILE.sig when
     present (the signature itself with --key: an ed25519 one with only the public key). Needs no
     database.
 
+    Without a signature checked with --key, the hashes prove only that the file is consistent
+    with itself (whoever edits it can recompute them): exit 1 unless --allow-unsigned.
+
     Exit 0 ok; 1 naming the first problem (an edited entry, a broken chain at seq N, bytes
-    changed after signing, a wrong key); 2 unreadable FILE or key, an HMAC key under 32 bytes,
-    a PEM key file that is not an Ed25519 key."""
+    changed after signing, a wrong key, no signature checked); 2 unreadable FILE or key, an HMAC
+    key under 32 bytes, a PEM key file that is not an Ed25519 key."""
     from warden.triggerlog import export as logexport
     from warden.triggerlog.export import ExportError
 
@@ -269,6 +304,19 @@ def verify_export(file: str, key_file: str | None, sig_file: str | None) -> None
             f"prev_hash; {v.links} links between consecutive entries verify; the chain is not "
             "followed across the gaps"
         )
+    if key is None:  # the signature, if any, was not checked: nothing proves who wrote it
+        proves = (
+            f"{v.signature}: the hashes prove only that the file is consistent with itself, not "
+            "that warden wrote it (whoever edits it can recompute them)"
+        )
+        if not allow_unsigned:
+            raise ExportError(
+                f"{file}: {v.entries} entries{span} are consistent, but {proves}; check a "
+                "signed export with --key (`warden log export --sign KEYFILE`), or give "
+                "--allow-unsigned to accept this"
+            )
+        click.echo(f"ok (unsigned): {file}: {v.entries} entries{span}, {v.fmt}; {what}; {proves}")
+        return
     click.echo(f"ok: {file}: {v.entries} entries{span}, {v.fmt}; {what}; {v.signature}")
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from warden.interfaces.cli.common import Context, config_option, pass_ctx, user_errors
+
+if TYPE_CHECKING:
+    from warden.ingest.feedrun import IngestResult
 
 EPILOG = """\b
 Exit codes: 0 ok; 1 runtime failure (including `log verify` finding a bad
@@ -33,6 +37,12 @@ def main(ctx: click.Context, config: str | None) -> None:
     thresholds, and alerts when one is crossed, nearly crossed, or lost track of.
     """
     ctx.ensure_object(Context).config = config
+    # The commands report what happened themselves: warden's log records stay out of their
+    # output (no duplicate lines, no tracebacks); `warden run` sets up real logging.
+    import logging
+
+    if not logging.getLogger().handlers:
+        logging.getLogger().addHandler(logging.NullHandler())
 
 
 @main.command()
@@ -45,46 +55,62 @@ def run(ctx: Context) -> None:
     from warden.app import logs
     from warden.app.daemon import Warden, serve
     from warden.interfaces.api.app import create_app
+    from warden.interfaces.api.limits import SlowClientH11
 
     settings = ctx.settings()
     logs.setup(settings.log_format)
-    sys.exit(serve(Warden(settings), create_app))
+    sys.exit(serve(Warden(settings), create_app, SlowClientH11))
 
 
 @main.command()
+@click.option(
+    "--online", is_flag=True, help="Fetch the feeds' URLs too (default: local sources only)."
+)
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 2).")
+@click.option(
+    "--config-only",
+    is_flag=True,
+    help="Check the config, catalog and plugins only, not what they point at (a config made "
+    "for another machine: an image, a host).",
+)
 @config_option
 @pass_ctx
 @user_errors
-def check(ctx: Context) -> None:
-    """Check the config, the catalog and the plugins; list every problem (exit 2)."""
+def check(ctx: Context, online: bool, strict: bool, config_only: bool) -> None:
+    """Check the config, the catalog and the plugins, and what they point at, without changing
+    anything: the database (a supported dialect that answers), the feeds' sources (exist and
+    can be read; URLs with --online), the sinks' secrets, and every threshold's benchmark and
+    metric (known to the registry or to the store's observations; "did you mean" for a near
+    miss). Lists every problem and exits 2; warnings are printed and counted."""
+    from warden.app.checks import Report, check_world
     from warden.app.daemon import assemble
-    from warden.core.errors import ProblemsError
+    from warden.core.errors import Problem, ProblemsError
 
     settings = ctx.settings()
     parts = assemble(settings)
-    if parts.problems or parts.catalog is None:
-        raise ProblemsError(parts.problems)
+    if config_only:
+        report = Report(not_checked=["what the config points at (--config-only)"])
+    else:
+        report = check_world(settings, parts, online=online)
+    failing = report.findings if strict else report.errors
+    problems = [*parts.problems, *(Problem(f.where, f.message) for f in failing)]
+    if not strict:
+        for warning in report.warnings:
+            click.echo(f"warning: {warning}", err=True)
+    if problems or parts.catalog is None:
+        raise ProblemsError(problems)
+    warnings = len(report.warnings)
     click.echo(
         f"ok: {len(parts.catalog.thresholds)} thresholds in {len(parts.catalog.files)} catalog "
         f"files, {len(parts.catalog.registry.benchmarks)} benchmarks and "
         f"{len(parts.catalog.registry.models)} models in the registry, "
         f"{len(parts.feeds)} feeds, {len(parts.sinks)} sinks"
+        + (f"; {warnings} warning{'s' if warnings != 1 else ''}" if warnings else "")
     )
-    from warden.alerting.routing import Router
-
-    router = Router(settings.routes, list(parts.sinks), settings.inhibit)
-    for i in router.unused(parts.catalog.thresholds) if settings.routes else []:
-        click.echo(
-            f"warning: routes.{i} matches no threshold of the catalog in any state", err=True
-        )
-    unrouted = router.unrouted(parts.catalog.thresholds) if settings.routes else []
-    if unrouted:
-        shown = ", ".join(unrouted[:5]) + (
-            f" and {len(unrouted) - 5} more" if len(unrouted) > 5 else ""
-        )
-        click.echo(
-            f"warning: no route takes {len(unrouted)} thresholds when they fire: {shown}", err=True
-        )
+    if report.checked:
+        click.echo(f"checked: {'; '.join(report.checked)}")
+    if report.not_checked:
+        click.echo(f"not checked: {'; '.join(report.not_checked)}")
 
 
 @main.command()
@@ -104,50 +130,51 @@ def check(ctx: Context) -> None:
 def ingest(ctx: Context, paths: tuple[str, ...], connector: str, feed: str) -> None:
     """Ingest files or folders once, then evaluate the thresholds they touch.
 
-    Alerts are queued and delivered by the running daemon. Exit 1 if anything was rejected.
+    Alerts are queued and delivered by the running daemon. Prints new, already known, rejected,
+    skipped (files the connector does not read, each with why) and not finished; a file another
+    connector reads is named with it. Exit 1 if anything new was rejected (rejects recorded
+    before, and failed evaluation runs, do not fail it).
     """
     from warden.app.daemon import PUSH_FEED, build_connector
     from warden.core.errors import ConfigError, Problem, UsageError
     from warden.ingest.connector import Cursor
     from warden.ingest.feedrun import run_feed
+    from warden.interfaces.cli.progress import Progress, watch
 
     if feed == PUSH_FEED:
         raise UsageError(f"feed id {PUSH_FEED!r} is reserved for the push API")
-    w = ctx.warden()
+    w = ctx.warden(create=True)
     w.note_catalog()
     failed = False
-    for path in paths:
-        try:
-            conn = build_connector(connector, {"source": path}, f"--connector {connector}")
-        except ConfigError as exc:
-            if not any(p.message.endswith("Field required") for p in exc.problems):
-                raise
-            hint = Problem(
-                "",
-                f"connector {connector!r} needs options besides its source: declare a feed "
-                f"with them in the config and run `warden backfill FEED`",
+    with Progress("ingesting") as progress:
+        for n, path in enumerate(paths, 1):
+            try:
+                conn = build_connector(connector, {"source": path}, f"--connector {connector}")
+            except ConfigError as exc:
+                if not any(p.message.endswith("Field required") for p in exc.problems):
+                    raise
+                hint = Problem(
+                    "",
+                    f"connector {connector!r} needs options besides its source: declare a feed "
+                    f"with them in the config and run `warden backfill FEED`",
+                )
+                raise ConfigError([*exc.problems, hint]) from exc
+            of = f" ({n}/{len(paths)})" if len(paths) > 1 else ""
+            progress.describe(f"ingesting {path}{of}")
+            result = run_feed(
+                w.store, feed, watch(conn, progress), Cursor(), w.clock, w.catalog.registry
             )
-            raise ConfigError([*exc.problems, hint]) from exc
-        result = run_feed(w.store, feed, conn, Cursor(), w.clock, w.catalog.registry)
-        cycle = w.evaluate_touched(result.touched)
-        triggers = len(cycle.transitions) if cycle else 0
-        click.echo(
-            f"{path}: {result.ingested} new, {result.duplicates} already known, "
-            f"{result.rejected} rejected, {result.skipped} not finished, "
-            f"{triggers} triggers"
-        )
-        for r in result.rejections:
-            where = ", ".join(
-                p for p in (r.record and f"record {r.record}", r.field and f"field {r.field}") if p
-            )
-            click.echo(
-                f"  rejected {r.source}{f' ({where})' if where else ''}: {r.reason}: {r.message}",
-                err=True,
-            )
-        failed = failed or bool(result.rejected or result.error)
-        if result.error:
-            click.echo(f"  failed: {result.error}", err=True)
+            cycle = w.evaluate_touched(result.touched)
+            with progress.paused():
+                _ingested(path, result, len(cycle.transitions) if cycle else 0)
+            failed = failed or bool(result.new_rejects or result.error)
     sys.exit(1 if failed else 0)
+
+
+def _ingested(path: str, result: IngestResult, triggers: int) -> None:
+    from warden.interfaces.cli.feeds import report
+
+    report(path, result, triggers)
 
 
 @main.command()
@@ -188,11 +215,17 @@ def log(ctx: click.Context, fmt: str | None, threshold: str | None) -> None:
     """The trigger log: every alert-state transition, oldest first."""
     if ctx.invoked_subcommand is not None:
         return
+    from warden.app.daemon import catalog_ids
     from warden.interfaces.cli import views
+    from warden.interfaces.cli.common import known_threshold, store_threshold_ids
 
     obj = ctx.find_object(Context)
     assert obj is not None
-    views.trigger_log(obj.warden(), fmt or "table", threshold)
+    w = obj.warden()
+    if threshold is not None:
+        known = catalog_ids(w.catalog) | store_threshold_ids(w.store)
+        known_threshold(threshold, known, "--threshold")
+    views.trigger_log(w, fmt or "table", threshold)
 
 
 @log.command()
@@ -203,12 +236,11 @@ def verify(ctx: Context) -> None:
     """Recompute the trigger log's hash chain; exit 1 naming the first bad entry. Reads only
     the store: it works while the catalog is broken."""
     from warden.core.errors import ChainError
-    from warden.store import Store, alerts
+    from warden.store import alerts
     from warden.triggerlog.entries import verify as verify_chain
 
-    store = Store(ctx.settings().database_url)
+    store = ctx.store()
     try:
-        store.upgrade()
         with store.read() as conn:
             entries = list(alerts.entries(conn))
     finally:
@@ -322,13 +354,14 @@ def thresholds_list(ctx: Context, as_json: bool) -> None:
         for t in catalog.thresholds
         for n, source in enumerate(f"{s.title} <{s.url}>" for s in t.sources)
     ]
-    click.echo(views.table(["id", "level", "domain", "scope", "sources"], table))
+    click.echo(views.table(["id", "level", "domain", "scope", "sources"], table, wrap=["sources"]))
     click.echo(f"\n{len(rows)} thresholds in {len(catalog.files)} catalog files")
 
 
 def _register() -> None:
     from warden.interfaces.cli import alerts as cli_alerts
     from warden.interfaces.cli import assess as cli_assess
+    from warden.interfaces.cli import deliveries as cli_deliveries
     from warden.interfaces.cli import feeds as cli_feeds
     from warden.interfaces.cli import forecast as cli_forecast
     from warden.interfaces.cli import log as cli_log
@@ -337,6 +370,7 @@ def _register() -> None:
     cli_feeds.register(main)
     cli_alerts.register(main)
     cli_log.register(main)
+    cli_deliveries.register(main)
     cli_forecast.register(main)
 
 

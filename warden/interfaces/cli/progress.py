@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress as RichProgress
     from rich.progress import Task, TaskID
 
-    from warden.core.model import Observation, Payload, Pending, Rejection
+    from warden.core.model import Fetched, Observation, Payload, Rejection
     from warden.ingest.connector import Connector, Cursor
 
 
@@ -154,7 +154,7 @@ class Watched:
         self.since = since
         self.left_out = 0
 
-    def fetch(self, cursor: Cursor) -> Iterator[Payload | Rejection | Pending]:
+    def fetch(self, cursor: Cursor) -> Iterator[Fetched]:
         from warden.core.model import Payload, Rejection
 
         for item in self.inner.fetch(cursor):

@@ -447,25 +447,27 @@ def trigger_log(w: Warden, fmt: str, threshold: str | None) -> None:
             click.echo(json.dumps(body, sort_keys=True))
         return
     if fmt == "csv":
+        from warden.core.csvcells import cell
+
         writer = csv.writer(sys.stdout)
         writer.writerow(LOG_FIELDS)
         for e in entries:
             b = e.body
-            writer.writerow(
-                [
-                    e.seq,
-                    e.at.isoformat(),
-                    e.kind,
-                    e.threshold,
-                    e.subject,
-                    e.from_state,
-                    e.to_state,
-                    b.get("value"),
-                    b.get("severity"),
-                    e.threshold_version,
-                    e.hash,
-                ]
-            )
+            row = [
+                e.seq,
+                e.at.isoformat(),
+                e.kind,
+                e.threshold,
+                e.subject,
+                e.from_state,
+                e.to_state,
+                b.get("value"),
+                b.get("severity"),
+                e.threshold_version,
+                e.hash,
+            ]
+            # Model names are free text: none may start a spreadsheet formula (OWASP).
+            writer.writerow([cell(v) for v in row])
         return
     if not entries:
         click.echo("the trigger log is empty")
