@@ -45,6 +45,7 @@ from sqlalchemy import func, select
 
 from warden import __version__
 from warden.alerting.cycle import run_cycle
+from warden.alerting.routing import Router, RouteSettings
 from warden.catalog.thresholds import Catalog, Threshold
 from warden.core.clock import system_clock
 from warden.core.model import Observation
@@ -78,7 +79,10 @@ def make_outbox(path: Path, alerts: int) -> Store:
         rows.append(Observation(model, "dispatch", "accuracy", 0.9, at, key, "perf://", "0" * 64))
     with store.write() as conn:
         insert_observations(conn, "perf", rows, system_clock())
-    result = run_cycle(store, catalog, ["h"], system_clock)
+    # One notification per alert, as the figure has always measured (a route groups by the
+    # subject, and sends this history as news): the dispatcher's own throughput, not grouping's.
+    route = RouteSettings(sinks=["h"], group_by=["subject"], history="each")
+    result = run_cycle(store, catalog, Router([route], ["h"]), system_clock)
     firing = sum(1 for _, t in result.transitions if t.to_state.value == "firing")
     assert firing == alerts and not result.failed, (firing, result.failed)
     return store
