@@ -153,6 +153,7 @@ def run_cycle(
         )
         alert_rows.mark_breached(conn, breached, now)
         alert_rows.append_triggers(conn, entries)
+        dues: dict[tuple[str, str], datetime] = {}  # one look-up per sink and group a cycle
         outbox_rows.enqueue(
             conn,
             [
@@ -160,7 +161,7 @@ def run_cycle(
                 for e, decision, (t, th), old in zip(
                     entries, decisions, changed, history, strict=True
                 )
-                for sink, group, due in groups(conn, router, decision, th, t, old, now)
+                for sink, group, due in groups(conn, router, decision, th, t, old, now, dues)
             ],
             now,
         )
@@ -242,6 +243,7 @@ def groups(
     transition: Transition,
     history: bool,
     now: datetime,
+    dues: dict[tuple[str, str], datetime] | None = None,
 ) -> list[tuple[str, str, datetime]]:
     """(sink, group key, due at) of each notification of a transition, as its routes group
     them: the alerts a route sends a sink with the same `group_by` labels are one group, history
@@ -263,11 +265,17 @@ def groups(
         by = ",".join(f"{k}={alert.get(k, '')}" for k in route.group_by)
         group = f"{'history|' if summary else ''}{i}|{by}"
         wait = route.history_wait if summary else route.group_wait
+        cached = None if dues is None else dues.get((sink, group))
+        if cached is not None:
+            out.append((sink, group, cached))
+            continue
         due = outbox_rows.waiting(conn, sink, group) or now + timedelta(seconds=wait)
         if route.group_interval:
             last = outbox_rows.last_sent(conn, sink, group)
             if last is not None:
                 due = max(due, last + timedelta(seconds=route.group_interval))
+        if dues is not None:
+            dues[(sink, group)] = due
         out.append((sink, group, due))
     return out
 
