@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from warden.interfaces.cli import progress, views
+from warden.interfaces.cli import progress, tables
 from warden.interfaces.cli.main import main
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -68,7 +68,7 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """stdout taken for a terminal 80 columns wide that shows colour (unless NO_COLOR)."""
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")
-    monkeypatch.setattr(views, "terminal", lambda: views.console(force_terminal=True, width=80))
+    monkeypatch.setattr(tables, "terminal", lambda: tables.console(force_terminal=True, width=80))
     yield
 
 
@@ -119,8 +119,8 @@ def test_when_formats_any_offset_in_utc() -> None:
     from datetime import datetime, timedelta, timezone
 
     at = datetime(2026, 11, 28, 16, 15, 10, 987654, tzinfo=timezone(timedelta(hours=2)))
-    assert views.when(at) == "2026-11-28T14:15:10Z"
-    assert views.when(None) is None
+    assert tables.when(at) == "2026-11-28T14:15:10Z"
+    assert tables.when(None) is None
 
 
 # -- on a terminal: fitted, coloured ----------------------------------------------------------
@@ -192,20 +192,20 @@ def test_forced_terminal_colours_each_state(monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.delenv("NO_COLOR", raising=False)
     states = ("firing", "pending", "nodata", "error", "resolved", "inactive")
-    out = views.console(force_terminal=True, width=80, file=io.StringIO(), color_system="standard")
-    drawn = views.table(
+    out = tables.console(force_terminal=True, width=80, file=io.StringIO(), color_system="standard")
+    drawn = tables.table(
         ["threshold", "subject", "state"],
         [["t", "m", state] for state in states],
-        styles={"state": views.state_style},
+        styles={"state": tables.state_style},
         out=out,
     )
     pattern = rf"(\x1b\[[0-9;]*m)({'|'.join(states)})\x1b\[0m"
     looks = dict(re.findall(pattern, drawn))  # escape code -> state
     assert len(looks) == len(states), drawn  # each state its own look
     assert "\x1b[1;31mfiring" in drawn and "\x1b[32mresolved" in drawn
-    assert views.state_style("inactive -> firing") == views.state_style("firing") == "bold red"
-    assert views.state_style("failing (timeout), silent") == "red"
-    assert views.state_style("silence added by ok") is None
+    assert tables.state_style("inactive -> firing") == tables.state_style("firing") == "bold red"
+    assert tables.state_style("failing (timeout), silent") == "red"
+    assert tables.state_style("silence added by ok") is None
 
 
 def test_too_wide_ids_are_folded_never_cut() -> None:
@@ -215,8 +215,8 @@ def test_too_wide_ids_are_folded_never_cut() -> None:
 
     long_id = "ai_rnd_autonomy.swe_bench_verified.independent.high"
     subject = "anthropic/claude-opus-4-20250514"
-    out = views.console(force_terminal=True, width=80, file=io.StringIO(), color_system=None)
-    drawn = views.table(
+    out = tables.console(force_terminal=True, width=80, file=io.StringIO(), color_system=None)
+    drawn = tables.table(
         ["threshold", "subject", "state", "since"],
         [[long_id, subject, "firing", "2026-11-28T14:15:10Z"]],
         out=out,
@@ -233,19 +233,19 @@ def test_too_wide_ids_are_folded_never_cut() -> None:
 def test_layout_gives_way_with_free_text_first() -> None:
     headers = ["id", "state", "message"]
     cells = [["x" * 30, "firing", "word " * 40]]
-    widths, gap = views.layout(headers, cells, [False, False, True], 80)
+    widths, gap = tables.layout(headers, cells, [False, False, True], 80)
     assert widths[:2] == [30, 6] and sum(widths) + gap * 2 <= 80
     # Still too narrow: free text goes down to its last floor before an id is folded.
-    widths, gap = views.layout(headers, cells, [False, False, True], 47)
-    assert widths == [30, 6, views.MIN_FREE_LAST + 1] and gap == 1
-    widths, _ = views.layout(headers, cells, [False, False, True], 40)
+    widths, gap = tables.layout(headers, cells, [False, False, True], 47)
+    assert widths == [30, 6, tables.MIN_FREE_LAST + 1] and gap == 1
+    widths, _ = tables.layout(headers, cells, [False, False, True], 40)
     assert widths[0] < 30 and widths[1] == 6  # folded now; the state is kept whole
 
 
 def test_wrap_cell_breaks_at_spaces_then_separators() -> None:
-    assert views.wrap_cell("no evidence in scope", 11, words=True) == "no evidence\nin scope"
-    assert views.wrap_cell("/tmp/a/long/path.json", 10, words=True) == "/tmp/a/\nlong/path.\njson"
-    assert views.wrap_cell("abcdefghij", 4, words=False) == "abcd\nefgh\nij"
+    assert tables.wrap_cell("no evidence in scope", 11, words=True) == "no evidence\nin scope"
+    assert tables.wrap_cell("/tmp/a/long/path.json", 10, words=True) == "/tmp/a/\nlong/path.\njson"
+    assert tables.wrap_cell("abcdefghij", 4, words=False) == "abcd\nefgh\nij"
 
 
 # -- progress ---------------------------------------------------------------------------------

@@ -139,7 +139,7 @@ def silence_add(
 @user_errors
 def silence_list(ctx: Context, include_ended: bool, as_json: bool) -> None:
     """Active and pending silences (with --all, ended ones too)."""
-    from warden.interfaces.cli import views
+    from warden.interfaces.cli import tables
     from warden.store import actions
 
     w = ctx.warden()
@@ -155,15 +155,15 @@ def silence_list(ctx: Context, include_ended: bool, as_json: bool) -> None:
         [
             r.silence.id,
             _matchers(r.silence.matchers.model_dump()),
-            views.when(r.silence.starts_at),
-            views.when(r.silence.ends_at),
+            tables.when(r.silence.starts_at),
+            tables.when(r.silence.ends_at),
             r.silence.created_by,
             r.silence.comment,
         ]
         for r in rows
     ]
     headers = ["id", "matchers", "starts_at", "ends_at", "by", "comment"]
-    click.echo(views.table(headers, shown, wrap=["matchers", "by", "comment"]))
+    click.echo(tables.table(headers, shown, wrap=["matchers", "by", "comment"]))
 
 
 def _matchers(m: dict[str, dict[str, str]]) -> str:

@@ -70,7 +70,7 @@ def assess_list(ctx: Context, model: str | None, as_json: bool) -> None:
     """Every recorded assessment, oldest first."""
     import json
 
-    from warden.interfaces.cli import views
+    from warden.interfaces.cli import tables
     from warden.store import assessments
 
     w = ctx.warden()
@@ -94,9 +94,9 @@ def assess_list(ctx: Context, model: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    shown = [{**r, "assessed_at": views.when(a.at)} for r, (a, _) in zip(rows, found, strict=True)]
+    shown = [{**r, "assessed_at": tables.when(a.at)} for r, (a, _) in zip(rows, found, strict=True)]
     click.echo(
-        views.table(
+        tables.table(
             list(rows[0]) if rows else ["model"],
             [list(r.values()) for r in shown],
             wrap=["by", "note"],

@@ -23,7 +23,7 @@ def deliveries(ctx: click.Context, as_json: bool) -> None:
     default) is spent; then it is `failed`, and `warden deliveries retry --failed` re-drives it."""
     if ctx.invoked_subcommand is not None:
         return
-    from warden.interfaces.cli import views
+    from warden.interfaces.cli import tables
     from warden.store import stats
 
     obj = ctx.find_object(Context)
@@ -61,7 +61,7 @@ def deliveries(ctx: click.Context, as_json: bool) -> None:
         ]
         for r in rows
     ]
-    click.echo(views.table(["sink", "pending", "oldest", "failed"], shown))
+    click.echo(tables.table(["sink", "pending", "oldest", "failed"], shown))
 
 
 @deliveries.command("retry")

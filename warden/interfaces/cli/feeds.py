@@ -88,7 +88,7 @@ def feeds(ctx: Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from warden.interfaces.cli import views
+    from warden.interfaces.cli import tables
 
     shown = [
         "feed",
@@ -101,14 +101,14 @@ def feeds(ctx: Context, as_json: bool) -> None:
         "failed_runs",
     ]
     click.echo(
-        views.table(
+        tables.table(
             shown,
             [
-                [views.when(at) if k == "last_success_at" else r[k] for k in shown]
+                [tables.when(at) if k == "last_success_at" else r[k] for k in shown]
                 for r, at in zip(rows, successes, strict=True)
             ],
             wrap=["schedule"],
-            styles={"state": views.state_style},
+            styles={"state": tables.state_style},
         )
     )
     for r in rows:
@@ -170,7 +170,7 @@ def rejects(
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from warden.interfaces.cli import views
+    from warden.interfaces.cli import tables
 
     shown = ["id", "feed", "source", "record", "field", "reason", "message"]
     shown += ["resolved_at", "dismissed"] if include_resolved else []
@@ -183,13 +183,13 @@ def rejects(
             r.field,
             r.reason,
             r.message,
-            views.when(r.resolved_at),
+            tables.when(r.resolved_at),
             f"by {r.dismissed_by}: {r.dismiss_reason}" if r.dismissed_by else "",
         ]
         for r in found
     ]
     click.echo(
-        views.table(
+        tables.table(
             shown,
             [row[: len(shown)] for row in table],
             wrap=["source", "record", "field", "message", "dismissed"],
@@ -213,11 +213,11 @@ def _failed_runs(runs: list[FailedRun], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from warden.interfaces.cli import views
+    from warden.interfaces.cli import tables
 
-    table = [[r.feed, r.source, r.status, r.message, views.when(r.created_at)] for r in runs]
+    table = [[r.feed, r.source, r.status, r.message, tables.when(r.created_at)] for r in runs]
     click.echo(
-        views.table(
+        tables.table(
             ["feed", "source", "status", "message", "recorded_at"],
             table,
             wrap=["source", "message"],

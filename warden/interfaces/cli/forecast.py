@@ -135,7 +135,7 @@ def forecast(
                 click.echo("\n".join(map(_wrapped, _text(f, within_days))) + "\n")
         empty = sorted({f.threshold for f in made if not f.frontier.points})
         if empty:
-            from warden.interfaces.cli.views import paragraph
+            from warden.interfaces.cli.tables import paragraph
 
             click.echo(paragraph(f"no evidence in scope yet ({len(empty)}): {', '.join(empty)}"))
         if skipped:
@@ -277,7 +277,7 @@ def _data(f: ThresholdForecast) -> str:
 
 def _wrapped(line: str) -> str:
     """A line of the report, wrapped to a terminal under its label (`  growth        `)."""
-    from warden.interfaces.cli.views import paragraph
+    from warden.interfaces.cli.tables import paragraph
 
     return paragraph(line, " " * 16 if line.startswith("  ") else "  ")
 
@@ -394,7 +394,7 @@ def backtest(
 
 
 def _backtest_table(result: Backtest) -> None:
-    from warden.interfaces.cli import views
+    from warden.interfaces.cli import tables
 
     def lead(days: float | None) -> str:
         return "" if days is None else f"{days:.0f} d"
@@ -429,7 +429,7 @@ def _backtest_table(result: Backtest) -> None:
         "precision",
         "recall",
     ]
-    click.echo(views.table(heads, rows))
+    click.echo(tables.table(heads, rows))
     for t in result.thresholds:
         for fw in t.false_warnings:
             click.echo(f"false warning: {t.threshold} {fw.kind} on {_day(fw.at)}: {fw.detail}")
@@ -438,12 +438,12 @@ def _backtest_table(result: Backtest) -> None:
     for t in result.thresholds:
         if t.warnings or t.fired:
             kinds = "; ".join(_summary(t.summary(k)) for k in ("margin", "projection"))
-            click.echo(views.paragraph(f"summary: {t.threshold}: {kinds}"))
+            click.echo(tables.paragraph(f"summary: {t.threshold}: {kinds}"))
     o = result.options
     left = "; ".join(f"{k} {why}" for why, k in result.left_out)
     click.echo(
         "\n"
-        + views.paragraph(
+        + tables.paragraph(
             f"replayed {result.observations} observations in {result.steps} daily steps, "
             f"{_day(result.start)} to {_day(result.end)}; projection warning: P(cross within "
             f"{o.within_days:g} d) >= {o.probability:g}; margin horizon {o.horizon_days:g} d"

@@ -331,7 +331,7 @@ def thresholds_list(ctx: Context, as_json: bool) -> None:
     import json
 
     from warden.catalog.thresholds import load_catalog
-    from warden.interfaces.cli import views
+    from warden.interfaces.cli import tables
 
     settings = ctx.settings()
     catalog = load_catalog(settings.catalog_paths(), settings.registry_paths())
@@ -354,7 +354,7 @@ def thresholds_list(ctx: Context, as_json: bool) -> None:
         for t in catalog.thresholds
         for n, source in enumerate(f"{s.title} <{s.url}>" for s in t.sources)
     ]
-    click.echo(views.table(["id", "level", "domain", "scope", "sources"], table, wrap=["sources"]))
+    click.echo(tables.table(["id", "level", "domain", "scope", "sources"], table, wrap=["sources"]))
     click.echo(f"\n{len(rows)} thresholds in {len(catalog.files)} catalog files")
 
 

@@ -53,7 +53,7 @@ class Progress:
         from rich.progress import Progress as RichProgress
         from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        from warden.interfaces.cli.views import console
+        from warden.interfaces.cli.tables import console
 
         columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
         if self.counts:
