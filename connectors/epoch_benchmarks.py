@@ -10,8 +10,12 @@ each with columns of its own (`metr_time_horizons_external.csv`: `Time horizon, 
 One observation per row:
 
 - benchmark: the file name without `.csv` (`gpqa_diamond`, `metr_time_horizons_external`), as
-  Epoch spells it; subject: `Model version` kept raw, effort suffix and all
-  (`gpt-5.2-2025-12-11_xhigh`); the suffix is also given as the `setting` attribute.
+  Epoch spells it; subject: `Model version` without its effort / thinking-budget suffix
+  (`gpt-5.2-2025-12-11_xhigh` is model `gpt-5.2-2025-12-11` run at `xhigh`): the suffix is the
+  observation's `variant` (followed by the row's scaffold, `xhigh; <scaffold>`, when the file has
+  a scaffold column; the scaffold alone when there is no suffix), and the full spelling is kept
+  as `model_version`. One model's runs at several settings are one subject: evaluation reads
+  its most capable variant (maximum elicitation), not its newest run.
 - metric and scale by the file's value column: `mean_score` (fractions; also read from the
   older `Best score (across scorers)` and other known spellings, named in `value_column`),
   `Time horizon` (METR's p50 horizon in minutes, with its 95 % CI; "(hours)" in the header means
@@ -23,8 +27,10 @@ One observation per row:
   it, else the model's `Release date` at midnight UTC (`timestamp_kind: release_date`). A time
   without an offset is taken as UTC (`timestamp_assumed_utc`). A row with neither is rejected.
 - attributes: scale, organisation, release_date, training_compute_flop, scaffold, ci_low /
-  ci_high / ci_level, run_id (`id`), log_url, setting, record (row number, header = 1), member,
-  timestamp_kind.
+  ci_high / ci_level, run_id (`id`), log_url, variant, model_version, record (row number,
+  header = 1), member, timestamp_kind, measured_by (`independent`: Epoch ran it, or copied
+  another evaluator's number; `vendor` when an external file's `Source` names the model's
+  organisation).
 
 Traps handled: columns renamed, added, removed or reordered between downloads (read by header
 name with known alternatives; a missing required column rejects the file naming it and listing
@@ -62,8 +68,9 @@ RUN_ID = ("id", "Run id", "eval_id")
 LOGS = ("Logs", "Log file")
 CI_LOW = ("CI_low", "CI low", "eci_ci_low")
 CI_HIGH = ("CI_high", "CI high", "eci_ci_high")
+SOURCE = ("Source",)  # external files: whose number Epoch copied
 # Epoch's effort / thinking-budget suffixes on model versions (`_xhigh`, `_16K`).
-SETTING = re.compile(r"_(none|minimal|low|medium|high|xhigh|\d+K)\Z")
+EFFORT = re.compile(r"_(none|minimal|low|medium|high|xhigh|\d+K)\Z")
 BOUNDS: dict[str, tuple[float, float]] = {
     "fraction": (0.0, 1.0),
     "percent": (0.0, 100.0),
@@ -156,6 +163,7 @@ class _Hub:
     texts: tuple[tuple[str, Col], ...]  # attribute name and column, for the text columns present
     shared: dict[str, Any]
     fetched: bool  # observed_at is the fetch time (METR's view of the file)
+    source: Col | None = None  # an external file's `Source` column
 
 
 TEXTS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -247,6 +255,7 @@ def _layout(table: Table, payload: Payload, scales: Mapping[str, str], fetched: 
         texts=texts,
         shared=shared,
         fetched=fetched,
+        source=table.find(SOURCE),
     )
 
 
@@ -302,12 +311,15 @@ def _observation(hub: _Hub, row: Row) -> Observation:
         text = row.text(col)
         if text is not None:
             attributes[name] = text
-    setting = SETTING.search(model)
-    if setting:
-        attributes["setting"] = setting.group(1)
+    attributes["measured_by"] = _measurer(row.text(hub.source), attributes.get("organisation"))
+    subject, variant = split_variant(model, attributes.get("scaffold"))
+    if variant:
+        attributes["variant"] = variant
+    if subject != model:
+        attributes["model_version"] = model
     metric = hub.kind.metric
     return Observation(
-        subject=model,
+        subject=subject,
         benchmark=hub.benchmark,
         metric=metric,
         value=value,
@@ -318,6 +330,27 @@ def _observation(hub: _Hub, row: Row) -> Observation:
         stderr=stderr,
         attributes=attributes,
     )
+
+
+def _measurer(source: str | None, organisation: object) -> str:
+    """Epoch runs its own evaluations (independent); an external file copies others' numbers,
+    which are the vendor's own when its `Source` names the model's organisation (a lab's
+    announcement or system card), else another independent evaluator's (METR)."""
+    named = organisation.strip().lower() if isinstance(organisation, str) else ""
+    if source and named and named in source.lower():
+        return "vendor"
+    return "independent"
+
+
+def split_variant(model: str, scaffold: object = None) -> tuple[str, str | None]:
+    """The base model of an Epoch `Model version` and the variant it ran at: the effort suffix,
+    then the scaffold when the row names one (`("gpt-5.2-2025-12-11", "xhigh")`)."""
+    effort = EFFORT.search(model)
+    base = model[: effort.start()] if effort and effort.start() > 0 else model
+    parts = [effort.group(1)] if effort and base != model else []
+    if isinstance(scaffold, str) and scaffold:
+        parts.append(scaffold)
+    return base, "; ".join(parts)[:MAX_ID] or None
 
 
 def _in_scale(row: Row, col: Col | None, what: str, value: float, scale: str) -> None:

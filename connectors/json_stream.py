@@ -1,4 +1,6 @@
-"""A `.json` Inspect log read as a stream: the log without its per-sample arrays.
+"""Large JSON documents read as a stream: an Inspect `.json` log without its per-sample arrays
+(`JsonLog`), and the elements of a top-level list one at a time (`JsonArray`, the
+`observations_json` connector's batches).
 
 An Inspect `.json` log is one JSON object holding the whole run, samples included: hundreds of
 MB for a large run, of which the connector needs only the small rest (`eval`, `results`,
@@ -8,6 +10,8 @@ file a chunk at a time and decodes one top-level value at a time; the per-sample
 decoded one element at a time and dropped, so bad JSON anywhere in the file is still found
 (ParseError `malformed`, naming the character, the key and the element), while memory stays
 about one element plus what is kept. The kept rest is returned as a JSON document.
+`JsonArray(fp, ...).items()` yields the elements of a top-level list the same way (a window of
+about one element), raising ParseError where bad JSON is reached.
 
 Why not ijson: its C backend (yajl) and its pure-Python one both refuse the bare `NaN`,
 `Infinity` and `-Infinity` that Python's `json` writes for a non-finite float (a NaN score or
@@ -26,6 +30,7 @@ import codecs
 import io
 import json
 import re
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from connectors.documents import MAX_ID
@@ -41,69 +46,17 @@ _CHUNK = 2**20
 _NEAR_END = 16  # an error this close to the end of the window may only be a value cut short
 
 
-class JsonLog:
-    """The top-level object of a `.json` log read from `fp` a chunk at a time: every value is
-    decoded by the stdlib decoder (so NaN and Infinity are read as `json.loads` reads them), one
-    at a time, from a window holding little more than that value. Each element of the per-sample
-    arrays is decoded and dropped, so bad JSON anywhere is found, but only the small rest of the
-    document is ever held."""
+class JsonStream:
+    """A JSON document read from `fp` a chunk at a time: every value is decoded by the stdlib
+    decoder (so NaN and Infinity are read as `json.loads` reads them), one at a time, from a
+    window holding little more than that value. At most `limit` bytes are read."""
 
-    def __init__(self, fp: BinaryIO, source: str, limit: int, keep_limit: int) -> None:
-        self.fp, self.source, self.limit, self.keep_limit = fp, source, limit, keep_limit
+    def __init__(self, fp: BinaryIO, source: str, limit: int) -> None:
+        self.fp, self.source, self.limit = fp, source, limit
         self.decoder = codecs.getincrementaldecoder("utf-8-sig")()
         self.json = json.JSONDecoder()
         self.window, self.pos, self.dropped, self.read_bytes, self.eof = "", 0, 0, 0, False
         self.where = ""  # the top-level key whose value is being read, and the element
-
-    def header(self) -> bytes:
-        """The log without its per-sample arrays, as a JSON document."""
-        size = self.fp.seek(0, io.SEEK_END)
-        self.fp.seek(0)
-        if size > self.limit:
-            raise self._too_large("the file", self.limit)
-        first = self._peek()
-        if first != "{":
-            what = "top level is not a JSON object" if first else "the file is empty"
-            raise ParseError("malformed", what, source=self.source)
-        self.pos += 1
-        kept: dict[str, Any] = {}
-        kept_chars = 0
-        more = self._peek() != "}"
-        self.pos += not more
-        while more:
-            if self._peek() != '"':
-                raise self._error("expected a key (a string in double quotes)")
-            key = self._value(MAX_ID * 4)
-            self._expect(":")
-            self.where = f"{key:.80}"
-            if key in BULKY or (self._peek() == "[" and key not in SMALL_ARRAYS):
-                self._drop()
-                kept.pop(key, None)  # a repeated key: the last value counts, as in json.loads
-            else:
-                start = self.dropped + self.pos
-                kept[key] = self._value(max(self.keep_limit - kept_chars, 0))
-                kept_chars += self.dropped + self.pos - start
-                if kept_chars > self.keep_limit:
-                    raise self._too_large("the log without its samples", self.keep_limit)
-            self.where = ""
-            more = self._next("}")
-        if self._peek():
-            raise self._error("extra data after the JSON document", complete=True)
-        return json.dumps(kept).encode()
-
-    def _drop(self) -> None:
-        """Decode the value at the cursor and forget it; an array one element at a time."""
-        if self._peek() != "[":
-            self._value(self.limit)
-            return
-        self.pos += 1
-        more, i, what = self._peek() != "]", 0, self.where
-        self.pos += not more
-        while more:
-            self.where = f"{what}[{i}]"
-            self._value(self.limit)
-            more, i = self._next("]"), i + 1
-        self.where = what
 
     def _next(self, close: str) -> bool:
         """After a member of an object or array: True past a comma (another member follows),
@@ -191,3 +144,84 @@ class JsonLog:
         cut = "the file ends too soon (truncated?): " if ended else ""
         message = f"invalid JSON at character {self.dropped + at}, {where}{cut}{what}"
         return ParseError("truncated" if ended else "malformed", message, source=self.source)
+
+
+class JsonLog(JsonStream):
+    """The top-level object of a `.json` log: each element of the per-sample arrays is decoded
+    and dropped, so bad JSON anywhere is found, but only the small rest of the document is ever
+    held (at most `keep_limit` characters of it)."""
+
+    def __init__(self, fp: BinaryIO, source: str, limit: int, keep_limit: int) -> None:
+        super().__init__(fp, source, limit)
+        self.keep_limit = keep_limit
+
+    def header(self) -> bytes:
+        """The log without its per-sample arrays, as a JSON document."""
+        size = self.fp.seek(0, io.SEEK_END)
+        self.fp.seek(0)
+        if size > self.limit:
+            raise self._too_large("the file", self.limit)
+        first = self._peek()
+        if first != "{":
+            what = "top level is not a JSON object" if first else "the file is empty"
+            raise ParseError("malformed", what, source=self.source)
+        self.pos += 1
+        kept: dict[str, Any] = {}
+        kept_chars = 0
+        more = self._peek() != "}"
+        self.pos += not more
+        while more:
+            if self._peek() != '"':
+                raise self._error("expected a key (a string in double quotes)")
+            key = self._value(MAX_ID * 4)
+            self._expect(":")
+            self.where = f"{key:.80}"
+            if key in BULKY or (self._peek() == "[" and key not in SMALL_ARRAYS):
+                self._drop()
+                kept.pop(key, None)  # a repeated key: the last value counts, as in json.loads
+            else:
+                start = self.dropped + self.pos
+                kept[key] = self._value(max(self.keep_limit - kept_chars, 0))
+                kept_chars += self.dropped + self.pos - start
+                if kept_chars > self.keep_limit:
+                    raise self._too_large("the log without its samples", self.keep_limit)
+            self.where = ""
+            more = self._next("}")
+        if self._peek():
+            raise self._error("extra data after the JSON document", complete=True)
+        return json.dumps(kept).encode()
+
+    def _drop(self) -> None:
+        """Decode the value at the cursor and forget it; an array one element at a time."""
+        if self._peek() != "[":
+            self._value(self.limit)
+            return
+        self.pos += 1
+        more, i, what = self._peek() != "]", 0, self.where
+        self.pos += not more
+        while more:
+            self.where = f"{what}[{i}]"
+            self._value(self.limit)
+            more, i = self._next("]"), i + 1
+        self.where = what
+
+
+class JsonArray(JsonStream):
+    """A document whose top level is a JSON array, read one element at a time (`items`)."""
+
+    def items(self) -> Iterator[Any]:
+        """Each element of the array in turn, decoded; ParseError for bad JSON anywhere in the
+        document (also after the last element: `extra data`), raised where it is reached, after
+        the elements before it. The window holds little more than one element."""
+        if self._peek() != "[":
+            raise self._error("expected a JSON list")
+        self.pos += 1
+        more, i = self._peek() != "]", 0
+        self.pos += not more
+        while more:
+            self.where = f"[{i}]"
+            yield self._value(self.limit)
+            more, i = self._next("]"), i + 1
+        self.where = ""
+        if self._peek():
+            raise self._error("extra data after the JSON document", complete=True)

@@ -28,9 +28,16 @@ date among its results (the file's own date: it cannot be older than its newest 
 them, forecasts order two copies of the results by the file's version, then its date, not by
 when the files were fetched or copied (warden/forecasting/dating.py). `long_tasks_version`,
 `swaa_version`, `average_score`, `is_sota` and `scaffold` (the scaffolds joined by "; ") are
-attributes too. The key is the content (version, benchmark, model, metric, estimate and CI), not
-the fetch time: re-fetching unchanged numbers adds nothing, while a re-estimate (METR revises old
-models when the task suite changes) is a new observation, dated when it was first fetched.
+attributes too. The scaffolds are not a `variant`: a file gives one estimate per model (no file
+lists a model under two keys), and its scaffolds change with the file's version (TH 1.0's
+flock-public, TH 1.1's Inspect agents) because METR re-ran its whole suite, not because it
+elicited the model two ways. Made variants, they would let a superseded TH 1.0 estimate, and
+Epoch's unversioned copies of it, outvote METR's re-estimate under maximum elicitation; as
+one series, the newer estimate replaces the older, and the forecasts' source-version rule
+(warden/forecasting/dating.py) applies. Epoch's copy (below) does carry Epoch's effort suffix
+as a variant. The key is the content (version, benchmark, model, metric, estimate and CI), not
+the fetch time: re-fetching unchanged numbers adds nothing, while a re-estimate (METR revises
+old models when the task suite changes) is a new observation, dated when it was first fetched.
 
 Epoch's copy (`metr_time_horizons_external.csv` in the benchmarking hub) is read too, with the
 hub's CSV reader (connectors.epoch_benchmarks) but dated the same way: metric `Time horizon`
@@ -204,6 +211,7 @@ def _entry(
         **shared,
         "scale": "minutes",
         "ci_level": CI_LEVEL,
+        "measured_by": "independent",
         "timestamp_kind": "fetched",
         "release_date": release,
         "scaffold": scaffold or None,

@@ -25,8 +25,13 @@ The rules, both layouts:
   whose first word is true or false (the site writes "false (See README.md ...)"); any other
   string rejects the entry. `os_model` gives `open_weights`, `os_system` (`oss`) gives
   `open_source_system`. Org tags give `organisation` (the submitter, which need not be the model's
-  developer; `organisations` when several). `scaffold`: the entry's name (mini-SWE-agent and its
-  version on entries that carry `mini-swe-agent_version`). Also `attempts`, `warning`, `record`.
+  developer; `organisations` when several). `measured_by`: `vendor` when the org tags are all
+  the developer of every model the entry names (a lab's own submission; never on the bash-only
+  board, which the SWE-bench team runs itself), else `independent`. `scaffold`: the entry's
+  name (mini-SWE-agent and its version on entries that carry `mini-swe-agent_version`), which
+  is also the observation's `variant`: one model's entries with several systems are one
+  subject, and evaluation reads its most capable system (maximum elicitation). Also
+  `attempts`, `warning`, `record`.
 - n (leaderboard): the split's size when the percentage is exactly k/size at the precision given
   (some Verified entries have rates like 64.93 that no k/500 gives: then n is unknown).
 - `per_instance_details` (bash-only entries) is not read: the site cuts or omits it.
@@ -46,6 +51,7 @@ from typing import Annotated, Any, BinaryIO, ClassVar, Literal
 import yaml
 from pydantic import ConfigDict, Field, Strict, ValidationInfo, field_validator
 
+from connectors.developers import by_developer
 from connectors.documents import (
     MAX_COUNT,
     MAX_ID,
@@ -212,6 +218,9 @@ def _entry(payload: Payload, board: str, j: int, entry: Any, sizes: Sizes) -> Ob
     scaffold = f"mini-SWE-agent {version}" if is_id(version) else name
     size = sizes.get(board.lower())
     attrs = _attributes(record, models, tags.get("org", []), checked, scaffold, name)
+    # The bash-only board is run by the SWE-bench team itself, whatever its org tags say.
+    own_entry = board.lower() != "bash-only" and by_developer(models, tags.get("org", []))
+    attrs["measured_by"] = "vendor" if own_entry else "independent"
     attrs |= _flags(entry.get("os_model"), entry.get("os_system"))
     if tags.get("attempts"):
         attrs["attempts"] = tags["attempts"][0]
@@ -335,6 +344,8 @@ def parse_run(payload: Payload, sizes: Sizes) -> Observation:
         raise _error(src, exc.reason, f"{record}: {exc.message}", record, field) from exc
     value = 100 * count / total
     attrs = _attributes(record, models, _names(tags.get("org")), checked, name, name)
+    own_run = by_developer(models, _names(tags.get("org")))
+    attrs["measured_by"] = "vendor" if own_run else "independent"
     attrs |= _flags(tags.get("os_model"), _first(tags.get("os_system"), meta.get("oss")))
     attempts = _obj(tags, "system").get("attempts")
     if isinstance(attempts, str | int) and not isinstance(attempts, bool) and is_id(str(attempts)):
@@ -451,7 +462,7 @@ def _attributes(
     if checked is not None:
         attrs["checked"] = checked
     if is_id(scaffold):
-        attrs["scaffold"] = scaffold
+        attrs["scaffold"] = attrs["variant"] = scaffold
     if is_id(name):
         attrs["entry_name"] = name
     return attrs

@@ -156,7 +156,7 @@ def test_evidence_that_goes_stale_turns_nodata_not_resolved(store: Store) -> Non
 
 
 def test_a_failing_threshold_turns_error_and_the_others_still_evaluate(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     import warden.alerting.cycle
 
@@ -171,8 +171,13 @@ def test_a_failing_threshold_turns_error_and_the_others_still_evaluate(
         return real(t, *args)
 
     monkeypatch.setattr(warden.alerting.cycle, "evaluate_threshold", flaky)
-    r = run_cycle(store, catalog(good, bad), [], clock)
+    with caplog.at_level("ERROR", logger="warden.alerting.cycle"):
+        r = run_cycle(store, catalog(good, bad), ["hook"], clock)
     assert r.failed == [bad.id]
+    # Evaluated again after matching outside the transaction, the failure is logged once, with
+    # its traceback.
+    (failure,) = [x for x in caplog.records if "evaluation failed" in x.getMessage()]
+    assert failure.exc_info is not None and failure.exc_info[0] is ZeroDivisionError
     assert {(tr.threshold, tr.subject, tr.to_state) for _, tr in r.transitions} == {
         (good.id, "m", State.FIRING),
         (bad.id, "frontier", State.ERROR),

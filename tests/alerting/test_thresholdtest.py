@@ -299,12 +299,12 @@ def test_thresholds_list_shows_id_level_domain_scope_and_sources(config: Path) -
     r = warden("thresholds", "list", "--config", config)
     assert r.exit_code == 0, r.output
     header, _, *rows = r.output.splitlines()
-    assert header.split() == ["id", "level", "domain", "scope", "sources"]
+    assert header.split() == ["id", "level", "domain", "scope", "severity", "basis", "sources"]
     row = next(line for line in rows if line.startswith(CYBER))
     assert row.split()[1:4] == ["high", "cyber", "per_model"]
     assert "<https://cybench.github.io/>" in row
     assert any("Frontier Safety Framework" in line for line in rows)  # a second source
-    assert re.fullmatch(r"\d+ thresholds in \d+ catalog files", rows[-1])
+    assert re.match(r"\d+ thresholds in \d+ catalog files; \d+ rest on a proxy", rows[-1])
 
     data = json.loads(warden("thresholds", "list", "--json", "--config", config).output)
     by_id = {t["id"]: t for t in data["thresholds"]}
@@ -314,7 +314,14 @@ def test_thresholds_list_shows_id_level_domain_scope_and_sources(config: Path) -
         "level": "high",
         "domain": "test",
         "scope": "per_model",
+        "severity": "critical",
         "sources": [{"title": "F", "url": "https://example.org/"}],
+        "basis": {
+            "kind": "unstated",
+            "label": "provenance not stated",
+            "numbers": {},
+            "sources": [{"title": "F", "url": "https://example.org/"}],
+        },
     }
     assert by_id["cbrn.gpqa_diamond.expert_level.early_warning"]["scope"] == "frontier"
     bundled = load_catalog([bundled_catalog()], [bundled_registry()])

@@ -262,3 +262,24 @@ def store_now():  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
     return datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_check_never_echoes_a_secret_of_a_bad_url(tmp_path: Path, sqlite_url: str) -> None:
+    """Mistyped URLs (a wrong scheme, no scheme, a space) still carry their password or token:
+    the errors name the key and the URL without them."""
+    cfg = config(
+        tmp_path,
+        sqlite_url,
+        "feeds:",
+        "  - {id: a, connector: epoch_benchmarks, options: "
+        "{source: 'htp://user:pw1@example.org/x.csv?token=SECRET1'}}",
+        "sinks:",
+        "  - {id: h, type: webhook, options: {url: 'notaurl?token=SECRET2&page=2'}}",
+        "  - {id: g, type: webhook, options: {url: 'http://u:pw3@exa mple.org/x?key=SECRET3'}}",
+    )
+    r = warden("check", "--config", cfg)
+    assert r.exit_code == 2, r.output
+    for secret in ("SECRET1", "SECRET2", "SECRET3", "pw1", "pw3"):
+        assert secret not in r.output, r.output
+    assert "feeds.a.options.source: 'htp:/example.org/x.csv?token=***' does not exist" in r.output
+    assert "sinks.h: options.url:" in r.output and "'notaurl?token=***&page=2'" in r.output

@@ -265,3 +265,31 @@ def test_a_feed_s_evidence_goes_stale_only_while_the_feed_is_silent(tmp_path: Pa
         assert w.evaluate().evaluations[0].verdict.value != "unknown"
     finally:
         w.close()
+
+
+def test_a_second_daemon_on_one_sqlite_file_refuses_to_start(tmp_path: Path, logs: Path) -> None:
+    """SQLite stays single-process: the second `warden run` on the same file exits 1 naming the
+    running one, before it touches the store; once the first is killed, a new one starts."""
+    with receiver() as hook:
+        first_port, second_port = free_port(), free_port()
+        first = Daemon(write_config(tmp_path, hook.url, logs, first_port), first_port)
+        first.wait_ready()
+        other = tmp_path / "other"
+        other.mkdir()
+        (other / "tiny.yaml").write_text(TINY)
+        config = write_config(other, hook.url, logs, second_port)
+        config.write_text(config.read_text().replace(str(other / "w.db"), str(tmp_path / "w.db")))
+        r = subprocess.run(
+            [str(WARDEN), "run", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 1, r.stderr
+        assert f"another warden daemon is running on {tmp_path / 'w.db'}" in r.stderr
+        assert f"pid {first.proc.pid}" in r.stderr and "Traceback" not in r.stderr
+        assert requests.get(f"http://127.0.0.1:{first_port}/readyz", timeout=5).ok
+        assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+        third = Daemon(config, second_port)
+        third.wait_ready()  # the killed daemon left no stale lock
+        assert third.stop() == 0

@@ -44,7 +44,15 @@ def test_bundled_catalog_loads_with_real_sources() -> None:
         assert t.sources and all(str(s.url).startswith("https://") for s in t.sources)
         assert all(b in catalog.benchmarks for b, _ in t.pairs)
     domains = {t.domain for t in catalog.thresholds}
-    assert domains == {"bio_chem", "cyber", "ai_rnd_autonomy", "misalignment", "compute", "general"}
+    assert domains == {
+        "bio_chem",
+        "cyber",
+        "ai_rnd_autonomy",
+        "misalignment",
+        "compute",
+        "general",
+        "evidence",
+    }
     assert {p.stem for p in catalog.files} == domains
 
 
@@ -304,3 +312,135 @@ def test_defaults_do_not_change_a_version() -> None:
     explicit = threshold(exclude_vendor_reported=False, missing_uncertainty="point", provenance={})
     assert plain.version == explicit.version
     assert threshold(warn_at=0.41).version != plain.version
+
+
+PROXY_CRITICAL = """
+benchmarks:
+  - {id: bench_a, title: A, metrics: {accuracy: {scale: fraction}}}
+  - {id: bench_b, title: B, metrics: {accuracy: {scale: fraction}}}
+  - {id: bench_c, title: C, metrics: {p50_minutes: {scale: minutes}}}
+thresholds:
+  - id: lab.proxy.critical
+    title: A proxy on one benchmark
+    domain: cyber
+    level: critical
+    sources: [{title: Framework, url: "https://example.org/fw"}]
+    when: {benchmark: bench_a, metric: accuracy, op: ">=", value: 0.5}
+    provenance:
+      when.value: {kind: proxy, note: "chosen by us: the framework states the level in words"}
+    then: {severity: critical}
+"""
+
+
+def test_the_loader_refuses_a_critical_proxy_on_one_benchmark(tmp_path: Path) -> None:
+    path = write(tmp_path, PROXY_CRITICAL)
+    with pytest.raises(CatalogError) as caught:
+        load_catalog([path])
+    (problem,) = caught.value.problems
+    assert problem.where == f"{path}:15"  # the line of `then:`, where severity is set
+    assert problem.subject == "lab.proxy.critical"
+    assert problem.message.startswith(
+        "then.severity: critical rests on a proxy over one benchmark (bench_a/accuracy: "
+        "when.value is tagged proxy)"
+    )
+    assert "lower it to `warning`" in problem.message and "`at_least: 2`" in problem.message
+    (t,) = load_catalog(
+        [write(tmp_path, PROXY_CRITICAL.replace("critical}", "warning}"))]
+    ).thresholds
+    assert t.then.severity == "warning" and t.basis.kind == "proxy"
+    grey = PROXY_CRITICAL.replace('op: ">=", value: 0.5}', "rule_out: 0.3, rule_in: 0.6}")
+    grey = grey.replace("when.value:", "when.rule_in:")
+    with pytest.raises(CatalogError, match=r"when\.rule_in is tagged proxy"):
+        load_catalog([write(tmp_path, grey)])
+
+
+def _combined(mode: str, parts: str, tags: str) -> str:
+    head = PROXY_CRITICAL.split("    when:")[0]
+    tail = "    then: {severity: critical}\n"
+    return f"{head}    when:\n      {mode}\n{parts}    provenance:\n{tags}{tail}"
+
+
+PARTS = """        - {benchmark: bench_a, metric: accuracy, op: ">=", value: 0.5}
+        - {benchmark: bench_b, metric: accuracy, op: ">=", value: 0.6}
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "parts", "allowed"),
+    [
+        ("all:", PARTS, True),  # both independent benchmarks must agree
+        ("at_least: 2\n      of:", PARTS, True),
+        ("any:", PARTS, False),  # either proxy alone would page
+        ("at_least: 1\n      of:", PARTS, False),
+        ("all:", PARTS.replace("bench_b", "bench_a"), False),  # one benchmark, twice
+    ],
+)
+def test_corroboration_over_independent_benchmarks_earns_critical(
+    tmp_path: Path, mode: str, parts: str, allowed: bool
+) -> None:
+    key = "of" if "of:" in mode else mode.rstrip(":")
+    tags = "".join(
+        f'      when.{key}[{i}].value: {{kind: proxy, note: "chosen by us"}}\n' for i in (0, 1)
+    )
+    path = write(tmp_path, _combined(mode, parts, tags))
+    if allowed:
+        (t,) = load_catalog([path]).thresholds
+        assert t.then.severity == "critical"
+    else:
+        with pytest.raises(CatalogError, match=r"then\.severity: critical rests on a proxy"):
+            load_catalog([path])
+
+
+def test_a_framework_number_a_human_assessment_or_an_untagged_level_may_be_critical(
+    tmp_path: Path,
+) -> None:
+    source = PROXY_CRITICAL.replace("kind: proxy", "kind: source")
+    assert load_catalog([write(tmp_path, source, "s.yaml")]).thresholds[0].basis.kind == "framework"
+    untagged = PROXY_CRITICAL.split("    provenance:")[0] + "    then: {severity: critical}\n"
+    assert load_catalog([write(tmp_path, untagged, "u.yaml")]).thresholds[0].basis.kind == (
+        "unstated"
+    )
+    assessment = PROXY_CRITICAL.replace(
+        '{benchmark: bench_a, metric: accuracy, op: ">=", value: 0.5}',
+        "{since_assessment: {days: 182}}",
+    ).replace("when.value:", "when.since_assessment.days:")
+    (t,) = load_catalog([write(tmp_path, assessment, "h.yaml")]).thresholds
+    assert t.then.severity == "critical" and t.basis.kind == "proxy"
+
+
+def test_scales_come_from_the_registry_and_leave_the_version_alone(tmp_path: Path) -> None:
+    minutes = PROXY_CRITICAL.replace("bench_a, metric: accuracy", "bench_c, metric: p50_minutes")
+    minutes = minutes.replace("value: 0.5", "value: 480").replace("critical}", "warning}")
+    (t,) = load_catalog([write(tmp_path, minutes)]).thresholds
+    assert t.scales == {"bench_c/p50_minutes": "minutes"}
+    from warden.catalog.thresholds import Threshold
+
+    bare = Threshold.model_validate(t.model_dump(by_alias=True, exclude_defaults=True))
+    assert bare.scales == {} and bare.version == t.version
+
+
+def test_bundled_levels_stated_in_words_are_proxies_and_no_single_proxy_is_critical() -> None:
+    catalog = load_catalog([bundled_catalog()], [bundled_registry()])
+    by_id = {t.id: t for t in catalog.thresholds}
+    for tid in (
+        "autonomy.metr_time_horizon.p50.high",  # RSP's 2-8 hour checkpoint, in words
+        "ai_rnd_autonomy.metr_time_horizon.p50.projected",
+        "ai_rnd_autonomy.metr_time_horizon.p80.checkpoint",
+        "bio_chem.vct.expert_virologist.high",  # OpenAI High and ASL-3 CBRN: no VCT number
+        "bio_chem.vct.open_weights.high",
+        "bio_chem.vct.state_program.critical",
+    ):
+        assert by_id[tid].basis.kind == "proxy", tid
+    assert by_id["autonomy.metr_time_horizon.p50.high"].provenance["when.value"].kind == "proxy"
+    assert by_id["bio_chem.uplift_evidence.at_least_two.high"].basis.numbers[0].kind == "proxy"
+    assert by_id["compute.training_compute.eu_systemic_risk.high"].basis.kind == "framework"
+    assert by_id["misalignment.mask.lie_rate.high"].basis.kind == "framework"
+    critical = {t.id for t in catalog.thresholds if t.then.severity == "critical"}
+    assert critical == {
+        "ai_rnd_autonomy.rsp_ai_rnd_4.all.high",  # all of three benchmarks
+        "bio_chem.uplift_evidence.at_least_two.high",  # at least two of four
+        "bio_chem.lab_bench_trio.all.high",
+        "misalignment.fsf_instrumental_reasoning.all.high",
+        "compute.training_compute.eu_systemic_risk.high",  # the AI Act's own number
+        "misalignment.mask.lie_rate.high",  # xAI's own number
+    }

@@ -355,7 +355,7 @@ def refuse_or_check(case: Case, content: bytes) -> None:
     connector = fuzz_connector(case.name)
     payload = fuzz_payload(case, content)
     try:
-        items = connector.parse(payload)
+        items = list(connector.parse(payload))  # a stream raises as it is read
     except (ParseError, NotReady):
         return
     check_items(items, payload)
@@ -508,7 +508,7 @@ def test_parse_of_a_damaged_valid_payload_raises_only_parse_errors(
     connector = fuzz_connector(case.name)
     payload = Payload(original.source, content, sha256(content), original.member, None, FETCHED)
     try:
-        items = connector.parse(payload)
+        items = list(connector.parse(payload))  # a stream raises as it is read
     except (ParseError, NotReady):
         return
     check_items(items, payload)

@@ -39,7 +39,7 @@ def test_hub_file_gives_one_observation_per_row() -> None:
     assert rej == []
     first = obs[0]
     assert (first.subject, first.benchmark, first.metric) == (
-        "acme-large-2026-01-15_high",
+        "acme-large-2026-01-15",
         "gpqa_diamond",
         "mean_score",
     )
@@ -54,18 +54,21 @@ def test_hub_file_gives_one_observation_per_row() -> None:
         "training_compute_flop": 3.2e25,
         "run_id": "AbCdEf123",
         "log_url": "https://logs.example.org/inspect_ai_logs/AbCdEf123.eval",
-        "setting": "high",
+        "variant": "high",
+        "model_version": "acme-large-2026-01-15_high",
+        "measured_by": "independent",
     }
-    assert [o.subject for o in obs] == [
-        "acme-large-2026-01-15_high",
-        "acme-large-2026-01-15_low",
-        "widget-7b",
-        "claude-example-20251001_16K",
+    # The effort suffix is the variant of one model, not a model of its own.
+    assert [(o.subject, o.attributes.get("variant")) for o in obs] == [
+        ("acme-large-2026-01-15", "high"),
+        ("acme-large-2026-01-15", "low"),
+        ("widget-7b", None),
+        ("claude-example-20251001", "16K"),
     ]
     # A comma list inside quotes stays one cell; the multi-line note is one row.
     assert obs[3].attributes["organisation"] == "Example Corp,Example Research"
-    assert obs[3].attributes["record"] == "5" and obs[3].attributes["setting"] == "16K"
-    assert "setting" not in obs[2].attributes
+    assert obs[3].attributes["record"] == "5" and obs[3].attributes["variant"] == "16K"
+    assert "variant" not in obs[2].attributes and "model_version" not in obs[2].attributes
 
 
 def test_row_without_run_time_is_placed_at_the_release_date() -> None:
@@ -339,6 +342,7 @@ def test_models_with_compute_are_observations_and_the_others_are_not() -> None:
         "accessibility": "API access",
         "open_weights": False,
         "confidence": "Likely",
+        "measured_by": "independent",
         "frontier_model": True,
     }
     assert [o.attributes.get("open_weights") for o in obs] == [False, True, True]

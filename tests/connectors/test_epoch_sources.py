@@ -69,12 +69,14 @@ def test_real_hub_gpqa_diamond(samples: Path) -> None:
     path = samples / "epoch" / "benchmark_data" / "gpqa_diamond.csv"
     obs, rej = split(parse_hub(payload(path.read_bytes(), str(path))))
     assert (len(obs), rej) == (145, [])
-    by_model = {o.subject: o for o in obs}
-    o = by_model["gpt-5.2-2025-12-11_xhigh"]
-    assert (o.value, o.stderr, o.attributes["setting"]) == (0.914, 0.018, "xhigh")
+    by_model = {(o.subject, o.attributes.get("variant")): o for o in obs}
+    assert len(by_model) == 145  # each row is one model at one setting
+    o = by_model[("gpt-5.2-2025-12-11", "xhigh")]
+    assert (o.value, o.stderr) == (0.914, 0.018)
+    assert o.attributes["model_version"] == "gpt-5.2-2025-12-11_xhigh"
     assert o.observed_at == datetime(2025, 12, 13, 9, 4, tzinfo=UTC)
     assert o.attributes["run_id"] == "Ejo6Fy7XYxUDcCwbejfcYX"
-    grok = by_model["grok-4-0709"]  # no `Started at`: placed at its release date
+    grok = by_model[("grok-4-0709", None)]  # no `Started at`: placed at its release date
     assert (grok.value, grok.attributes["timestamp_kind"]) == (0.87, "release_date")
     assert grok.attributes["training_compute_flop"] == 5.0000000000001e26
 
@@ -90,7 +92,7 @@ def test_real_hub_folder_and_metr_copy(samples: Path) -> None:
             continue
         assert isinstance(item, Payload)
         obs, rej = split(connector.parse(item))
-        found[benchmark_of(item)] = {o.subject: o for o in obs}
+        found[benchmark_of(item)] = {(o.subject, o.attributes.get("variant")): o for o in obs}
         rejections += rej
     assert {k: len(v) for k, v in found.items()} == {
         "frontiermath": 74,
@@ -98,16 +100,29 @@ def test_real_hub_folder_and_metr_copy(samples: Path) -> None:
         "metr_time_horizons_external": 32,
         "swe_bench_verified": 23,
     }
+    # Runs of one model at several efforts are one subject: 145 model versions in GPQA Diamond
+    # are 119 models, FrontierMath's 74 are 48, SWE-bench Verified's 23 are 22.
+    subjects = {k: len({s for s, _ in v}) for k, v in found.items()}
+    assert subjects == {
+        "frontiermath": 48,
+        "gpqa_diamond": 119,
+        "metr_time_horizons_external": 32,
+        "swe_bench_verified": 22,
+    }
+    gpt = {v: o.value for (s, v), o in found["frontiermath"].items() if s == "gpt-5.2-2025-12-11"}
+    assert gpt == pytest.approx(
+        {"xhigh": 0.407, "high": 0.40345, "medium": 0.36897, "low": 0.26552}, abs=1e-5
+    )
     assert [(r.record, r.field) for r in rejections] == [("33", "Release date")]  # davinci-002
-    opus = found["metr_time_horizons_external"]["claude-opus-4-5-20251101_16K"]
+    opus = found["metr_time_horizons_external"][("claude-opus-4-5-20251101", "16K")]
     assert (opus.value, opus.attributes["ci_low"], opus.attributes["ci_high"]) == (
         288.904952,
         108.873592,
         1225.190511,
     )
-    sonnet = found["swe_bench_verified"]["claude-sonnet-4-5-20250929"]
+    sonnet = found["swe_bench_verified"][("claude-sonnet-4-5-20250929", None)]
     assert (sonnet.value, sonnet.stderr) == (0.648, 0.02138004238594605)
-    deep = found["frontiermath"]["gemini-2.5-deep-think-2025-08-01-webapp"]
+    deep = found["frontiermath"][("gemini-2.5-deep-think-2025-08-01-webapp", None)]
     assert (deep.value, deep.attributes["timestamp_kind"]) == (0.29, "release_date")
 
 

@@ -93,6 +93,7 @@ def test_version_1_1_file_gives_p50_and_p80_per_model() -> None:
         "ci_low": 150.25,
         "ci_high": 700.5,
         "ci_level": 0.95,
+        "measured_by": "independent",
         "timestamp_kind": "fetched",
         "release_date": "2026-01-15",
         "scaffold": "mtb/start_metr_task,metr_agents/react; metr_agents/react",
@@ -286,7 +287,7 @@ def test_epoch_copy_is_dated_by_the_fetch_time() -> None:
     obs, rej = split(connector.parse(payload(data, "metr_time_horizons_external.csv")))
     assert rej == []  # the undated row is kept: its time is the fetch time
     assert [(o.subject, o.value) for o in obs] == [
-        ("acme-large-2026-01-15_16K", 250.5),
+        ("acme-large-2026-01-15", 250.5),  # at variant 16K
         ("widget-7b", 2.5),
         ("old-base-002", 0.15),
     ]
@@ -404,8 +405,10 @@ def test_real_version_1_0_and_epochs_copy_agree(samples: Path) -> None:
     assert isinstance(item, Payload) and item.fetched_at is not None
     copied, rej = split(connector.parse(item))
     assert (len(copied), rej) == (33, [])
-    same = {o.subject: o for o in copied}["claude-opus-4-5-20251101_16K"]
+    same = {o.attributes.get("model_version"): o for o in copied}["claude-opus-4-5-20251101_16K"]
     assert (same.value, same.observed_at) == (opus.value, item.fetched_at)
+    assert (same.subject, same.attributes["variant"]) == ("claude-opus-4-5-20251101", "16K")
+    assert "variant" not in opus.attributes  # METR's scaffolds go with the file's version
 
 
 class QuietFiles(SimpleHTTPRequestHandler):

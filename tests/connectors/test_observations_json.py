@@ -1,8 +1,10 @@
-"""Warden's own observation schema: a JSON list of observations."""
+"""Warden's own observation schema: a JSON list of observations, read as a stream (large files in
+bounded memory, all or nothing)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from connectors.observations_json import ObservationsJson, parse_batch
+from connectors.observations_json import observations as stream
 from tests.connectors.conftest import clock
+from thresholds import bundled_catalog, bundled_registry
+from warden.catalog.thresholds import load_catalog
 from warden.core.errors import ParseError
 from warden.core.model import Payload
 from warden.ingest.connector import Cursor, sha256
@@ -204,3 +209,83 @@ def test_file_over_the_size_limit_is_too_large(store: Store, tmp_path: Path) -> 
     assert [(r.source, r.reason) for r in result.rejections] == [
         (str(tmp_path / "big.json"), "too_large")
     ]
+
+
+# -- large files: read as a stream, all or nothing -------------------------------------------
+def records(count: int, **changed: dict[str, Any]) -> list[dict[str, Any]]:
+    """`count` distinct good records; `changed` maps an index (as text) to fields to change."""
+    out = [{**GOOD, "model": f"acme/model-{i}", "value": i / count} for i in range(count)]
+    for index, fields in changed.items():
+        out[int(index)].update(fields)
+    return out
+
+
+def test_parse_is_a_stream_that_yields_before_the_file_is_read_to_its_end() -> None:
+    content = json.dumps(records(3000)).encode()
+    parsed = stream(payload(content[:-1] + b", junk]"))
+    assert not isinstance(parsed, Sequence)
+    assert next(iter(parsed)).subject == "acme/model-0"  # bad JSON near the end not read yet
+    with pytest.raises(ParseError) as caught:
+        list(parsed)
+    assert caught.value.reason == "malformed" and "[3000]" in caught.value.detail
+    assert len(list(stream(payload(content)))) == 3000 == len(parse_batch(payload(content)))
+
+
+def test_a_bad_record_late_in_a_long_file_is_named_and_the_errors_after_it_counted() -> None:
+    body = records(2500, **{"2100": {"value": "x"}, "2400": {"n": "y"}, "2401": {"n": -1}})
+    exc = error(body)
+    assert (exc.reason, exc.record, exc.field) == ("invalid_value", "2100", "value")
+    assert exc.detail.startswith("2100.value: ") and exc.detail.endswith("(and 2 more)")
+
+
+def test_bad_json_after_a_bad_record_is_what_is_reported() -> None:
+    content = json.dumps(records(1500, **{"3": {"value": "x"}})).encode()
+    assert error(content[:-1] + b", {]").reason == "malformed"
+    assert error(content[:-1]).reason == "truncated"
+
+
+def test_a_utf8_bom_or_a_utf16_file_is_read() -> None:
+    text = json.dumps(records(3))
+    for content in (b"\xef\xbb\xbf" + text.encode(), text.encode("utf-16")):
+        assert [o.subject for o in parse_batch(payload(content))] == [
+            "acme/model-0", "acme/model-1", "acme/model-2"
+        ]  # fmt: skip
+
+
+def test_a_large_document_that_is_not_a_list_is_refused_unread() -> None:
+    exc = error(b" " + json.dumps({"observations": records(10_000)}).encode())
+    assert exc.reason == "invalid_value" and exc.record is None
+    assert "must be a JSON list; its top level is an object" in exc.detail
+
+
+def test_a_long_file_is_mapped_stored_and_its_bad_times_rejected_alone(
+    store: Store, tmp_path: Path
+) -> None:
+    cybench = {"benchmark": "inspect_evals/cybench", "metric": "includes/accuracy"}
+    future = {"observed_at": "2200-01-01T00:00:00+00:00"}  # after the clock's 2100
+    body = [{**r, **cybench} for r in records(2500, **{"1500": future, "2200": future})]
+    (tmp_path / "big.json").write_text(json.dumps(body))
+    registry = load_catalog([bundled_catalog()], [bundled_registry()]).registry
+    connector = ObservationsJson({"path": tmp_path})
+    result = run_feed(store, "f", connector, Cursor(), clock, registry)
+    assert (result.ingested, result.rejected, result.error) == (2498, 2, None)
+    assert [(r.record, r.field) for r in result.rejections] == [
+        ("1500", "observed_at"), ("2200", "observed_at")
+    ]  # fmt: skip
+    with store.read() as conn:
+        stored = set(conn.execute(select(observations.c.benchmark, observations.c.metric)).all())
+    assert stored == {("cybench", "accuracy")} and result.touched == stored
+
+
+def test_a_long_file_with_one_bad_record_stores_nothing(store: Store, tmp_path: Path) -> None:
+    future = {"observed_at": "2200-01-01T00:00:00+00:00"}
+    body = records(2500, **{"100": future, "2300": {"value": None}})
+    (tmp_path / "big.json").write_text(json.dumps(body))
+    result = run_feed(store, "f", ObservationsJson({"path": tmp_path}), Cursor(), clock)
+    assert (result.ingested, result.error) == (0, None)
+    with store.read() as conn:
+        assert conn.execute(select(observations.c.id)).first() is None
+        rejected = conn.execute(select(rejects.c.record, rejects.c.field)).all()
+    # One reject for the file: not the 2,300 observations before the bad record, nor the
+    # record dated in the future among them.
+    assert [tuple(r) for r in rejected] == [("2300", "value")]

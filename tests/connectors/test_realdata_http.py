@@ -70,10 +70,8 @@ class Run:
         return row
 
     def raw(self, model: str, **match: Any) -> RowMapping:
-        """The one row of `model` as the source spells it."""
-        (row,) = [
-            r for r in self.where(**match) if r.attributes.get("raw_model", r.subject) == model
-        ]
+        """The one row of `model` as the source spells it (Epoch's with its effort suffix)."""
+        (row,) = [r for r in self.where(**match) if spelled(r) == model]
         return row
 
     def pairs(self) -> Counter[tuple[str, str]]:
@@ -221,16 +219,21 @@ def test_epoch_gpqa_diamond_csv(served: Serve, samples: Path) -> None:
     gpt = run.raw("gpt-5.2-2025-12-11_xhigh")
     assert (gpt.subject, gpt.value, gpt.stderr) == ("openai/gpt-5.2", 0.914, 0.018)
     assert gpt.observed_at == datetime(2025, 12, 13, 9, 4, tzinfo=UTC)  # `Started at`
-    assert gpt.attributes["setting"] == "xhigh" and gpt.attributes["raw_metric"] == "mean_score"
+    assert gpt.attributes["variant"] == "xhigh" and gpt.attributes["raw_metric"] == "mean_score"
     opus = run.where(subject="anthropic/claude-opus-4.5")
     assert sorted(r.value for r in opus) == pytest.approx(
         [0.8068181818, 0.8547979798, 0.8604797980]
     )
     assert not any(kind == "benchmark" for kind, _ in run.unmapped)
-    known = {r.attributes.get("raw_model") for r in run.rows if r.model_known}
+    known = {spelled(r) for r in run.rows if r.model_known}
     assert {"claude-opus-4-5-20251101_16K", "gemini-3-pro-preview"} <= known
     assert sum(r.model_known for r in run.rows) >= 73  # deepseek-reasoner is left unmapped
     assert run.unmapped_ids("model") <= EPOCH_MODELS_NOT_IN_REGISTRY | EPOCH_MISSING_ALIASES
+
+
+def spelled(r: RowMapping) -> str:
+    """A row's model as the source spells it (Epoch's `Model version` with its suffix)."""
+    return str(r.attributes.get("model_version", r.attributes.get("raw_model", r.subject)))
 
 
 # Epoch spellings of models the bundled registry does not have at all (nothing to alias).
@@ -460,13 +463,14 @@ def test_hf_model_card_open_llm_leaderboard_v1(served: Serve, samples: Path) -> 
     assert run.reasons() == Counter()
     assert len(run.rows) == 6
     arc = run.one(benchmark="ai2_arc:ARC-Challenge")
-    assert (arc.subject, arc.metric, arc.value) == ("NeuralBeagle14-7B", "acc_norm", 72.95)
+    # The registry knows the community fine-tune by its repository (kept apart from its bases).
+    assert (arc.subject, arc.metric, arc.value) == ("mlabonne/neuralbeagle14-7b", "acc_norm", 72.95)
     assert arc.attributes["scale"] == "percent" and arc.vendor_reported is True
     assert arc.attributes["num_few_shot"] == 25
     assert arc.attributes["timestamp_kind"] == "fetched" and arc.observed_at >= before
     assert run.one(benchmark="hellaswag").value == 88.34
-    # Nothing of it is in the registry (general-capability benchmarks, a community fine-tune).
-    assert run.unmapped[("model", "NeuralBeagle14-7B")] == 6
+    # Its benchmarks are not in the registry (general-capability benchmarks); the model is.
+    assert ("model", "NeuralBeagle14-7B") not in run.unmapped
     assert len(run.unmapped_ids("benchmark")) == 6
 
 
@@ -477,7 +481,7 @@ def test_hf_model_card_open_llm_leaderboard_v2(served: Serve, samples: Path) -> 
     gpqa = run.one(benchmark="Idavidrein/gpqa")
     # v2 scores are rescaled above the random baseline: points, never an accuracy.
     assert (gpqa.subject, gpqa.metric, gpqa.value) == (
-        "Qwen2.5-7B-Instruct-Uncensored",
+        "orion-zhen/qwen2.5-7b-instruct-uncensored",
         "acc_norm",
         7.05,
     )

@@ -55,11 +55,13 @@ def test_leaderboard_entry_fields() -> None:
         "organisation": "Acme Labs",
         "checked": True,
         "scaffold": "Acme Agent + Acme M2",
+        "variant": "Acme Agent + Acme M2",  # the system is the variant the model ran at
         "entry_name": "Acme Agent + Acme M2",
         "open_weights": True,
         "open_source_system": True,
         "attempts": "1",
         "folder": "20250301_acme-agent_acme-m2",
+        "measured_by": "independent",
     }
 
 
@@ -248,6 +250,7 @@ def test_run_value_is_distinct_resolved_ids_over_the_split_size() -> None:
         "organisation": "Acme Labs",
         "checked": False,
         "scaffold": "Acme Agent + Acme M2",
+        "variant": "Acme Agent + Acme M2",  # the system is the variant the model ran at
         "entry_name": "Acme Agent + Acme M2",
         "open_weights": True,
         "open_source_system": True,
@@ -257,6 +260,7 @@ def test_run_value_is_distinct_resolved_ids_over_the_split_size() -> None:
         "total_instances": 500,
         "total_from": "SWE-bench's published size",
         "metadata_file": "metadata.yaml",
+        "measured_by": "independent",
     }
     # The old metadata shape names no model; Multimodal has no known size: both refused.
     assert [(r.record, r.field, r.reason) for r in refused] == [

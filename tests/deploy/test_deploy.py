@@ -95,6 +95,11 @@ def test_compose_services_reach_each_other_by_the_names_the_configs_use() -> Non
         for r in load(ALERTMANAGER)["receivers"]
         for w in r["webhook_configs"]
     ]
+    sinks = load(DEPLOY / "compose" / "warden.yaml")["sinks"]
+    urls = [u for k in sinks for u in k.get("options", {}).get("urls", [])]
+    urls += [k["options"]["url"] for k in sinks if "url" in k.get("options", {})]
+    assert any(k["type"] == "alertmanager" for k in sinks)
+    hosts += [u.split("//")[1].split("/")[0] for u in urls]
     for host in hosts:
         name, port = host.split(":")
         assert name in services or name == "localhost", host
@@ -119,7 +124,7 @@ def test_compose_warden_config_passes_warden_check(tmp_path: Path) -> None:
     env = {k: str(v) for k, v in service["environment"].items()}
     assert set(env) == {"WARDEN_DATABASE_URL", "WARDEN_API_TOKEN"}
     out = warden_check(path, env)
-    assert "1 feeds, 2 sinks" in out
+    assert "1 feeds, 3 sinks" in out
 
 
 # --- Kubernetes -----------------------------------------------------------------------------
@@ -154,6 +159,7 @@ def test_kubernetes_manifests_parse_and_the_kustomization_names_existing_files()
     assert set(by_kind()) == {
         "ConfigMap",
         "Deployment",
+        "PodDisruptionBudget",
         "Secret",
         "Service",
         "ServiceMonitor",
@@ -169,7 +175,14 @@ def test_kubectl_builds_the_kustomization() -> None:
     assert r.returncode == 0, r.stderr
     kinds = [d["kind"] for d in yaml.safe_load_all(r.stdout)]
     assert sorted(kinds) == sorted(
-        ["ConfigMap", "Deployment", "Service", "ServiceMonitor", "PrometheusRule"]
+        [
+            "ConfigMap",
+            "Deployment",
+            "PodDisruptionBudget",
+            "Service",
+            "ServiceMonitor",
+            "PrometheusRule",
+        ]
     )
     assert "image: warden:0.1.0" in r.stdout
 
@@ -212,6 +225,21 @@ def test_the_deployment_probes_mounts_and_secrets_fit_the_other_manifests() -> N
     ]
     # the rules select job="warden": the Operator's job label is the Service's name
     assert service["metadata"]["name"] == "warden"
+
+
+def test_three_replicas_roll_and_a_disruption_budget_keeps_two_up() -> None:
+    """Several replicas on PostgreSQL (issue 19): one leads, the others take over; rolling
+    updates and voluntary disruptions never take more than one of the three down."""
+    kinds = by_kind()
+    deployment, budget = kinds["Deployment"], kinds["PodDisruptionBudget"]
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 1
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert budget["spec"]["minAvailable"] == 2
+    config = yaml.safe_load(kinds["ConfigMap"]["data"]["warden.yaml"])
+    assert config["ha"]["failover_seconds"] > 0
 
 
 def test_the_configmap_config_passes_warden_check(tmp_path: Path) -> None:

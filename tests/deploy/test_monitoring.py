@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from tests.support.deployfiles import (
     ALERTMANAGER,
     DASHBOARD,
     PROMETHEUS,
+    RELAYS,
     RULES,
     alerts,
     load,
@@ -43,21 +45,54 @@ def test_promtool_checks_the_rules() -> None:
     assert f"SUCCESS: {count} rules found" in r.stdout
 
 
-def test_promtool_runs_the_rules_unit_tests() -> None:
+@pytest.mark.parametrize("rules", [RULES, RELAYS], ids=lambda p: p.name)
+def test_promtool_runs_the_rules_unit_tests(rules: Path) -> None:
     promtool = need("promtool")["promtool"]
-    r = run([promtool, "test", "rules", "rules.test.yml"], cwd=PROMETHEUS)
+    r = run([promtool, "test", "rules", rules.with_suffix(".test.yml").name], cwd=PROMETHEUS)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SUCCESS" in r.stdout
 
 
-def test_every_alert_is_unit_tested_firing_and_not_firing() -> None:
-    tests = load(PROMETHEUS / "rules.test.yml")["tests"]
+def test_promtool_checks_the_relays() -> None:
+    promtool = need("promtool")["promtool"]
+    r = run([promtool, "check", "rules", str(RELAYS)])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"SUCCESS: {len(alerts(RELAYS))} rules found" in r.stdout
+
+
+def relays_threshold_states(groups: list[dict[str, Any]]) -> list[str]:
+    """The alerts among `groups` that relay warden's threshold states."""
+    return [
+        r["alert"]
+        for g in groups
+        for r in g["rules"]
+        if "alert" in r and "warden_threshold_info" in r["expr"]
+    ]
+
+
+def test_one_path_to_alertmanager_is_shipped_by_default() -> None:
+    """Warden's Alertmanager sink and the relays together send every threshold event to
+    Alertmanager twice, under two alertnames: the shipped Prometheus config loads no relay, and
+    the shipped compose config sends threshold alerts through warden's sink."""
+    prometheus = load(PROMETHEUS / "prometheus.yml")
+    loaded = [load(PROMETHEUS / name)["groups"] for name in prometheus["rule_files"]]
+    assert RELAYS.name not in prometheus["rule_files"]
+    assert [relays_threshold_states(groups) for groups in loaded] == [[]] * len(loaded)
+    assert relays_threshold_states(rule_groups(RELAYS)) == alerts(RELAYS) != []
+    warden = load(DEPLOY / "compose" / "warden.yaml")
+    sinks = [s for s in warden["sinks"] if s["type"] == "alertmanager"]
+    assert [s["options"]["urls"] for s in sinks] == [["http://alertmanager:9093"]]
+
+
+@pytest.mark.parametrize("rules", [RULES, RELAYS], ids=lambda p: p.name)
+def test_every_alert_is_unit_tested_firing_and_not_firing(rules: Path) -> None:
+    tests = load(rules.with_suffix(".test.yml"))["tests"]
     cases = [case for t in tests for case in t.get("alert_rule_test", [])]
     firing = {c["alertname"] for c in cases if c["exp_alerts"]}
     quiet = {c["alertname"] for c in cases if not c["exp_alerts"]}
-    assert set(alerts()) - firing == set(), "alerts never tested firing"
-    assert set(alerts()) - quiet == set(), "alerts never tested not firing"
-    assert len(alerts()) == len(set(alerts())), "duplicate alert names"
+    assert set(alerts(rules)) - firing == set(), "alerts never tested firing"
+    assert set(alerts(rules)) - quiet == set(), "alerts never tested not firing"
+    assert len(alerts(rules)) == len(set(alerts(rules))), "duplicate alert names"
 
 
 def test_counters_in_the_rules_unit_tests_start_at_zero() -> None:
@@ -73,8 +108,9 @@ def test_counters_in_the_rules_unit_tests_start_at_zero() -> None:
         assert re.match(r"0(?![\d.])", series["values"]), series
 
 
-def test_rules_follow_the_conventions() -> None:
-    for group in rule_groups():
+@pytest.mark.parametrize("rules", [RULES, RELAYS], ids=lambda p: p.name)
+def test_rules_follow_the_conventions(rules: Path) -> None:
+    for group in rule_groups(rules):
         for rule in group["rules"]:
             if "record" in rule:  # level:metric:operations
                 assert re.fullmatch(r"[a-z_]+:warden_[a-z_]+:[a-z0-9_]+", rule["record"]), rule

@@ -13,8 +13,10 @@ loopback receiver. Then:
 - every expression of the recording rules, the alerting rules and the dashboard returns data
   (alerts that must stay quiet while warden is healthy return nothing, and the series they
   compare must return data instead: ALERT_SIGNALS);
-- the demo threshold firing in warden reaches Alertmanager through WardenThresholdFiring, is
-  routed to its receiver, and inhibits the early warning of the same domain and subject.
+- the demo threshold firing in warden reaches Alertmanager through warden's own Alertmanager
+  sink (the one path shipped by default), is routed to its receiver, and inhibits the early
+  warning of the same domain and subject; no relay of deploy/prometheus/relays.yml (not loaded by
+  default) reaches Alertmanager, so nothing arrives twice.
 
 Skipped when the binaries are missing, unless WARDEN_REQUIRE_PROMSTACK=1 (.ci/run sets it).
 """
@@ -121,9 +123,17 @@ ABSENT_WHILE_HEALTHY = {
     "warden_unmapped_observations_total": "every model and benchmark id is in the registry",
 }
 
-# Alerts that fire on the demo: the demo thresholds firing (critical and early_warning) and the
-# frontier one at its warning level.
-FIRING_ON_DEMO = {"WardenThresholdFiring", "WardenThresholdWarning"}
+# Prometheus alerts that fire on the demo: none. The demo thresholds (firing, critical and
+# early_warning, and the frontier one at its warning level) reach Alertmanager through warden's
+# own sink; the relays of relays.yml are not loaded by default.
+FIRING_ON_DEMO: set[str] = set()
+# What Alertmanager holds on the demo: warden's sink alerts, named by threshold id. The early
+# warning is not among them: warden's own inhibition (DEFAULT_INHIBIT) holds it back while the
+# critical alert of the same domain and subject fires, so the sink never posts it.
+SINK_ALERTS = {
+    "demo.capability.match_accuracy.high",
+    "demo.capability.frontier.high",
+}
 # For every other alert: the series it compares, which must return data while the alert itself
 # returns nothing (so a quiet alert is quiet because warden is healthy, not because a name or a
 # label in it is wrong). Each is the alert's expression without its comparison.
@@ -145,12 +155,12 @@ ALERT_SIGNALS = {
     ],
     "WardenCatalogReloadFailed": ["warden_catalog_last_reload_successful"],
     "WardenTriggerLogBroken": ["warden_trigger_log_verified"],
+    "WardenTriggerLogCheckpointsStopped": [
+        "warden_trigger_log_last_checkpoint_timestamp_seconds",
+        "warden_trigger_log_checkpoint_interval_seconds",
+    ],
     "WardenStoreUnreadable": ["increase(warden_metrics_scrape_errors_total[5m])"],
     "WardenMetricsSubjectsOmitted": ["warden_metrics_subjects_omitted"],
-    "WardenThresholdNoData": [
-        '(warden_threshold_state{state="nodata"}) * on (job, instance, threshold) '
-        "group_left (title, level, domain, scope) warden_threshold_info"
-    ],
 }
 
 
@@ -162,14 +172,21 @@ class Stack:
     hooks: Receiver
 
 
-def start_warden(tmp: Path) -> Process:
-    """promstack.start_warden, plus TREND_CATALOG and a forecast every second."""
+def start_warden(tmp: Path, alertmanager: str) -> Process:
+    """promstack.start_warden, plus TREND_CATALOG, a forecast every second, and warden's own
+    Alertmanager sink to `alertmanager` (a base URL) on the demo's route: the default path of
+    threshold alerts to Alertmanager."""
     port = promstack.free_port()
     path = promstack.warden_config(tmp, port)
     config = yaml.safe_load(path.read_text())
     (tmp / "trend.yaml").write_text(TREND_CATALOG)
     config["catalog"].append(str(tmp / "trend.yaml"))
     config["forecast_every"] = 1
+    config["sinks"].append(
+        {"id": "alertmanager", "type": "alertmanager", "options": {"urls": [alertmanager]}}
+    )
+    (route,) = config["routes"]
+    route["sinks"].append("alertmanager")
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if not k.startswith("WARDEN_")}
     argv = [str(WARDEN), "run", "--config", str(path)]
@@ -206,10 +223,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with receiver() as hooks:
         base = hooks.url.rsplit("/", 1)[0]
         with (
-            promstack.running(start_warden(tmp)) as warden,
             promstack.running(
                 promstack.start_alertmanager(tools["alertmanager"], tmp, base)
             ) as alertmanager,
+            promstack.running(start_warden(tmp, alertmanager.url)) as warden,
             promstack.running(
                 promstack.start_prometheus(
                     tools["prometheus"],
@@ -360,14 +377,15 @@ def test_feed_and_delivery_figures(stack: Stack) -> None:
     assert one(stack, 'warden_observation_value{model="mockllm/model"}') == pytest.approx(
         DEMO_VALUE
     )
-    # The console sink takes every message at the first attempt: one delivery per message.
+    # The console and Alertmanager sinks take every message at the first attempt: one delivery
+    # per message.
     wait_until(
         "the outbox delivered and empty",
         lambda: (
             one(stack, 'warden_outbox_messages{status="pending"}') == 0
-            and one(stack, 'warden_deliveries_total{sink="console",outcome="delivered"}')
+            and one(stack, 'sum(warden_deliveries_total{outcome="delivered"})')
             == one(stack, 'warden_outbox_messages{status="delivered"}')
-            >= 1
+            >= 2
         ),
         15,
     )
@@ -549,34 +567,28 @@ def am_alerts(stack: Stack, alertname: str) -> list[dict[str, Any]]:
     return alerts
 
 
-def am_alert(stack: Stack, alertname: str, threshold: str, state: str) -> dict[str, Any]:
-    def found() -> dict[str, Any] | None:
-        return next(
-            (
-                a
-                for a in am_alerts(stack, alertname)
-                if a["labels"].get("threshold") == threshold and a["status"]["state"] == state
-            ),
-            None,
-        )
+def am_alert(stack: Stack, threshold: str, state: str) -> dict[str, Any]:
+    """The sink's alert of `threshold` (its alertname) in Alertmanager's `state`."""
 
-    alert: dict[str, Any] = wait_until(f"{alertname} {threshold} {state}", found, 20)
+    def found() -> dict[str, Any] | None:
+        return next((a for a in am_alerts(stack, threshold) if a["status"]["state"] == state), None)
+
+    alert: dict[str, Any] = wait_until(f"{threshold} {state}", found, 20)
     return alert
 
 
-def test_demo_threshold_reaches_alertmanager_through_the_rule(stack: Stack) -> None:
-    alert = am_alert(stack, "WardenThresholdFiring", DEMO, "active")
+def test_demo_threshold_reaches_alertmanager_through_the_sink(stack: Stack) -> None:
+    alert = am_alert(stack, DEMO, "active")
     labels = alert["labels"]
-    assert {k: labels[k] for k in ("alertname", "threshold", "subject", "severity")} == {
-        "alertname": "WardenThresholdFiring",
-        "threshold": DEMO,
+    assert {k: labels[k] for k in ("alertname", "subject", "severity", "level", "domain")} == {
+        "alertname": DEMO,
         "subject": MODEL,
         "severity": "critical",
+        "level": "high",
+        "domain": "demo",
     }
-    assert (labels["level"], labels["domain"], labels["job"]) == ("high", "demo", "warden")
-    assert alert["annotations"]["summary"] == (
-        f"Demo model answers most demo questions correctly ({MODEL})"
-    )
+    assert alert["annotations"]["state"] == "firing"
+    assert "Demo model answers most demo questions correctly" in alert["annotations"]["summary"]
     assert [r["name"] for r in alert["receivers"]] == ["safety-page"]
 
 
@@ -585,7 +597,7 @@ def test_the_critical_alert_is_delivered_by_its_route(stack: Stack) -> None:
         for request in stack.hooks.requests:
             body = request.json()
             if request.path == "/safety-page" and any(
-                a["labels"].get("threshold") == DEMO and a["status"] == "firing"
+                a["labels"].get("alertname") == DEMO and a["status"] == "firing"
                 for a in body["alerts"]
             ):
                 assert body["receiver"] == "safety-page"
@@ -595,14 +607,19 @@ def test_the_critical_alert_is_delivered_by_its_route(stack: Stack) -> None:
     assert wait_until("a webhook to /safety-page for the demo threshold", delivered, 20)
 
 
-def test_the_early_warning_is_inhibited_by_the_critical_alert(stack: Stack) -> None:
-    alert = am_alert(stack, "WardenThresholdFiring", EARLY, "suppressed")
-    assert alert["labels"]["level"] == "early_warning" and alert["labels"]["subject"] == MODEL
-    assert alert["status"]["inhibitedBy"], alert["status"]
+def test_the_early_warning_is_held_back_by_warden_while_the_critical_alert_fires(
+    stack: Stack,
+) -> None:
+    """Warden inhibits the early warning of the same domain and subject itself, so it never
+    reaches Alertmanager; its state in warden is still firing (metrics show it)."""
+    am_alert(stack, DEMO, "active")
+    assert one(stack, f'warden_threshold_state{{threshold="{EARLY}",state="firing"}}') == 1
+    assert am_alerts(stack, EARLY) == []
 
 
-def test_the_frontier_warning_is_relayed(stack: Stack) -> None:
-    alert = am_alert(stack, "WardenThresholdWarning", FRONTIER, "active")
+def test_the_frontier_warning_reaches_alertmanager(stack: Stack) -> None:
+    alert = am_alert(stack, FRONTIER, "active")
+    assert alert["annotations"]["state"] == "warning"
     assert alert["labels"]["subject"] == "frontier"
     assert alert["labels"]["severity"] == "warning"
     assert [r["name"] for r in alert["receivers"]] == ["safety"]
@@ -611,4 +628,5 @@ def test_the_frontier_warning_is_relayed(stack: Stack) -> None:
 def test_nothing_else_is_alerting(stack: Stack) -> None:
     r = requests.get(stack.alertmanager.url + "/api/v2/alerts", timeout=5)
     names = {a["labels"]["alertname"] for a in r.json()}
-    assert names <= FIRING_ON_DEMO, names
+    # The sink's alerts and nothing else: no WardenThreshold* relay of the same events.
+    assert names == SINK_ALERTS, names

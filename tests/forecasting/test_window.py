@@ -231,7 +231,7 @@ def test_the_copy_order_of_metrs_files_does_not_change_the_frontier(
             )
         store.dispose()
     first, second = ([(p.at, p.subject, p.value) for p in f.points] for f in frontiers)
-    assert first == second and len(first) == 14
+    assert first == second and len(first) == 16  # with the registry of now
 
 
 @pytest.mark.realdata

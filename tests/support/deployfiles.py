@@ -15,6 +15,9 @@ from tests.support.promstack import DEPLOY, WARDEN
 
 PROMETHEUS = DEPLOY / "prometheus"
 RULES = PROMETHEUS / "rules.yml"
+# The relays of warden's threshold states: the alternative path to Alertmanager, not loaded by
+# default (warden's own Alertmanager sink is the default; never both).
+RELAYS = PROMETHEUS / "relays.yml"
 ALERTMANAGER = DEPLOY / "alertmanager" / "alertmanager.yml"
 COMPOSE = DEPLOY / "compose.yaml"
 KUBERNETES = DEPLOY / "kubernetes"
@@ -31,13 +34,13 @@ def load(path: Path) -> Any:
     return yaml.safe_load(path.read_text())
 
 
-def rule_groups() -> list[dict[str, Any]]:
-    groups: list[dict[str, Any]] = load(RULES)["groups"]
+def rule_groups(path: Path = RULES) -> list[dict[str, Any]]:
+    groups: list[dict[str, Any]] = load(path)["groups"]
     return groups
 
 
-def alerts() -> list[str]:
-    return [r["alert"] for g in rule_groups() for r in g["rules"] if "alert" in r]
+def alerts(path: Path = RULES) -> list[str]:
+    return [r["alert"] for g in rule_groups(path) for r in g["rules"] if "alert" in r]
 
 
 def warden_check(config: Path, env: dict[str, str] | None = None) -> str:

@@ -20,8 +20,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select, tuple_
 
-from warden.alerting.cycle import idempotency_key
-from warden.alerting.routing import Router, labels, matcher_problems
+from warden.alerting.cycle import MAX_ATTEMPTS, idempotency_key
+from warden.alerting.routing import Matches, Router, Unprepared, labels, matcher_problems
 from warden.catalog.thresholds import Catalog, Threshold
 from warden.core.chain import ACK, SILENCE
 from warden.core.errors import Conflict, NotFound, UsageError
@@ -183,7 +183,36 @@ class Renotified:
 
 
 def renotify(store: Store, catalog: Catalog, router: Router, now: datetime) -> Renotified:
-    """Repeat and escalate firing, unacknowledged alerts as their routes say."""
+    """Repeat and escalate firing, unacknowledged alerts as their routes say.
+
+    As the alert cycle does (alerting.cycle), the routes, silences and inhibition rules are
+    matched with no transaction open, from a read of the firing alerts and the silences; the
+    write transaction only looks the matches up. An alert or a silence that appeared in
+    between is matched on the next attempt; the last attempt matches what is still new under
+    the lock."""
+    matches = Matches(router)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        with store.read() as conn:
+            firing_now = [f for f in actions.firing(conn) if catalog.has(f.threshold)]
+            silences = actions.active_silences(conn, now)
+        if not firing_now:
+            return Renotified()
+        alerts = [labels(catalog.by_id(f.threshold), f.subject, "firing") for f in firing_now]
+        matches.learn(alerts, silences, alerts)
+        matches.strict = attempt < MAX_ATTEMPTS
+        try:
+            done = _renotify(store, catalog, matches, now)
+        except Unprepared:
+            continue  # rolled back: something new to match outside the transaction
+        if done.repeats or done.escalations:
+            log.info("renotify: %d repeats, %d escalations queued", done.repeats, done.escalations)
+        return done
+    raise AssertionError("unreachable: the last attempt is not strict")  # pragma: no cover
+
+
+def _renotify(store: Store, catalog: Catalog, matches: Matches, now: datetime) -> Renotified:
+    """One attempt, in the write transaction under the alert lock."""
+    router = matches.router
     repeats = escalations = 0
     with store.write() as conn:
         alert_rows.lock(conn)
@@ -194,18 +223,19 @@ def renotify(store: Store, catalog: Catalog, router: Router, now: datetime) -> R
         firing_labels = [
             labels(catalog.by_id(f.threshold), f.subject, "firing") for f in firing_now
         ]
+        holds = matches.holds(silences, firing_labels, now)
         known = actions.notices_of(conn)
         heads = _last_triggers(conn, [(f.threshold, f.subject) for f in firing_now])
         queue: list[outbox_rows.Queued] = []
-        for f in firing_now:
+        for f, alert in zip(firing_now, firing_labels, strict=True):
             head = heads.get((f.threshold, f.subject))
             if f.acked or head is None:
                 continue
-            alert = labels(catalog.by_id(f.threshold), f.subject, "firing")
-            if router.decide(alert, silences, firing_labels, now).sinks == ():
+            decision = matches.decide(alert, holds)
+            if decision.sinks == ():
                 continue  # silenced or inhibited: not repeated either
             seq, digest = head
-            for i in router.matching(alert):
+            for i in decision.routes:
                 route = router.routes[i]
                 notice = known.get((f.threshold, f.subject, i)) or actions.Notice(f.since, 0, None)
                 changed = False
@@ -236,8 +266,6 @@ def renotify(store: Store, catalog: Catalog, router: Router, now: datetime) -> R
                 if changed or (f.threshold, f.subject, i) not in known:
                     actions.save_notice(conn, f.threshold, f.subject, i, notice)
         outbox_rows.enqueue(conn, queue, now)
-    if repeats or escalations:
-        log.info("renotify: %d repeats, %d escalations queued", repeats, escalations)
     return Renotified(repeats, escalations)
 
 

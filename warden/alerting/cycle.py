@@ -1,5 +1,6 @@
 """One evaluation cycle: read evidence and alert states, evaluate, advance the state machine, and
-append each transition to the trigger log with its outbox rows, all in one transaction."""
+append each transition to the trigger log with its outbox rows, all in one transaction; the
+routes, silences and inhibition rules are matched before it, with no transaction open."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection
 
-from warden.alerting.routing import Decision, Router, labels
+from warden.alerting import notify
+from warden.alerting.notify import Unmatched, firing_labels, groups
+from warden.alerting.routing import Matches, Router
 from warden.alerting.state import advance
 from warden.catalog.conditions import Reassessment, SilentFeed
 from warden.catalog.registry import ModelSpec
@@ -25,7 +28,6 @@ from warden.core.model import (
     Assessment,
     Evaluation,
     State,
-    StoredObservation,
     Transition,
     Verdict,
 )
@@ -62,6 +64,12 @@ def idempotency_key(trigger_hash: str, sink: str) -> str:
     return hashlib.sha256(f"{trigger_hash}:{sink}".encode()).hexdigest()[:40]
 
 
+# Attempts a cycle makes to apply its transitions with every match learnt before its write
+# transaction; the last one matches what is still new under the lock rather than go on retrying
+# (only alerts, silences or firing alerts that changed while the earlier ones were matched).
+MAX_ATTEMPTS = 4
+
+
 def run_cycle(
     store: Store,
     catalog: Catalog,
@@ -76,102 +84,56 @@ def run_cycle(
     `sinks`: a Router (routes, silences, inhibition), or sink ids that every notification goes
     to. `feed_stale`: feed id -> its `stale_after`: a feed that has gone that long without a
     successful run is silent, and its evidence does not count. Observations dated more than
-    `max_clock_skew` seconds after now are not read: a bad time cannot hide later evidence."""
+    `max_clock_skew` seconds after now are not read: a bad time cannot hide later evidence.
+
+    Evaluation and the state machine run in one write transaction, under the alert lock, so
+    two cycles (a push and the sweep) never both apply a transition. Matching (routes, silences,
+    inhibition) does not: an attempt that meets an alert its matches have not learnt rolls
+    back, the alerts are matched with no transaction open (other writers carry on meanwhile),
+    and the cycle evaluates again under the lock, now only looking matches up. What changed
+    in between (a push, a silence) is read by that next attempt, as if it came first."""
     router = sinks if isinstance(sinks, Router) else Router([], list(sinks), ())
     chosen = list(catalog.thresholds if thresholds is None else thresholds)
     result = CycleResult()
     started = time.perf_counter()
     if not chosen:
         return result
-    with store.write() as conn:
-        alert_rows.lock(conn)
-        now = clock()
-        states = alert_rows.load_states(conn, [t.id for t in chosen])
-        pending = alert_rows.pending_since(conn, [t.id for t in chosen if t.for_seconds])
-        kept = [t.id for t in chosen if t.keep_firing_for]
-        last_breach = alert_rows.breached_at(conn, kept)
-        breached: list[tuple[str, str]] = []
-        extra = {"stderr"} if any(t.confidence for t in chosen) else set()
-        silent = any(isinstance(t.when, SilentFeed) for t in chosen)
-        runs = (
-            {f: FeedRuns(*times) for f, *times in stats.feed_history(conn)}
-            if silent or feed_stale
-            else {}
-        )
-        quiet = silent_feeds(feed_stale or {}, runs, now)
-        extra |= {"observed_at"} if any(t.stale_after for t in chosen) else set()
-        extra |= {"n"} if any(t.min_samples for t in chosen) else set()
-        extra |= {"feed"} if quiet else set()
-        read = depth(chosen)
-        pairs = {p for t in chosen if not t.exclude_vendor_reported for p in t.pairs}
-        until = now + timedelta(seconds=max_clock_skew)
-        evidence = obs_rows.series(conn, pairs, read, extra, until=until)
-        pairs = {p for t in chosen if t.exclude_vendor_reported for p in t.pairs}
-        independent = obs_rows.series(conn, pairs, read, extra, independent=True, until=until)
-        due = any(isinstance(t.when, Reassessment) for t in chosen)
-        assessed = assessment_rows.latest(conn) if due else {}
-        projected = [t for t in chosen if t.projected is not None]
-        forecasts = (projector or PROJECTOR).project(conn, catalog, projected, now)
-        known: dict[str, list[str]] = {}
-        for tid, subject in states:
-            known.setdefault(tid, []).append(subject)
-        changed: list[tuple[Transition, Threshold]] = []
-        for threshold in chosen:
-            evaluations = _evaluate_one(
-                threshold,
-                independent if threshold.exclude_vendor_reported else evidence,
-                known,
-                now,
-                result,
-                Context(catalog.registry.models, quiet, assessed, runs, forecasts),
+    matches = Matches(router)
+    errors: list[tuple[str, Exception]] = []
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        matches.strict = attempt < MAX_ATTEMPTS
+        result, errors = CycleResult(), []
+        try:
+            with store.write() as conn:
+                alert_rows.lock(conn)
+                _apply(
+                    conn,
+                    catalog,
+                    matches,
+                    chosen,
+                    clock(),
+                    result,
+                    errors,
+                    Inputs(feed_stale or {}, projector or PROJECTOR, max_clock_skew),
+                )
+        except Unmatched as unmatched:  # rolled back; matched with no transaction open
+            silences, firing = unmatched.silences, unmatched.firing
+            if silences is None:
+                with store.read() as conn:
+                    silences = actions.active_silences(conn, clock())
+                    firing = firing + firing_labels(conn, catalog, set())
+            matches.learn(unmatched.alerts, silences, firing)
+            continue
+        if attempt == MAX_ATTEMPTS:
+            log.warning(
+                "cycle: alerts or silences changed during %d attempts to match outside the "
+                "write transaction; the last matched what was new under it",
+                MAX_ATTEMPTS - 1,
             )
-            for ev in evaluations:
-                key = (threshold.id, ev.subject)
-                since, last = pending.get(key), last_breach.get(key)
-                transition = advance(
-                    states.get(key),
-                    ev,
-                    threshold,
-                    None if since is None else (now - since).total_seconds(),
-                    None if last is None else (now - last).total_seconds(),
-                )
-                if threshold.keep_firing_for and ev.verdict is Verdict.BREACHED:
-                    breached.append(key)
-                if transition is not None:
-                    changed.append((transition, threshold))
-            result.evaluations.extend(evaluations)
-        rows = [_state_row(th, t.subject, t.to_state, now) for t, th in changed]
-        details = obs_rows.evidence(conn, (p.id for t, _ in changed for p in t.evaluation.evidence))
-        starts = alert_rows.watch_starts(conn, [t.id for t in chosen], now)
-        history = _history(conn, changed, details, starts)
-        decisions, extras = _deliveries(conn, catalog, router, changed, history, now)
-        items = [(now, t, th) for t, th in changed]
-        entries = chain(alert_rows.chain_head(conn), items, details, extras)
-        alert_rows.save_states(conn, rows)
-        actions.clear(
-            conn, [(t.threshold, t.subject) for t, _ in changed if t.to_state in QUIET_STATES]
-        )
-        alert_rows.mark_breached(conn, breached, now)
-        alert_rows.append_triggers(conn, entries)
-        dues: dict[tuple[str, str], datetime] = {}  # one look-up per sink and group a cycle
-        outbox_rows.enqueue(
-            conn,
-            [
-                (e.seq, sink, idempotency_key(e.hash, sink), group, due)
-                for e, decision, (t, th), old in zip(
-                    entries, decisions, changed, history, strict=True
-                )
-                for sink, group, due in groups(conn, router, decision, th, t, old, now, dues)
-            ],
-            now,
-        )
-        result.transitions = [(e.seq, t) for e, (t, _) in zip(entries, changed, strict=True)]
-        result.unrouted = [
-            e.seq
-            for e, (t, _), d in zip(entries, changed, decisions, strict=True)
-            if t.to_state in NOTIFY_STATES and not d.routes
-        ]
+        break
     result.duration_seconds = time.perf_counter() - started
+    for tid, exc in errors:
+        log.error("threshold %s: evaluation failed", tid, exc_info=exc)
     by_id = {t.id: t for t in chosen}
     for seq, t in result.transitions:
         log.info(
@@ -198,132 +160,118 @@ def run_cycle(
     return result
 
 
-# Fits are cached across cycles: an unchanged frontier is not refitted.
-PROJECTOR = Projector()
+class Inputs(NamedTuple):
+    """What a cycle reads besides the store and the catalog."""
+
+    feed_stale: Mapping[str, float]
+    projector: Projector
+    max_clock_skew: float
 
 
-def _history(
-    conn: Connection,
-    changed: Sequence[tuple[Transition, Threshold]],
-    details: Mapping[int, StoredObservation],
-    starts: Mapping[str, datetime],
-) -> list[bool]:
-    """Whether each transition was caused by history: every observation of its evidence is
-    one warden found rather than saw arrive. An observation is history when it was in the store
-    before warden first evaluated the threshold (the first start on a store, a threshold added
-    to the catalog), when its feed's first run read it, or when a feed found it later but it
-    happened before that first run (a backfill, an old row). A pushed observation arriving
-    after the threshold's first evaluation is news, whatever its date; so is a transition
-    without evidence (stale data, an error)."""
-    if not changed:
-        return []
-    runs = alert_rows.first_runs(conn)
-
-    def old(o: StoredObservation, since: datetime) -> bool:
-        if o.ingested_at is not None and o.ingested_at < since:
-            return True
-        first = runs.get(o.feed)
-        if first is None:
-            return False
-        started, ended = first
-        return (o.ingested_at is not None and o.ingested_at <= ended) or o.observed_at < started
-
-    out = []
-    for t, th in changed:
-        seen = [details[p.id] for p in t.evaluation.evidence if p.id in details]
-        out.append(bool(seen) and all(old(o, starts[th.id]) for o in seen))
-    return out
-
-
-def groups(
-    conn: Connection,
-    router: Router,
-    decision: Decision,
-    threshold: Threshold,
-    transition: Transition,
-    history: bool,
-    now: datetime,
-    dues: dict[tuple[str, str], datetime] | None = None,
-) -> list[tuple[str, str, datetime]]:
-    """(sink, group key, due at) of each notification of a transition, as its routes group
-    them: the alerts a route sends a sink with the same `group_by` labels are one group, history
-    apart from news (`history: summary`); `group_wait` (`history_wait` for a summary) and
-    `group_interval` set when it is due, and a group still waiting takes the new alert along
-    (as Alertmanager's group_wait runs from the group's first alert). A route with
-    `history: none` sends history nowhere."""
-    alert = labels(threshold, transition.subject, transition.to_state.value)
-    out = []
-    for sink in decision.sinks:
-        i = next((i for i in decision.routes if sink in router.routes[i].sinks), None)
-        route = router.routes[i] if i is not None else None
-        if route is None:  # an escalation's sink, or no route: a group of its own route
-            out.append((sink, f"{'history|' if history else ''}-", now))
-            continue
-        if history and route.history == "none":
-            continue
-        summary = history and route.history == "summary"
-        by = ",".join(f"{k}={alert.get(k, '')}" for k in route.group_by)
-        group = f"{'history|' if summary else ''}{i}|{by}"
-        wait = route.history_wait if summary else route.group_wait
-        cached = None if dues is None else dues.get((sink, group))
-        if cached is not None:
-            out.append((sink, group, cached))
-            continue
-        due = outbox_rows.waiting(conn, sink, group) or now + timedelta(seconds=wait)
-        if route.group_interval:
-            last = outbox_rows.last_sent(conn, sink, group)
-            if last is not None:
-                due = max(due, last + timedelta(seconds=route.group_interval))
-        if dues is not None:
-            dues[(sink, group)] = due
-        out.append((sink, group, due))
-    return out
-
-
-def _deliveries(
+def _apply(
     conn: Connection,
     catalog: Catalog,
-    router: Router,
-    changed: Sequence[tuple[Transition, Threshold]],
-    history: Sequence[bool],
+    matches: Matches,
+    chosen: Sequence[Threshold],
     now: datetime,
-) -> tuple[list[Decision], list[dict[str, object]]]:
-    """Where each transition is notified (routes, silences, inhibition) and what the trigger
-    log records about it: the decision, whether history caused it, and the acknowledgement
-    when there is one."""
-    if not changed:
-        return [], []
-    notified = [t.to_state in NOTIFY_STATES for t, _ in changed]
-    silences = actions.active_silences(conn, now) if any(notified) else []
-    acked = actions.acks(conn, ((t.threshold, t.subject) for t, _ in changed))
-    moved = {(t.threshold, t.subject) for t, _ in changed}
-    resolving = [(t.threshold, t.subject) for t, _ in changed if t.to_state is State.RESOLVED]
-    told = outbox_rows.announced(conn, resolving) if resolving else {}
-    firing = [
-        labels(catalog.by_id(f.threshold), f.subject, "firing")
-        for f in actions.firing(conn)
-        if (f.threshold, f.subject) not in moved and catalog.has(f.threshold)
-    ] + [labels(th, t.subject, "firing") for t, th in changed if t.to_state is State.FIRING]
-    decisions, extras = [], []
-    for (t, th), notify, old in zip(changed, notified, history, strict=True):
-        if notify:
-            alert = labels(th, t.subject, t.to_state.value)
-            if t.evaluation.projection is not None:
-                alert["alert"] = "projected_crossing"
-            decision = router.decide(alert, silences, firing, now)
-            if t.to_state is State.RESOLVED:
-                decision = decision.announced_to(told[(t.threshold, t.subject)])
-        else:
-            decision = Decision((), ())
-        extra: dict[str, object] = {"delivery": decision.record()} if notify else {}
-        if old:
-            extra["history"] = True
-        ack = acked.get((t.threshold, t.subject))
-        if ack is not None:
-            extra["acknowledged"] = {"by": ack.by, "at": ack.at.isoformat(), "note": ack.note}
-        decisions.append(decision)
-        extras.append(extra)
-    return decisions, extras
+    result: CycleResult,
+    errors: list[tuple[str, Exception]],
+    inputs: Inputs,
+) -> None:
+    """One attempt, in the write transaction under the alert lock: evaluate, advance the state
+    machine, and append the transitions to the trigger log with their outbox rows."""
+    states = alert_rows.load_states(conn, [t.id for t in chosen])
+    pending = alert_rows.pending_since(conn, [t.id for t in chosen if t.for_seconds])
+    kept = [t.id for t in chosen if t.keep_firing_for]
+    last_breach = alert_rows.breached_at(conn, kept)
+    breached: list[tuple[str, str]] = []
+    extra = {"stderr"} if any(t.confidence for t in chosen) else set()
+    silent = any(isinstance(t.when, SilentFeed) for t in chosen)
+    runs = (
+        {f: FeedRuns(*times) for f, *times in stats.feed_history(conn)}
+        if silent or inputs.feed_stale
+        else {}
+    )
+    quiet = silent_feeds(inputs.feed_stale, runs, now)
+    extra |= {"observed_at"} if any(t.stale_after for t in chosen) else set()
+    extra |= {"n"} if any(t.min_samples for t in chosen) else set()
+    extra |= {"feed"} if quiet else set()
+    read = depth(chosen)
+    pairs = {p for t in chosen if not t.exclude_vendor_reported for p in t.pairs}
+    until = now + timedelta(seconds=inputs.max_clock_skew)
+    evidence = obs_rows.series(conn, pairs, read, extra, until=until)
+    pairs = {p for t in chosen if t.exclude_vendor_reported for p in t.pairs}
+    independent = obs_rows.series(conn, pairs, read, extra, independent=True, until=until)
+    due = any(isinstance(t.when, Reassessment) for t in chosen)
+    assessed = assessment_rows.latest(conn) if due else {}
+    projected = [t for t in chosen if t.projected is not None]
+    forecasts = inputs.projector.project(conn, catalog, projected, now)
+    known: dict[str, list[str]] = {}
+    for tid, subject in states:
+        known.setdefault(tid, []).append(subject)
+    changed: list[tuple[Transition, Threshold]] = []
+    context = Context(catalog.registry.models, quiet, assessed, runs, forecasts)
+    for threshold in chosen:
+        evaluations = _evaluate_one(
+            threshold,
+            independent if threshold.exclude_vendor_reported else evidence,
+            known,
+            now,
+            result,
+            errors,
+            context,
+        )
+        for ev in evaluations:
+            key = (threshold.id, ev.subject)
+            since, last = pending.get(key), last_breach.get(key)
+            transition = advance(
+                states.get(key),
+                ev,
+                threshold,
+                None if since is None else (now - since).total_seconds(),
+                None if last is None else (now - last).total_seconds(),
+            )
+            if threshold.keep_firing_for and ev.verdict is Verdict.BREACHED:
+                breached.append(key)
+            if transition is not None:
+                changed.append((transition, threshold))
+        result.evaluations.extend(evaluations)
+    # Before anything is written: an attempt that meets an alert not matched yet ends here.
+    decisions = notify.decisions(conn, catalog, matches, changed, now)
+    rows = [_state_row(th, t.subject, t.to_state, now) for t, th in changed]
+    details = obs_rows.evidence(conn, (p.id for t, _ in changed for p in t.evaluation.evidence))
+    starts = alert_rows.watch_starts(conn, [t.id for t in chosen], now)
+    history = notify.history(conn, changed, details, starts)
+    extras = notify.records(conn, changed, decisions, history)
+    items = [(now, t, th) for t, th in changed]
+    entries = chain(alert_rows.chain_head(conn), items, details, extras)
+    alert_rows.save_states(conn, rows)
+    actions.clear(
+        conn, [(t.threshold, t.subject) for t, _ in changed if t.to_state in QUIET_STATES]
+    )
+    alert_rows.mark_breached(conn, breached, now)
+    alert_rows.append_triggers(conn, entries)
+    router = matches.router
+    dues: dict[tuple[str, str], datetime] = {}  # one look-up per sink and group a cycle
+    outbox_rows.enqueue(
+        conn,
+        [
+            (e.seq, sink, idempotency_key(e.hash, sink), group, due)
+            for e, decision, (t, th), old in zip(entries, decisions, changed, history, strict=True)
+            for sink, group, due in groups(conn, router, decision, th, t, old, now, dues)
+        ],
+        now,
+    )
+    result.transitions = [(e.seq, t) for e, (t, _) in zip(entries, changed, strict=True)]
+    result.unrouted = [
+        e.seq
+        for e, (t, _), d in zip(entries, changed, decisions, strict=True)
+        if t.to_state in NOTIFY_STATES and not d.routes
+    ]
+
+
+# Fits are cached across cycles: an unchanged frontier is not refitted.
+PROJECTOR = Projector()
 
 
 def _state_row(
@@ -355,6 +303,7 @@ def _evaluate_one(
     known: dict[str, list[str]],
     now: datetime,
     result: CycleResult,
+    errors: list[tuple[str, Exception]],
     context: Context,
 ) -> list[Evaluation]:
     subjects = known.get(threshold.id, [])
@@ -370,8 +319,8 @@ def _evaluate_one(
             context.feed_runs,
             context.forecasts,
         )
-    except Exception as exc:
-        log.exception("threshold %s: evaluation failed", threshold.id)
+    except Exception as exc:  # noqa: BLE001 - logged with its traceback once the cycle commits
+        errors.append((threshold.id, exc))
         result.failed.append(threshold.id)
         reason = f"evaluation failed: {type(exc).__name__}: {exc}"
         if not subjects and threshold.is_frontier:

@@ -20,7 +20,7 @@ a projection) and the threshold's own `then.labels`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -258,38 +258,15 @@ class Router:
     ) -> Decision:
         """The sinks a transition's notification goes to. `firing`: the labels of the alerts
         firing now (for inhibition)."""
-        routes = self.matching(alert)
-        resolved = alert.get("state") == "resolved"
-        sinks = tuple(
-            dict.fromkeys(
-                s
-                for i in routes
-                if not (resolved and not self.routes[i].send_resolved)
-                for s in self.routes[i].sinks
-            )
-        )
-        silenced = tuple(s.id for s in silences if s.active(now) and s.matchers.matches(alert))
-        inhibited = self.inhibitor(alert, firing)
-        if silenced or inhibited:
-            return Decision((), tuple(routes), silenced, inhibited)
-        return Decision(sinks, tuple(routes))
+        matches = Matches(self)
+        return matches.decide(alert, matches.holds(silences, firing, now))
 
     def inhibitor(
         self, alert: Mapping[str, str], firing: Iterable[Mapping[str, str]]
     ) -> str | None:
         """The id of a firing alert that inhibits `alert`, if any (never itself)."""
-        for rule in self.inhibit:
-            if not rule.target.matches(alert):
-                continue
-            for other in firing:
-                same = other.get("threshold") == alert.get("threshold")
-                if (
-                    not same
-                    and rule.source.matches(other)
-                    and all(other.get(k) == alert.get(k) for k in rule.equal)
-                ):
-                    return f"{other['threshold']} ({other['subject']})"
-        return None
+        matches = Matches(self)
+        return matches.inhibitor(alert, matches.holds((), firing, None))
 
     def unrouted(self, thresholds: Iterable[Threshold]) -> list[str]:
         """Thresholds whose firing alerts no route takes (they are logged, never notified)."""
@@ -312,6 +289,169 @@ class Router:
                     if _matches_ignoring_subject(route, alert):
                         reached.add(i)
         return [i for i in range(len(self.routes)) if i not in reached]
+
+
+# An alert's labels as a dict key; a silence as matched: its id and its matchers.
+LabelKey = tuple[tuple[str, str], ...]
+SilenceKey = tuple[int, LabelKey, LabelKey]
+
+
+def label_key(alert: Mapping[str, str]) -> LabelKey:
+    return tuple(sorted(alert.items()))
+
+
+def _silence_key(s: Silence) -> SilenceKey:
+    return (s.id, label_key(s.matchers.match), label_key(s.matchers.match_re))
+
+
+class Unprepared(LookupError):
+    """A strict `Matches` was asked for a match it was not taught (`learn`): an alert, a
+    silence or a firing alert that appeared since."""
+
+
+@dataclass
+class Holds:
+    """What may hold alerts back at one moment: the active silences (key -> position and id,
+    in the order given) and the firing alerts, indexed per inhibition rule once one is needed."""
+
+    silences: dict[SilenceKey, tuple[int, int]]
+    firing: list[tuple[LabelKey, Mapping[str, str]]]
+    by_rule: dict[int, dict[tuple[str | None, ...], list[Mapping[str, str]]]] = field(
+        default_factory=dict
+    )
+
+
+class Matches:
+    """The matches of one router's routes, silences and inhibition rules against alerts,
+    remembered by label set: what `Router.decide` decides with. The alert cycle learns them
+    (`learn`) outside its write transaction and inside it only looks them up (`strict`): a
+    match it was not taught raises Unprepared rather than being computed while every other
+    writer waits (alerting.cycle). Not strict, a match is computed when first needed."""
+
+    def __init__(self, router: Router, *, strict: bool = False) -> None:
+        self.router = router
+        self.strict = strict
+        self._routes: dict[LabelKey, tuple[int, ...]] = {}  # every alert learnt
+        self._targets: dict[LabelKey, tuple[int, ...]] = {}  # inhibit rules whose target matches
+        self._alerts: dict[LabelKey, Mapping[str, str]] = {}
+        # Every silence seen; each alert learnt is matched against all of them.
+        self._silences: dict[SilenceKey, Matchers] = {}
+        self._silenced: dict[LabelKey, set[SilenceKey]] = {}
+        self._sources: dict[LabelKey, frozenset[int]] = {}  # inhibit rules whose source matches
+
+    def learn(
+        self,
+        alerts: Iterable[Mapping[str, str]],
+        silences: Iterable[Silence],
+        firing: Iterable[Mapping[str, str]],
+    ) -> None:
+        """Match `alerts` against the routes, `silences` and the inhibition targets, and
+        `firing` (alerts that may inhibit others) against the inhibition sources."""
+        strict, self.strict = self.strict, False
+        try:
+            for s in silences:
+                self._silence(_silence_key(s), s.matchers)
+            for alert in alerts:
+                self._alert(label_key(alert), alert)
+            for other in firing:
+                self._source(label_key(other), other)
+        finally:
+            self.strict = strict
+
+    def knows(self, alert: Mapping[str, str]) -> bool:
+        """Whether `alert` was learnt (its routes, silences and inhibition targets)."""
+        return label_key(alert) in self._routes
+
+    def holds(
+        self,
+        silences: Iterable[Silence],
+        firing: Iterable[Mapping[str, str]],
+        now: datetime | None,
+    ) -> Holds:
+        """The silences active at `now` (all of them without a time) and the alerts firing, to
+        decide alerts against."""
+        active: dict[SilenceKey, tuple[int, int]] = {}
+        for s in silences:
+            if now is None or s.active(now):
+                key = _silence_key(s)
+                self._silence(key, s.matchers)
+                active.setdefault(key, (len(active), s.id))
+        return Holds(active, [(label_key(f), f) for f in firing])
+
+    def decide(self, alert: Mapping[str, str], holds: Holds) -> Decision:
+        """Router.decide, with the silences and firing alerts of `holds`."""
+        key = label_key(alert)
+        routes = self._alert(key, alert)
+        resolved = alert.get("state") == "resolved"
+        chosen = [self.router.routes[i] for i in routes]
+        sinks = tuple(
+            dict.fromkeys(
+                s for r in chosen if not (resolved and not r.send_resolved) for s in r.sinks
+            )
+        )
+        hits = self._silenced[key]
+        silenced = tuple(
+            i for _, i in sorted(holds.silences[k] for k in hits if k in holds.silences)
+        )
+        inhibited = self.inhibitor(alert, holds)
+        if silenced or inhibited:
+            return Decision((), routes, silenced, inhibited)
+        return Decision(sinks, routes)
+
+    def inhibitor(self, alert: Mapping[str, str], holds: Holds) -> str | None:
+        """The id of a firing alert of `holds` that inhibits `alert`, if any (never itself):
+        the first, in their order, that a rule whose target `alert` matches takes as its source
+        with the same `equal` labels."""
+        key = label_key(alert)
+        self._alert(key, alert)
+        for r in self._targets[key]:
+            rule = self.router.inhibit[r]
+            index = holds.by_rule.get(r)
+            if index is None:
+                index = holds.by_rule[r] = {}
+                for other_key, other in holds.firing:
+                    if r in self._source(other_key, other):
+                        index.setdefault(tuple(other.get(k) for k in rule.equal), []).append(other)
+            for other in index.get(tuple(alert.get(k) for k in rule.equal), ()):
+                if other.get("threshold") != alert.get("threshold"):
+                    return f"{other['threshold']} ({other['subject']})"
+        return None
+
+    def _miss(self, what: str) -> None:
+        if self.strict:
+            raise Unprepared(what)
+
+    def _alert(self, key: LabelKey, alert: Mapping[str, str]) -> tuple[int, ...]:
+        """The routes that take `alert`; its inhibition targets and silences learnt too."""
+        routes = self._routes.get(key)
+        if routes is not None:
+            return routes
+        self._miss(f"alert {dict(alert)!r}")
+        self._targets[key] = tuple(
+            i for i, rule in enumerate(self.router.inhibit) if rule.target.matches(alert)
+        )
+        self._silenced[key] = {k for k, m in self._silences.items() if m.matches(alert)}
+        self._alerts[key] = alert
+        routes = self._routes[key] = tuple(self.router.matching(alert))
+        return routes
+
+    def _silence(self, key: SilenceKey, matchers: Matchers) -> None:
+        if key in self._silences:
+            return
+        self._miss(f"silence {key[0]}")
+        for alert_key, alert in self._alerts.items():
+            if matchers.matches(alert):
+                self._silenced[alert_key].add(key)
+        self._silences[key] = matchers
+
+    def _source(self, key: LabelKey, other: Mapping[str, str]) -> frozenset[int]:
+        found = self._sources.get(key)
+        if found is None:
+            self._miss(f"firing alert {dict(other)!r}")
+            found = self._sources[key] = frozenset(
+                i for i, rule in enumerate(self.router.inhibit) if rule.source.matches(other)
+            )
+        return found
 
 
 def _matches_ignoring_subject(m: Matchers, alert: Mapping[str, str]) -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AllowInfNan,
@@ -81,6 +81,7 @@ class ObservationSpec(_Strict):
     stderr: Annotated[Number, Field(ge=0)] | None = None
     n: int | None = Field(None, ge=0)
     vendor_reported: bool = False
+    measured_by: Literal["vendor", "independent", "own"] | None = None  # default: own
 
     @model_validator(mode="after")
     def _observed_before_ingest(self) -> ObservationSpec:
@@ -223,7 +224,9 @@ def _observations(catalog: Catalog, case: Case, doc: LocatedYaml, index: int) ->
     for k, o in enumerate(case.observations):
         key, source = f"{index}:{k}", doc.where(["tests", index, "observations", k])
         digest = hashlib.sha256(key.encode()).hexdigest()
-        attributes = {"vendor_reported": True} if o.vendor_reported else {}
+        attributes: dict[str, object] = {"vendor_reported": True} if o.vendor_reported else {}
+        if o.measured_by is not None:
+            attributes["measured_by"] = o.measured_by
         raw = Observation(o.model, o.benchmark, o.metric, o.value, o.observed_at or o.at, key,
                           source, digest, o.stderr, o.n, attributes)  # fmt: skip
         out.append(catalog.registry.normalise(raw))

@@ -23,6 +23,7 @@ from pydantic import BaseModel, SecretStr
 from warden.alerting.routing import Router
 from warden.catalog.registry import Registry
 from warden.catalog.thresholds import Catalog
+from warden.core.redact import redact_loose
 from warden.core.suggest import did_you_mean
 from warden.store import StoreUnavailable, UnsupportedDatabase
 from warden.store.probe import look
@@ -186,9 +187,10 @@ def _feeds(parts: Parts, report: Report, online: bool) -> None:
 def _path_problem(path: Path) -> str | None:
     """Why a feed cannot read `path`, or None."""
     relative = "" if path.is_absolute() else f" (relative to the working directory {Path.cwd()})"
+    shown = redact_loose(str(path))  # a mistyped URL may carry a password or a token
     try:
         if not path.exists():
-            return f"{str(path)!r} does not exist{relative}"
+            return f"{shown!r} does not exist{relative}"
         if path.is_dir():
             with os.scandir(path) as entries:
                 next(entries, None)
@@ -196,7 +198,7 @@ def _path_problem(path: Path) -> str | None:
             with path.open("rb") as fp:
                 fp.read(1)
     except OSError as exc:
-        return f"{str(path)!r} cannot be read: {exc.strerror or exc}{relative}"
+        return f"{shown!r} cannot be read: {exc.strerror or exc}{relative}"
     return None
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,14 +16,16 @@ from warden.alerting import actions as alerting
 from warden.alerting.cycle import CycleResult, run_cycle
 from warden.alerting.routing import Router, config_label_problems
 from warden.app.checks import Report, check_world
+from warden.app.listen import bind
 from warden.app.outage import Outage
 from warden.app.settings import FeedSettings, Settings, SinkSettings
+from warden.catalog.definitions import stored as stored_definitions
 from warden.catalog.feedhealth import threshold_id, with_feed_health
 from warden.catalog.reload import CatalogWatch
 from warden.catalog.thresholds import Catalog, Threshold, load_catalog
 from warden.core import plugins
 from warden.core.clock import Clock, system_clock
-from warden.core.errors import DeliveryError, PluginError, Problem, ProblemsError, WardenError
+from warden.core.errors import DeliveryError, PluginError, Problem, ProblemsError
 from warden.core.model import Evaluation, Payload
 from warden.delivery.dispatch import Dispatcher
 from warden.delivery.sinks import Sink
@@ -36,15 +37,13 @@ from warden.ingest.feedrun import IngestResult, handle, run_feed
 from warden.metrics.collector import Metrics
 from warden.store import Store
 from warden.store import alerts as alert_rows
-from warden.store import feeds as feed_rows
+from warden.store import definitions as definition_rows
+from warden.store.leader import default_replica_id
 from warden.triggerlog.entries import Break, catalog_entry, verify
 
 log = logging.getLogger(__name__)
 
 PUSH_FEED = "api"  # the feed id of observations pushed over HTTP
-# Who this daemon is in the store's leases: one daemon per host and store (a restarted one takes
-# back its own leases at once).
-OWNER = socket.gethostname()
 CATALOG_CHECK_SECONDS = 2.0  # how often the daemon looks for SIGHUP or changed catalog files
 FOLLOW_UP_SECONDS = 15.0  # how often ended silences are logged and repeats are considered
 
@@ -147,11 +146,16 @@ class Warden:
         self.sinks = parts.sinks
         self.store = Store(settings.database_url, create=create)
         self.outage = Outage()  # jobs wait through a store outage (warden/app/outage.py)
+        # Who this daemon is among the replicas and in the outbox's leases (a restarted one
+        # takes back its own leases at once); whether it leads (warden/app/ha.py).
+        self.replica = settings.ha.replica or default_replica_id(settings.http.port)
+        self.leading: Callable[[], bool] = lambda: True
         if migrate:
             self.store.upgrade()
             # Warden watches the catalog's thresholds from now on: evidence already in the
             # store is history to them, what arrives from now on is news (alerting.cycle).
             with self.store.write() as conn:
+                alert_rows.lock(conn)  # replicas starting together record it once
                 alert_rows.watch_starts(conn, catalog_ids(self.catalog), clock())
         # The last evaluation of each threshold x subject (for the margins in /metrics).
         self.last: dict[tuple[str, str], Evaluation] = {}
@@ -168,13 +172,15 @@ class Warden:
             pushed=[PUSH_FEED],
             clock=clock,
             feed_intervals=_feed_intervals(settings),
+            leading=lambda: self.leading(),
         )
         policies = {
             s.id: settings.dispatch.policy(s.retry_for, s.backoff_max) for s in settings.sinks
         }
         self.dispatcher = Dispatcher(
-            self.store, self.sinks, settings.dispatch, clock, policies=policies, owner=OWNER
+            self.store, self.sinks, settings.dispatch, clock, policies=policies, owner=self.replica
         )
+        self.metrics.checkpoint_interval.set(settings.checkpoint_every)
         self._sweep = Sweep()
         self._refreshed: dict[str, datetime] = {}  # sinks re-sent their active alerts, when
         self.log_break: Break | None = None  # the last verification of the trigger log
@@ -188,6 +194,8 @@ class Warden:
         recorded (ids added, changed, removed); returns its seq."""
         with self.store.write() as conn:
             alert_rows.lock(conn)
+            # Each version's full definition, which the entry's `versions` name (replay).
+            definition_rows.save(conn, stored_definitions(self.catalog.thresholds), self.clock())
             entry = catalog_entry(
                 alert_rows.chain_head(conn),
                 self.clock(),
@@ -333,6 +341,8 @@ class Warden:
         if ready and self.log_break is not None:
             b = self.log_break
             return False, f"the trigger log does not verify: entry {b.seq}: {b.why}"
+        if ready and self.store.dialect == "postgresql":  # one of a group: say which role
+            why = f"{why} ({'leader' if self.leading() else 'follower'})"
         return ready, why
 
     def check(self) -> Report:
@@ -360,6 +370,20 @@ class Warden:
             log.error("trigger log: entry %d does not verify: %s", broken.seq, broken.why)
         return broken
 
+    def checkpoint(self) -> None:
+        """Issue a checkpoint of the trigger log, signed with `checkpoint_key`, and write it to
+        `checkpoint_file` (the job of `checkpoint_every`)."""
+        from warden.triggerlog import checkpoint as cp
+
+        s = self.settings
+        key = (
+            None if s.checkpoint_key is None else cp.signing_key(s.checkpoint_key, "checkpoint_key")
+        )
+        with self.store.write() as conn:
+            issued = cp.issue(conn, s.log_origin, key, self.clock())
+        if s.checkpoint_file is not None:
+            cp.write_file(s.checkpoint_file, issued)
+
     def sweep(self) -> CycleResult:
         """The periodic evaluation: every threshold the first time, then those that time alone
         can change, that read new observations or that failed (warden/evaluation/sweep.py)."""
@@ -370,6 +394,10 @@ class Warden:
         result = self.evaluate(chosen)
         self._sweep.done(watermark, result.failed)
         return result
+
+    def reset_sweep(self) -> None:
+        """Evaluate every threshold at the next sweep (a new leader trusts no watermark)."""
+        self._sweep = Sweep()
 
     def close(self) -> None:
         self.store.dispose()
@@ -391,6 +419,7 @@ def serve(
     HTTP protocol uvicorn serves it with (its own h11 one by default)."""
     import uvicorn
 
+    from warden.app.ha import Group
     from warden.app.scheduler import Schedules
 
     settings = warden.settings
@@ -398,10 +427,16 @@ def serve(
     watch = CatalogWatch(
         lambda: [*settings.catalog_paths(), *settings.registry_paths()], warden.reload_catalog
     )
-    # A worker per feed, so one slow or failing feed never delays another, and three for the
-    # other jobs (the sweep, verification, forecasts, follow-up, catalog watch), which are short.
-    schedules = Schedules(workers=len(warden.feeds) + 3, guard=warden.outage.guard)
-    schedules.every("catalog-watch", CATALOG_CHECK_SECONDS, watch.check, start_now=False)
+    # Every replica watches its catalog and verifies the trigger log (read-only: its /readyz and
+    # warden_trigger_log_verified); only the leader runs the other jobs (warden/app/ha.py): a
+    # worker per feed, so one slow or failing feed never delays another, and three for the
+    # other jobs (the sweep, forecasts, follow-up, checkpoints), which are short.
+    always = Schedules(workers=2, guard=warden.outage.guard)
+    always.every("catalog-watch", CATALOG_CHECK_SECONDS, watch.check, start_now=False)
+    always.every("verify-log", settings.verify_every, warden.verify_log)
+    schedules = Schedules(workers=len(warden.feeds) + 3)
+    group = Group(warden, schedules)
+    schedules.guard(lambda job, f: warden.outage.guard(job, group.leader_only(job, f)))
     for feed in warden.feeds.values():
         run = partial(warden.run_feed, feed.id)
         if feed.cron is not None:
@@ -409,11 +444,11 @@ def serve(
         else:
             schedules.every(f"feed:{feed.id}", feed.every, run)
     schedules.every("evaluate", settings.evaluate_every, warden.sweep, start_now=False)
-    schedules.every("verify-log", settings.verify_every, warden.verify_log)
+    schedules.every("checkpoint", settings.checkpoint_every, warden.checkpoint)
     schedules.every("forecast", settings.forecast_every, warden.forecast)
     schedules.every("follow-up", FOLLOW_UP_SECONDS, warden.follow_up, start_now=False)
     app = create_app(warden)
-    sock = _bind(settings.http.host, settings.http.port)
+    sock = bind(settings.http.host, settings.http.port)
     config = uvicorn.Config(
         app,
         host=settings.http.host,
@@ -424,12 +459,9 @@ def serve(
         http=http_protocol or "auto",
     )
     server = uvicorn.Server(config)
-    with warden.store.write() as conn:
-        interrupted = feed_rows.interrupt_running(conn, warden.clock())
-    if interrupted:
-        log.warning("%d feed runs were interrupted by the previous stop: marked so", interrupted)
     warden.dispatcher.start()
-    schedules.start()
+    always.start()
+    group.start()
     log.info(
         "warden started: http://%s:%d, store %s, %d thresholds from %d catalog files, "
         "%d feeds, %d sinks",
@@ -452,23 +484,9 @@ def serve(
         server.run(sockets=[sock])
     finally:
         log.info("warden stopping: waiting for running jobs and deliveries")
-        schedules.shutdown()
+        always.shutdown()
+        group.stop()
         warden.dispatcher.stop()
         warden.close()
     log.info("warden stopped")
     return 0
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """Bind the HTTP port before anything starts, so a taken port fails cleanly and early."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise WardenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    sock.set_inheritable(True)
-    return sock

@@ -5,12 +5,14 @@ the environment or the config file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -34,13 +36,78 @@ from warden.metrics.settings import MetricsSettings
 ENV_PREFIX = "WARDEN_"
 CONFIG_ENV = "WARDEN_CONFIG"
 # Environment variables with the prefix that are not settings keys.
-NOT_SETTINGS = {"WARDEN_CONFIG", "WARDEN_TEST_DATABASE_URL", "WARDEN_REQUIRE_PROMSTACK"}
+NOT_SETTINGS = {
+    "WARDEN_CONFIG",
+    "WARDEN_TEST_DATABASE_URL",
+    "WARDEN_REQUIRE_PROMSTACK",
+    "WARDEN_REQUIRE_BROWSER",
+}
 BUNDLED = "bundled"
+LEGACY_TOKEN = "api_token"  # the name the single `api_token` (an admin token) goes by
+
+
+ROLES = ("read", "write", "admin")  # each may do what the ones before it may
+
+
+class TokenSettings(Strict):
+    """A named bearer token of the HTTP API (docs/reference/configuration.md#http-tokens). The
+    config holds its SHA-256, or the name of the environment variable that holds the token;
+    never the token itself."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+    role: Literal["read", "write", "admin"]
+    sha256: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$")
+    env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+    _digest: str = PrivateAttr("")
+
+    @model_validator(mode="after")
+    def _resolve(self) -> TokenSettings:
+        if (self.sha256 is None) == (self.env is None):
+            raise ValueError(
+                "give either sha256 (the hex SHA-256 of the token) or env (the name of the "
+                "environment variable that holds it)"
+            )
+        if self.env is None:
+            assert self.sha256 is not None
+            self._digest = self.sha256.lower()
+            return self
+        if self.env.upper().startswith(ENV_PREFIX):
+            raise ValueError(f"env {self.env!r}: WARDEN_* variables are settings; name another")
+        value = os.environ.get(self.env, "")
+        if len(value) < MIN_TOKEN_CHARS:
+            got = "is not set" if not value else f"holds {len(value)} characters"
+            raise ValueError(
+                f"env {self.env!r} {got}: a token needs at least {MIN_TOKEN_CHARS} "
+                "(`openssl rand -hex 32` makes one)"
+            )
+        self._digest = hashlib.sha256(value.encode()).hexdigest()
+        return self
+
+    @property
+    def digest(self) -> str:
+        """The hex SHA-256 of the token, which a presented token's is compared with."""
+        return self._digest
+
+
+MIN_TOKEN_CHARS = 16
 
 
 class HttpSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(9464, ge=0, le=65535)
+    # The read endpoints (triggers, alerts, catalog, feeds, ...) answer without a token.
+    public_read: bool = False
+    tokens: list[TokenSettings] = Field(default_factory=list)
+
+    @field_validator("tokens")
+    @classmethod
+    def _unique_names(cls, items: list[TokenSettings]) -> list[TokenSettings]:
+        seen: set[str] = set()
+        for item in items:
+            if item.name in seen:
+                raise ValueError(f"duplicate token name {item.name!r}")
+            seen.add(item.name)
+        return items
 
 
 class FeedSettings(Strict):
@@ -64,6 +131,15 @@ class FeedSettings(Strict):
             if why:
                 raise ValueError(f"cron {self.cron!r}: {why}")
         return self
+
+
+class HaSettings(Strict):
+    """Several replicas on PostgreSQL (docs/explanation/high-availability.md): one leader runs
+    the schedules; another takes over within `failover_seconds` when it dies or stalls."""
+
+    failover_seconds: Duration = Field(15.0, ge=1.0, le=3600.0)
+    # This daemon's name among the replicas; default host:port (unique per daemon).
+    replica: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$")
 
 
 class SinkSettings(Strict):
@@ -102,8 +178,16 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     # How often the daemon verifies the trigger log's hash chain (warden_trigger_log_verified).
     verify_every: Duration = Field(3600.0, gt=0)
+    # Checkpoints of the trigger log (docs/how-to/audit-trigger-log.md): how often the daemon
+    # issues one, the file it writes the newest to, the Ed25519 private key (`warden log keygen`)
+    # that signs them, and the log's name in them (the origin; no spaces or "+").
+    checkpoint_every: Duration = Field(3600.0, gt=0)
+    checkpoint_file: str | None = None
+    checkpoint_key: str | None = None
+    log_origin: str = Field("warden.local/trigger-log", pattern=r"^[^\s+]+$")
     # How often the daemon projects the frontiers' trends for the forecast metrics.
     forecast_every: Duration = Field(3600.0, gt=0)
+    ha: HaSettings = Field(default_factory=HaSettings)
 
     @field_validator("feeds", "sinks")
     @classmethod
@@ -114,6 +198,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"duplicate id {item.id!r}")
             seen.add(item.id)
         return items
+
+    @model_validator(mode="after")
+    def _legacy_token_name(self) -> Settings:
+        if self.api_token is not None and any(t.name == LEGACY_TOKEN for t in self.http.tokens):
+            raise ValueError(
+                f"http.tokens: the name {LEGACY_TOKEN!r} is api_token's (an admin token); "
+                "choose another"
+            )
+        return self
 
     @model_validator(mode="after")
     def _routes_name_sinks(self) -> Settings:

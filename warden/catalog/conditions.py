@@ -8,6 +8,10 @@
 - `Reassessment`: `{since_assessment: {days: N}}` (the model's last recorded assessment is that
   old) or `{since_assessment: {compute_ratio: R}}` (its newest training compute is R times the
   compute at that assessment): the frameworks' re-assessment triggers.
+- `Conflict`, `{conflict: {benchmark, metric, z, tolerance}}`, and `Divergence`,
+  `{diverges: {declared: {...}, benchmark, metric, op, value}}`: evidence that disagrees
+  (warden/catalog/disagreement.py); `{declared: {framework, level, domain, status}}` is a
+  `Condition` on a lab's declarations (the `declaration` benchmark).
 
 Shorthands are rewritten here to the one form evaluation reads.
 """
@@ -21,6 +25,13 @@ from typing import Annotated, Any, Literal, TypeGuard
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
+from warden.catalog.disagreement import (
+    DECLARATION,
+    MEASURER_ORDER,
+    conflict,
+    declared,
+    divergence,
+)
 from warden.catalog.registry import Registry
 from warden.core.config import Strict
 from warden.core.model import COMPUTE
@@ -144,6 +155,55 @@ class SilentFeed(Comparison):
         return ()
 
 
+class Conflict(Strict):
+    """Evidence that disagrees: for one model, the newest results of two measurers (vendor,
+    independent, own; each its most capable variant) on one benchmark metric differ by `z`
+    combined standard errors or more (|a - b| / sqrt(se_a^2 + se_b^2) >= z), or, where either
+    side has no stderr, by more than `tolerance` (in the metric's canonical unit; without one
+    such a pair cannot be judged). `between` limits the measurers compared."""
+
+    kind: Literal["conflict"] = "conflict"
+    benchmark: str = Field(min_length=1)
+    metric: str = Field(min_length=1)
+    z: float = Field(3.0, gt=0, allow_inf_nan=False)
+    tolerance: float | None = Field(None, gt=0, allow_inf_nan=False)
+    between: tuple[Literal["vendor", "independent", "own"], ...] = Field(
+        MEASURER_ORDER, min_length=2
+    )
+    # Which way is more capable: each measurer's most capable variant is compared.
+    direction: Literal["higher", "lower"] = "higher"
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        return ((self.benchmark, self.metric),)
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        return ()
+
+
+class Divergence(Strict):
+    """A lab's declaration against the evidence, both ways: `condition` (the benchmark
+    comparison that operationalises the declared level) met by the evidence the threshold
+    reads while the lab's newest declaration for `declaration` (a `declaration` benchmark
+    metric, `<framework>.<level>.<domain>`) is `below` or `early_warning_reached`; or the lab
+    declaring `could_not_rule_out` or `crossed` while that evidence does not meet it (or there
+    is none). `direction` keeps one of the two."""
+
+    kind: Literal["divergence"] = "divergence"
+    declaration: str = Field(min_length=1)
+    condition: Condition
+    direction: Literal["both", "evidence_above", "declaration_above"] = "both"
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        return (*self.condition.pairs, (DECLARATION, self.declaration))
+
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        return (self.condition,)
+
+
 def _kind(data: Any) -> str:
     if isinstance(data, dict):
         if "mode" in data:
@@ -152,10 +212,14 @@ def _kind(data: Any) -> str:
             return "<reassessment>"
         if "feed" in data:
             return "<silence>"
+        if data.get("kind") in ("conflict", "divergence"):
+            return f"<{data['kind']}>"
     for kind, name in (
         (Combination, "<combination>"),
         (Reassessment, "<reassessment>"),
         (SilentFeed, "<silence>"),
+        (Conflict, "<conflict>"),
+        (Divergence, "<divergence>"),
     ):
         if isinstance(data, kind):
             return name
@@ -167,7 +231,9 @@ When = Annotated[
     Annotated[Condition, Tag("<condition>")]
     | Annotated[Combination, Tag("<combination>")]
     | Annotated[Reassessment, Tag("<reassessment>")]
-    | Annotated[SilentFeed, Tag("<silence>")],
+    | Annotated[SilentFeed, Tag("<silence>")]
+    | Annotated[Conflict, Tag("<conflict>")]
+    | Annotated[Divergence, Tag("<divergence>")],
     Discriminator(_kind),
 ]
 
@@ -191,6 +257,12 @@ def rewrite(data: dict[str, Any], registry: Registry | None) -> dict[str, Any]:
         return {**data, "when": _combination(when, registry)}
     if "since_assessment" in when:
         return {**data, "when": _reassessment(when)}
+    if "conflict" in when:
+        return {**data, "when": conflict(when)}
+    if "diverges" in when:
+        return {**data, "when": divergence(when)}
+    if "declared" in when:
+        when = declared(when)
     return {**data, **_single(when, data.get("warn_at"), "warn_at" in data, registry)}
 
 
@@ -230,6 +302,8 @@ def _combination(when: dict[str, Any], registry: Registry | None) -> dict[str, A
     for part in parts:
         if isinstance(part, dict) and set(_MODES) & set(part):
             raise ValueError("when: combinations do not nest; list the conditions in one")
+        if isinstance(part, dict) and "declared" in part:
+            part = declared(part)
         if isinstance(part, dict):
             single = _single(
                 {k2: v for k2, v in part.items() if k2 != "warn_at"},

@@ -10,6 +10,7 @@ ingest; ids it does not know are kept raw and counted, never dropped.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -19,9 +20,10 @@ from typing import Any, Literal
 from pydantic import Field, HttpUrl, ValidationError
 
 from warden.core.config import Strict
-from warden.core.errors import ParseError, Problem
+from warden.core.errors import CatalogError, ParseError, Problem
 from warden.core.model import Observation
-from warden.core.yamlfile import LocatedYaml, YamlError, problems_from
+from warden.core.suggest import did_you_mean
+from warden.core.yamlfile import LocatedYaml, YamlError, problems_from, yaml_files
 
 Scale = Literal["fraction", "percent", "minutes", "hours", "seconds", "points", "flop", "elo"]
 
@@ -65,6 +67,9 @@ class ModelSpec(Strict):
 class RegistryFile(Strict):
     benchmarks: list[BenchmarkSpec] = Field(default_factory=list)
     models: list[ModelSpec] = Field(default_factory=list)
+    # More spellings for models defined before (the bundled registry, an earlier file or this
+    # one's `models:`): canonical id -> aliases. What `warden registry suggest` writes.
+    model_aliases: dict[str, list[str]] = Field(default_factory=dict)
 
 
 @dataclass
@@ -102,6 +107,19 @@ class Registry:
         self.models[spec.id] = spec
         self._where[f"model {spec.id}"] = where
         _claim(self._model_alias, "model", spec.id, spec.aliases, where, problems)
+
+    def add_model_aliases(
+        self, model: str, aliases: list[str], where: str, problems: list[Problem]
+    ) -> None:
+        """More spellings for a model already defined (by its canonical id)."""
+        spec = self.models.get(model)
+        if spec is None:
+            hint = did_you_mean(model, self.models)
+            problems.append(Problem(where, f"model_aliases: unknown model {model!r}{hint}"))
+            return
+        new = [a for a in aliases if self._model_alias.get(_fold(a)) != model]
+        self.models[model] = spec.model_copy(update={"aliases": [*spec.aliases, *new]})
+        _claim(self._model_alias, "model", model, new, where, problems)
 
     def benchmark_id(self, raw: str) -> str | None:
         return self._benchmark_alias.get(_fold(raw))
@@ -256,7 +274,7 @@ def _fold(name: str) -> str:
 
 
 def add_file(registry: Registry, file: Path, problems: list[Problem]) -> None:
-    """Add the `benchmarks:` and `models:` of one registry file."""
+    """Add the `benchmarks:`, `models:` and `model_aliases:` of one registry file."""
     try:
         doc = LocatedYaml.read(file)
     except YamlError as exc:
@@ -273,3 +291,17 @@ def add_file(registry: Registry, file: Path, problems: list[Problem]) -> None:
         registry.add_benchmark(b, doc.where(["benchmarks", i]), problems)
     for i, m in enumerate(parsed.models):
         registry.add_model(m, doc.where(["models", i]), problems)
+    for model, aliases in parsed.model_aliases.items():
+        registry.add_model_aliases(model, aliases, doc.where(["model_aliases", model]), problems)
+
+
+def load_registry(paths: Iterable[Path]) -> Registry:
+    """The registry read from the registry files `paths` (files or folders) alone, without the
+    catalog's `benchmarks:` and `models:`. Raises CatalogError with every problem."""
+    problems: list[Problem] = []
+    registry = Registry()
+    for file in yaml_files(paths):
+        add_file(registry, file, problems)
+    if problems:
+        raise CatalogError(problems)
+    return registry

@@ -24,6 +24,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     HttpUrl,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -34,13 +35,18 @@ from warden.catalog.conditions import (
     Combination,
     Comparison,
     Condition,
+    Conflict,
+    Divergence,
     Part,
     Reassessment,
     When,
-    number,
     rewrite,
 )
+from warden.catalog.disagreement import Evidence
+from warden.catalog.provenance import Provenance, check_provenance, critical_problem
+from warden.catalog.provenance import numbers as numbers  # where the threshold tests read it
 from warden.catalog.registry import BOUNDS, BenchmarkSpec, ModelSpec, Registry, Source, add_file
+from warden.core.basis import Basis, basis
 from warden.core.config import Duration, Strict, parse_duration
 from warden.core.errors import CatalogError, Problem
 from warden.core.model import COMPUTE
@@ -69,14 +75,6 @@ class Then(Strict):
     runbook: HttpUrl | None = None
     labels: dict[str, str] = Field(default_factory=dict)  # for routing
     annotations: dict[str, str] = Field(default_factory=dict)  # free text shown with the alert
-
-
-class Provenance(Strict):
-    """Where one number of a threshold comes from: the source itself, or a proxy value chosen by
-    us (and why)."""
-
-    kind: Literal["source", "proxy"]
-    note: str = Field(min_length=1)
 
 
 class Projected(Strict):
@@ -162,8 +160,13 @@ class Threshold(Strict):
     missing_uncertainty: Literal["point", "ignore"] = "point"
     # Observations with fewer samples (or no sample count) do not count.
     min_samples: int | None = Field(None, ge=1)
-    # Results the model's developer reported about its own model (model cards) do not count.
+    # Results the model's developer reported about its own model (model cards) do not count:
+    # `evidence: any` without the vendor's numbers.
     exclude_vendor_reported: bool = False
+    # Which evidence the threshold reads, by who measured it (warden/catalog/disagreement.py):
+    # any (default), independent, vendor, own, max (the most capable measurer decides) or min
+    # (the least capable decides). Lab declarations are read whatever this says.
+    evidence: Evidence = "any"
     stale_after: float | None = Field(None, gt=0, description="seconds; older evidence is unknown")
     projected: Projected | None = None
     forecast: Forecast | None = None
@@ -171,6 +174,9 @@ class Threshold(Strict):
     # the source, or a proxy chosen by us.
     provenance: dict[str, Provenance] = Field(default_factory=dict)
     then: Then
+    # The canonical scale of each series read ("bench/metric" -> "fraction"), from the registry
+    # the threshold was loaded with: how its numbers are shown to people. Not part of `version`.
+    _scales: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -180,7 +186,7 @@ class Threshold(Strict):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        _check_provenance(data)
+        check_provenance(data)
         scope = data.get("scope")
         if isinstance(scope, dict):
             if set(scope) != {"organisation"} or "organisation" in data:
@@ -193,8 +199,29 @@ class Threshold(Strict):
         return rewrite(data, (info.context or {}).get("registry"))
 
     @model_validator(mode="after")
+    def _scales_from_registry(self, info: ValidationInfo) -> Threshold:
+        registry = (info.context or {}).get("registry")
+        if isinstance(registry, Registry):
+            for c in self.conditions:
+                spec = registry.metric(registry.benchmark_id(c.benchmark) or c.benchmark, c.metric)
+                if spec[1] is not None:
+                    self._scales[f"{c.benchmark}/{c.metric}"] = spec[1].scale
+        return self
+
+    @model_validator(mode="after")
     def _consistent(self) -> Threshold:
         when = self.when
+        if self.exclude_vendor_reported and self.evidence == "vendor":
+            raise ValueError("exclude_vendor_reported: contradicts evidence: vendor")
+        if isinstance(when, Conflict | Divergence):
+            name = "conflict" if isinstance(when, Conflict) else "diverges"
+            unfit = ["warn_at", "clear_at", "projected"]
+            unfit += ["confidence"] if isinstance(when, Conflict) else []
+            for key in unfit:
+                if getattr(self, key) is not None:
+                    raise ValueError(f"{key}: does not apply to {name}")
+            if self.scope is not Scope.PER_MODEL:
+                raise ValueError(f"scope: {name} is judged per model")
         if isinstance(when, Reassessment):
             for name in ("confidence", "min_samples", "clear_at"):
                 if getattr(self, name) is not None:
@@ -247,6 +274,22 @@ class Threshold(Strict):
         return self.when.pairs
 
     @property
+    def scales(self) -> dict[str, str]:
+        """The canonical scale of each series the threshold reads, `{"bench/metric": scale}`
+        (empty when it was validated without a registry)."""
+        return dict(self._scales)
+
+    @cached_property
+    def basis(self) -> Basis:
+        """What its trigger level rests on: a framework's own number or a proxy chosen by the
+        catalog, with its sources (warden.core.basis)."""
+        return basis(
+            {k: v.model_dump() for k, v in self.provenance.items()},
+            self.when.model_dump(mode="json"),
+            [{"title": s.title, "url": str(s.url)} for s in self.sources],
+        )
+
+    @property
     def is_frontier(self) -> bool:
         """One subject, the best model (named after the scope), rather than one per model."""
         return self.scope is not Scope.PER_MODEL
@@ -258,42 +301,6 @@ class Threshold(Strict):
         of thresholds that do not use it."""
         content = self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
-
-
-def numbers(raw: dict[str, Any]) -> list[str]:
-    """The paths of the numbers a threshold's raw mapping sets in `when`, `warn_at` and
-    `clear_at`: what `provenance` accounts for."""
-    out = [k for k in ("warn_at", "clear_at") if number(raw.get(k))]
-    if isinstance(raw.get("projected"), dict):
-        out += [f"projected.{k}" for k, v in raw["projected"].items() if number(v)]
-    if isinstance(raw.get("warn_at"), dict) and number(raw["warn_at"].get("margin")):
-        out.append("warn_at.margin")
-
-    def walk(node: Any, path: str) -> None:
-        if number(node):
-            out.append(path)
-        elif isinstance(node, dict):
-            for key, value in node.items():
-                walk(value, f"{path}.{key}")
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                walk(value, f"{path}[{i}]")
-
-    walk(raw.get("when"), "when")
-    return out
-
-
-def _check_provenance(raw: dict[str, Any]) -> None:
-    given = raw.get("provenance")
-    if not isinstance(given, dict):
-        return
-    known = numbers(raw)
-    unknown = sorted(str(k) for k in given if k not in known)
-    if unknown:
-        raise ValueError(
-            f"provenance: {', '.join(unknown)} is not a number of this threshold "
-            f"(its numbers: {', '.join(known) or 'none'})"
-        )
 
 
 def _metric_problems(
@@ -406,6 +413,12 @@ def load_catalog(paths: Iterable[Path], registry_paths: Iterable[Path] = ()) -> 
                 continue
             where_defined[threshold.id] = doc.where(loc)
             thresholds.append(threshold)
+            why = threshold.then.severity == "critical" and critical_problem(
+                threshold.when, {k: v.model_dump() for k, v in threshold.provenance.items()}
+            )
+            if why:
+                where = doc.where([*loc, "then", "severity"])
+                problems.append(Problem(where, f"then.severity: {why}", threshold.id))
     organisations = {m.organisation for m in registry.models.values()}
     for t in thresholds:
         if t.organisation is not None and t.organisation not in organisations:
@@ -433,8 +446,17 @@ def _condition_problems(t: Threshold, registry: Registry) -> list[str]:
             "when.since_assessment.compute_ratio: the registry has no benchmark "
             f"{COMPUTE[0]!r} with metric {COMPUTE[1]!r} to read training compute from"
         )
-    for i, c in enumerate(t.conditions):
-        where = f"when.of[{i}]" if isinstance(t.when, Combination) else "when"
+    checked: list[tuple[str, Condition]] = [
+        (f"when.of[{i}]" if isinstance(t.when, Combination) else "when", c)
+        for i, c in enumerate(t.conditions)
+    ]
+    if isinstance(t.when, Conflict):  # a benchmark metric to check like a condition's
+        w = t.when
+        checked.append(("when.conflict", Condition(benchmark=w.benchmark, metric=w.metric,
+                                                   op=">=", value=0)))  # fmt: skip
+    if isinstance(t.when, Divergence):
+        checked = [("when.diverges", t.when.condition)]
+    for where, c in checked:
         canonical = registry.benchmark_id(c.benchmark)
         if canonical is None:
             near = did_you_mean(c.benchmark, registry.benchmarks)

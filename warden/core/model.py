@@ -12,6 +12,22 @@ from typing import Any, Literal, NamedTuple
 # triggers and compute conditions read it).
 COMPUTE = ("training_compute", "flop")
 
+# Who measured an observation (its `measured_by` attribute): the model's developer (a model
+# card, a lab's table), an independent evaluator (Epoch, METR, HELM, a leaderboard), or this
+# deployment's own runs (Inspect and lm-eval logs, pushes). Not the catalog's `provenance`,
+# which says where a threshold's numbers come from.
+MEASURERS = ("vendor", "independent", "own")
+MeasuredBy = Literal["vendor", "independent", "own"]
+
+
+def measured_by(attributes: Mapping[str, Any], default: str = "own") -> str:
+    """Who measured an observation with these attributes: its `measured_by` attribute, else
+    `vendor` when it is `vendor_reported`, else `default`."""
+    given = attributes.get("measured_by")
+    if isinstance(given, str) and given in MEASURERS:
+        return given
+    return "vendor" if attributes.get("vendor_reported") is True else default
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -101,6 +117,12 @@ class Point(NamedTuple):
     stderr: float | None = None
     n: int | None = None
     feed: str = ""
+    # The setting the model ran at (an effort level, a scaffold): one series per variant, and
+    # evaluation reads each model's most capable variant. "" when the source names none.
+    variant: str = ""
+    # Who measured it (MEASURERS): a series is also per measurer, and a threshold's `evidence`
+    # says which it reads. "" when the read did not say.
+    measured_by: str = ""
 
 
 # Where an observation's `observed_at` is not a measurement time: a fetch time (METR's files)
@@ -129,6 +151,28 @@ class StoredObservation:
     key: str = ""
     attributes: Mapping[str, Any] = field(default_factory=dict)
     ingested_at: datetime | None = None
+
+    @property
+    def variant(self) -> str:
+        """The setting the model ran at (`xhigh`, a scaffold), "" when the source names none."""
+        variant = self.attributes.get("variant")
+        return variant if isinstance(variant, str) else ""
+
+    @property
+    def measured_by(self) -> str:
+        """Who measured it: vendor, independent or own (see `measured_by`)."""
+        return measured_by(self.attributes)
+
+    def run(self) -> dict[str, str]:
+        """Which variant and which run this is, as far as the source says: `variant`, `run_id`
+        / `eval_id` (the source's ids of the run), `record` (row, entry or folder) and
+        `measured_by` (who measured it), those it has."""
+        out = {}
+        for name in ("variant", "run_id", "eval_id", "record", "measured_by"):
+            value = self.attributes.get(name)
+            if isinstance(value, str) and value:
+                out[name] = value
+        return out
 
     @property
     def undated(self) -> bool:

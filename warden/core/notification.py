@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from warden.core.basis import Basis, basis
+from warden.core.display import display, level, value_scale
+
 PAYLOAD_VERSION = 1
 
 
@@ -52,6 +55,8 @@ class TriggerContent(TypedDict, total=False):
     annotations: dict[str, str]
     condition: dict[str, Any]
     provenance: dict[str, Any]
+    sources: list[dict[str, str]]  # the threshold's citations: title, url
+    scales: dict[str, str]  # "bench/metric" -> the registry's canonical scale
     warn_at: float | None
     scope: str
     subject: str
@@ -123,6 +128,7 @@ class Notification:
             "idempotency_key": self.idempotency_key,
             "status": t.get("to"),
             "summary": summary(t),
+            "basis": basis_of(t).as_dict(),
             "trigger": {"seq": self.trigger_seq, "hash": self.trigger_hash, **t},
         }
         if self.grouped:
@@ -135,6 +141,7 @@ class Notification:
                     "hash": m.hash,
                     "idempotency_key": m.idempotency_key,
                     "summary": summary(m.trigger),
+                    "basis": basis_of(m.trigger).as_dict(),
                     **m.trigger,
                 }
                 for m in self.members
@@ -172,22 +179,29 @@ def group_summary(n: Notification) -> str:
 
 
 def summary(t: Mapping[str, Any]) -> str:
-    """One line: state, threshold, subject, title, and what decided it (the measurement of a
-    single condition, else the reason). Never raises, whatever the stored content holds."""
+    """One line: state, threshold, subject, title, what decided it (the measurement of a single
+    condition, in its unit, else the reason) and what the threshold's level rests on (a
+    framework's number or a proxy). Never raises, whatever the stored content holds."""
     cond = t.get("condition")
     cond = cond if isinstance(cond, Mapping) else {}
-    value = number(t.get("value"))
-    shown = "no data" if value is None else f"{value:g}"
+    scale = value_scale(cond, t.get("scales"))
+    shown = display(number(t.get("value")), scale)
     head = (
         f"[{text(t.get('to'), 'unknown').upper()}] {text(t.get('threshold'), 'unknown')} "
         f"({text(t.get('subject'), 'unknown')}): {text(t.get('title'))}: "
     )
+    tail = "" if "feed" in cond else f" [{basis_of(t).label}]"
     if "benchmark" in cond:
         return one_line(
             f"{head}{cond.get('benchmark')} {cond.get('metric')} = {shown} "
-            f"(trigger {cond.get('op')} {cond.get('value')})"
+            f"(trigger {level(text(cond.get('op'), '?'), number(cond.get('value')), scale)})" + tail
         )
-    return one_line(head + (text(t.get("reason")) or f"value {shown}"))
+    return one_line(head + (text(t.get("reason")) or f"value {shown}") + tail)
+
+
+def basis_of(t: Mapping[str, Any]) -> Basis:
+    """What the trigger's threshold level rests on (warden.core.basis), from its content."""
+    return basis(t.get("provenance"), t.get("condition"), t.get("sources"))
 
 
 def number(value: Any) -> float | None:

@@ -45,6 +45,29 @@ def redact_text(text: str) -> str:
     return _TARGET_IN_TEXT.sub(lambda m: m.group(1) + _hide_in(m.group(2)), text)
 
 
+_USERINFO = re.compile(r"\A([a-zA-Z][a-zA-Z0-9+.-]*:/+)?[^/?#@\s]*@")
+
+
+def redact_loose(value: str) -> str:
+    """`value`, a string a user gave where a URL or a path was expected (possibly neither, or
+    malformed: `htp://user:pw@host/x?token=...`, `notaurl?token=...`), without what may be a
+    secret: the user info before an `@` and the values of secret-looking query and fragment
+    parameters. What a config error may echo."""
+    if "://" in value:
+        redacted = redact(value)
+        if redacted != value or "@" not in value:
+            return redacted
+    value = _USERINFO.sub(lambda m: m.group(1) or "", value, count=1)
+    head, qmark, rest = value.partition("?")
+    query, hash_, fragment = rest.partition("#")
+    if qmark:
+        value = head + "?" + _hide_secrets(query) + (hash_ + _hide_secrets(fragment))
+    elif "#" in head:
+        head, hash_, fragment = head.partition("#")
+        value = head + hash_ + _hide_secrets(fragment)
+    return value
+
+
 def _hide_secrets(query: str) -> str:
     """`query` (`a=1&token=x`) with the values of secret-looking keys replaced by `***`."""
     pairs = query.split("&")

@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from warden.core.errors import CatalogError, Problem
+from warden.core.redact import redact_loose
 
 
 class Loader(yaml.SafeLoader):
@@ -94,7 +95,9 @@ def describe(error: dict[str, Any]) -> str:
         and not SECRET_WORDS & set(loc.lower().replace(".", "_").split("_"))
     ):
         value = error["input"]
-        if not isinstance(value, dict | list):
+        if isinstance(value, str):
+            msg = f"{msg} (got {redact_loose(value)!r})"
+        elif not isinstance(value, dict | list):
             msg = f"{msg} (got {value!r})"
     return f"{loc}: {msg}" if loc else msg
 

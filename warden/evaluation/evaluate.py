@@ -4,14 +4,24 @@
   `ok` otherwise, `unknown` when there is no evidence or all of it is older than `stale_after`.
 - `confirmations` counts the consecutive newest observations that meet the condition; the state
   machine fires once it reaches the threshold's `for`.
-- Scope `frontier` evaluates the best model (highest value when the condition is `>=`/`>`,
-  lowest for `<=`/`<`) as the single subject `frontier`.
+- Variants: a model's runs at several settings (an effort level, a scaffold: the observation's
+  `variant`) are series of their own, each judged on its newest observations; the model's
+  verdict is that of its most capable variant, as the frameworks assess capability at maximum
+  elicitation: the most severe verdict, then the most confirmations, then the highest value for
+  a `>=`/`>` condition (the lowest for `<=`/`<`; the bound of the confidence interval when the
+  threshold has one), then the first variant by name. The evidence is that variant's, and the
+  explanation names it.
+- Scope `frontier` evaluates the best model (chosen as a model's variant is, so the highest
+  value when the condition is `>=`/`>`, lowest for `<=`/`<`) as the single subject `frontier`.
 - A combination (`all`, `any`, `at_least: k`) judges each condition per model and combines the
   verdicts (ok < warning < breached: `all` takes the lowest, `any` the highest, `at_least: k` the
   k-th highest). A condition without evidence could be anything: the combined verdict is the
   one that holds whatever it is; else, if the evidence there is already establishes a
   `warning`, that; else `unknown` (missing evidence never reads as `ok`). Under a frontier
   scope the model whose combination is most severe is the frontier.
+- Who measured it: a threshold reads the evidence its `evidence:` chooses, and `conflict:` and
+  `diverges:` compare measurers, or a lab's declaration with the evidence
+  (warden.evaluation.evidence; judging per variant and measurer: warden.evaluation.judge).
 - `since_assessment` judges each model with a recorded assessment: the days since it, or its
   newest training compute over the compute recorded with it.
 """
@@ -22,10 +32,20 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from warden.catalog.conditions import Combination, Condition, Reassessment, SilentFeed
+from warden.catalog.conditions import (
+    Combination,
+    Condition,
+    Conflict,
+    Divergence,
+    Reassessment,
+    SilentFeed,
+)
+from warden.catalog.disagreement import DECLARATION
 from warden.catalog.registry import ModelSpec
 from warden.catalog.thresholds import Scope, Threshold
 from warden.core.model import COMPUTE, Assessment, Evaluation, Point, Verdict
+from warden.evaluation.evidence import chosen, conflicts, divergences, measured_text
+from warden.evaluation.judge import BY_RANK, RANK, by_variant, capability, most_capable
 from warden.forecasting.frontier import ThresholdForecast
 from warden.forecasting.projection import explain as projected_reason
 from warden.forecasting.projection import stale, stale_reason, warns
@@ -34,8 +54,6 @@ FRONTIER = Scope.FRONTIER.value
 
 SubjectSeries = Mapping[str, Sequence[Point]]
 Evidence = Mapping[tuple[str, str], SubjectSeries]  # (benchmark, metric) -> series
-_RANK = {Verdict.OK: 0, Verdict.WARNING: 1, Verdict.BREACHED: 2}
-_BY_RANK = {rank: verdict for verdict, rank in _RANK.items()}
 
 
 def evaluate_threshold(
@@ -59,6 +77,8 @@ def evaluate_threshold(
         return _combined(threshold, when, evidence, now, known_subjects, models, silent_feeds)
     if isinstance(when, Reassessment):
         return _reassessed(threshold, when, evidence, now, known_subjects, assessments or {})
+    if isinstance(when, Conflict | Divergence):
+        return _disagreement(threshold, when, evidence, now, known_subjects, models, silent_feeds)
     series = evidence.get((when.benchmark, when.metric), {})
     out = evaluate(threshold, series, now, known_subjects, models, silent_feeds)
     forecast = (forecasts or {}).get(threshold.id)
@@ -99,13 +119,13 @@ def evaluate(
     is in an open-weights or organisation scope; a model it does not know is in neither.
     Evidence from `silent_feeds` (feeds silent past their `stale_after`) does not count."""
     assert isinstance(threshold.when, Condition), "evaluate_threshold handles the other kinds"
-    series = _in_scope(threshold, series, models or {})
+    series = _in_scope(threshold, chosen(threshold, threshold.when.benchmark, series), models or {})
     fresh = _fresh(threshold, series, now, silent_feeds)
     if threshold.is_frontier:
         return [_frontier(threshold, fresh, series, silent_feeds)]
     when = threshold.when
     out = [
-        _judge(threshold, subject, obs, when, threshold.warn_at)
+        most_capable(threshold, subject, obs, when, threshold.warn_at)
         for subject, obs in sorted(fresh.items())
     ]
     for subject in sorted(set(series) - set(fresh)):
@@ -114,6 +134,28 @@ def evaluate(
     for subject in sorted(set(known_subjects) - set(series)):
         out.append(Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason="no evidence"))
     return out
+
+
+def _disagreement(
+    threshold: Threshold,
+    when: Conflict | Divergence,
+    evidence: Evidence,
+    now: datetime,
+    known_subjects: Iterable[str],
+    models: Mapping[str, ModelSpec] | None,
+    silent_feeds: Collection[str],
+) -> list[Evaluation]:
+    """Evidence that disagrees: measurers with each other, or a lab's declaration with the
+    evidence (warden.evaluation.evidence). Declarations are not subject to `stale_after`."""
+    pair = when.pairs[0]
+    given = evidence.get(pair, {})
+    if isinstance(when, Divergence):
+        given = chosen(threshold, pair[0], given)
+    fresh = _fresh(threshold, _in_scope(threshold, given, models or {}), now, silent_feeds)
+    if isinstance(when, Conflict):
+        return conflicts(threshold, when, fresh, known_subjects)
+    declared = _in_scope(threshold, evidence.get((DECLARATION, when.declaration), {}), models or {})
+    return divergences(threshold, when, fresh, declared, known_subjects)
 
 
 def _in_scope(
@@ -192,39 +234,10 @@ def _frontier(
         return Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason=reason)
     when = threshold.when
     assert isinstance(when, Condition)
-    sign = 1.0 if when.higher_is_more else -1.0
-    best = max(sorted(fresh), key=lambda s: sign * fresh[s][0].value)
-    return _judge(threshold, subject, fresh[best], when, threshold.warn_at)
-
-
-def _judge(
-    threshold: Threshold,
-    subject: str,
-    obs: Sequence[Point],
-    when: Condition,
-    warn_at: float | None,
-) -> Evaluation:
-    meets, limit, higher = when.compare, when.value, when.higher_is_more
-    confirmations = 0
-    if threshold.z is None:
-        for o in obs:
-            if not meets(o.value, limit):
-                break
-            confirmations += 1
-    else:
-        for o in obs:
-            if not meets(threshold.compared(o.value, o.stderr, higher), limit):
-                break
-            confirmations += 1
-    value = obs[0].value
-    if confirmations:
-        verdict = Verdict.BREACHED
-    elif warn_at is not None and meets(value, warn_at):
-        verdict = Verdict.WARNING
-    else:
-        verdict = Verdict.OK
-    evidence = tuple(obs[: max(confirmations, 1)])
-    return Evaluation(threshold.id, subject, verdict, value, confirmations, evidence)
+    warn_at = threshold.warn_at
+    judged = [most_capable(threshold, s, o, when, warn_at) for s, o in sorted(fresh.items())]
+    best = max(judged, key=lambda e: capability(threshold, when, e))  # the first of equals
+    return best._replace(subject=subject)
 
 
 def explain(threshold: Threshold, ev: Evaluation) -> str:
@@ -245,6 +258,8 @@ def explain(threshold: Threshold, ev: Evaluation) -> str:
                 if ev.verdict is Verdict.WARNING
                 else ""
             )
+            + _variant_text(newest)
+            + measured_text(threshold, newest)
         )
     if ev.verdict is Verdict.BREACHED:
         text = f"{ev.value:g} {when.op} {when.value:g}"
@@ -254,9 +269,15 @@ def explain(threshold: Threshold, ev: Evaluation) -> str:
         text = f"{ev.value:g} not {when.op} {when.value:g}"
     if when.ratio is not None:
         text += f" ({when.value:g} is {when.ratio:g} x baseline {when.baseline!r})"
+    text += _variant_text(newest) + measured_text(threshold, newest)
     if ev.evidence and ev.evidence[0].subject != ev.subject:
         text = f"best model: {ev.evidence[0].subject}; {text}"
     return text
+
+
+def _variant_text(newest: Point | None) -> str:
+    """ " (variant xhigh)" for a result of a model's variant, else nothing."""
+    return f" (variant {newest.variant})" if newest is not None and newest.variant else ""
 
 
 def _combined(
@@ -270,7 +291,8 @@ def _combined(
 ) -> list[Evaluation]:
     legs = []
     for part in when.of:
-        series = _in_scope(threshold, evidence.get((part.benchmark, part.metric), {}), models or {})
+        given = chosen(threshold, part.benchmark, evidence.get((part.benchmark, part.metric), {}))
+        series = _in_scope(threshold, given, models or {})
         legs.append((part, _fresh(threshold, series, now, silent_feeds)))
     subjects = sorted({s for _, fresh in legs for s in fresh})
     judged = [_combine(threshold, when, s, [(p, f.get(s, ())) for p, f in legs]) for s in subjects]
@@ -280,7 +302,7 @@ def _combined(
         if not definite:
             why = "no model has evidence enough to judge the combination"
             return [Evaluation(threshold.id, scope, Verdict.UNKNOWN, reason=why)]
-        best = max(definite, key=lambda e: _RANK[e.verdict])  # the first of equals, by id
+        best = max(definite, key=lambda e: RANK[e.verdict])  # the first of equals, by id
         reason = f"best model: {best.subject}; {best.reason}"
         return [best._replace(subject=scope, reason=reason)]
     out = judged
@@ -297,7 +319,7 @@ def _combine(
 ) -> Evaluation:
     """One model's verdict on a combination of conditions."""
     judged = [
-        _judge(threshold, subject, obs, part, getattr(part, "warn_at", None)) if obs else None
+        most_capable(threshold, subject, obs, part, getattr(part, "warn_at", None)) if obs else None
         for part, obs in legs
     ]
     need = when.needed
@@ -305,8 +327,8 @@ def _combine(
     def kth(values: list[int]) -> int:
         return sorted(values, reverse=True)[need - 1]
 
-    low = kth([_RANK[e.verdict] if e else 0 for e in judged])
-    high = kth([_RANK[e.verdict] if e else 2 for e in judged])
+    low = kth([RANK[e.verdict] if e else 0 for e in judged])
+    high = kth([RANK[e.verdict] if e else 2 for e in judged])
     met = sum(1 for e in judged if e and e.verdict is Verdict.BREACHED)
     rule = f"at least {need}" if when.mode == "at_least" else when.mode
     lines = []
@@ -315,10 +337,10 @@ def _combine(
         lines.append(f"{name}: no evidence" if e is None else f"{name} {_brief(part, e)}")
     reason = f"{met} of {len(legs)} met ({rule}): " + "; ".join(lines)
     evidence = tuple(p for e in judged if e for p in e.evidence)
-    if low != high and low < _RANK[Verdict.WARNING]:
+    if low != high and low < RANK[Verdict.WARNING]:
         return Evaluation(threshold.id, subject, Verdict.UNKNOWN, None, 0, evidence, reason)
     # The evidence there is establishes at least `low`; what is missing could only raise it.
-    verdict = _BY_RANK[low]
+    verdict = BY_RANK[low]
     confirmations = 0
     if verdict is Verdict.BREACHED:
         breached = [e.confirmations if e and e.verdict is Verdict.BREACHED else 0 for e in judged]
@@ -328,11 +350,12 @@ def _combine(
 
 def _brief(part: Condition, e: Evaluation) -> str:
     value = e.value if e.value is not None else float("nan")
+    variant = _variant_text(e.evidence[0] if e.evidence else None)
     if e.verdict is Verdict.BREACHED:
-        return f"{value:g} {part.op} {part.value:g}"
+        return f"{value:g} {part.op} {part.value:g}{variant}"
     if e.verdict is Verdict.WARNING:
-        return f"{value:g} {part.op} warn_at {getattr(part, 'warn_at', 0):g}"
-    return f"{value:g} not {part.op} {part.value:g}"
+        return f"{value:g} {part.op} warn_at {getattr(part, 'warn_at', 0):g}{variant}"
+    return f"{value:g} not {part.op} {part.value:g}{variant}"
 
 
 def _reassessed(
@@ -364,8 +387,10 @@ def _reassessed(
                 )
                 out.append(Evaluation(threshold.id, subject, Verdict.UNKNOWN, reason=why))
                 continue
-            value, shown = newest[0].value / a.compute, "x the compute at its assessment"
-            points = (newest[0],)
+            # The largest of the newest per variant (compute figures rarely have variants).
+            point = max((obs[0] for obs in by_variant(newest).values()), key=lambda o: o.value)
+            value, shown = point.value / a.compute, "x the compute at its assessment"
+            points = (point,)
         if when.holds(value):
             verdict = Verdict.BREACHED
         elif threshold.warn_at is not None and when.holds(value, threshold.warn_at):

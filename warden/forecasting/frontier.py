@@ -12,7 +12,10 @@ registry, the observation's attributes or Epoch's model tables; `auto` picks `re
 most observations have one or have no measurement time of their own (METR's files, dated when
 fetched). On the release-date basis each model is one point at its release date, valued by its
 newest estimate (a newer version of a versioned source supersedes an older one, whatever the
-fetch times); an observation without a release date is placed at its measurement time if it
+fetch times, and whatever the variant); a model run at several variants (effort levels,
+scaffolds: the observation's `variant`) is valued by its most capable variant's newest estimate
+(maximum elicitation: the highest, or the lowest for a `lower` metric), the others counted as
+left out; an observation without a release date is placed at its measurement time if it
 has one (counted in `placed`), else left out. On the observation-time basis every observation
 is a point. Observations left out are counted with the reason.
 
@@ -93,6 +96,7 @@ class FrontierPoint:
     subject: str
     observation: int  # the stored observation's id
     observed_at: datetime
+    variant: str = ""  # the setting the model ran at, "" when the source names none
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,7 @@ class Frontier:
                     "value": p.value,
                     "subject": p.subject,
                     "observation": p.observation,
+                    **({"variant": p.variant} if p.variant else {}),
                 }
                 for p in self.points
             ],
@@ -195,7 +200,7 @@ def build(
     timed: list[tuple[datetime, StoredObservation]] = []
     candidates = chosen
     if used == "release_date":
-        candidates, dropped = dating.newest_estimates(chosen)
+        candidates, dropped = estimates(chosen, direction)
         left.update(dropped)
     for r in candidates:
         at = released_on(r, registry, table) if used == "release_date" else measured_at(r)
@@ -212,7 +217,7 @@ def build(
     for at, r in timed:
         if points and sign * r.value <= sign * points[-1].value:
             continue
-        point = FrontierPoint(at, r.value, r.subject, r.id, r.observed_at)
+        point = FrontierPoint(at, r.value, r.subject, r.id, r.observed_at, r.variant)
         if points and points[-1].at == at:
             points[-1] = point
         else:
@@ -234,6 +239,48 @@ def build(
 
 RELEASED = "release date"
 MEASURED = "measurement time"
+WEAKER = "less capable variants of a model"
+
+
+def estimates(
+    records: Sequence[StoredObservation], direction: Direction
+) -> tuple[list[StoredObservation], dict[str, int]]:
+    """Each model's estimate on the release-date basis, and how many were passed over, by why:
+    a newer version of a versioned source supersedes an older one across variants; of the
+    rest, each variant's newest (dating.newest_estimates), of which the most capable in
+    `direction` (the first variant by name of equals)."""
+    by_subject: dict[str, list[StoredObservation]] = {}
+    for r in records:
+        by_subject.setdefault(r.subject, []).append(r)
+    out: list[StoredObservation] = []
+    left: Counter[str] = Counter()
+    sign = 1.0 if direction == "higher" else -1.0
+    for rs in by_subject.values():
+        variants = sorted({r.variant for r in rs})
+        if len(variants) == 1:
+            kept, dropped = dating.newest_estimates(rs)
+            out += kept
+            left.update(dropped)
+            continue
+        current = _current(rs)
+        left[dating.SUPERSEDED] += len(rs) - len(current)
+        newest: list[StoredObservation] = []
+        for v in variants:
+            kept, dropped = dating.newest_estimates([r for r in current if r.variant == v])
+            newest += kept
+            left.update(dropped)
+        out.append(max(newest, key=lambda r: sign * r.value))
+        left[WEAKER] += len(newest) - 1
+    return out, dict(left)
+
+
+def _current(records: Sequence[StoredObservation]) -> list[StoredObservation]:
+    """`records` without those a newer version of their versioned source supersedes."""
+    best: dict[str, tuple[tuple[int, ...], str]] = {}
+    for r in records:
+        if (line := dating.lineage(r)) is not None:
+            best[line[0]] = max(best.get(line[0], line[1]), line[1])
+    return [r for r in records if (line := dating.lineage(r)) is None or best[line[0]] == line[1]]
 
 
 def for_threshold(

@@ -2,12 +2,21 @@
 
 A bad payload becomes a reject row (with its reason, record and field) and changes nothing else.
 One summary line is logged per feed run.
+
+`parse` may return a list or yield (a generator). A list, or a stream that ends within `batch`
+observations, is staged with other payloads and stored with them, about `batch` observations to
+a transaction. A longer stream is read `batch` observations at a time, each chunk normalised,
+checked and spooled to a temporary file (warden.ingest.spool), so memory holds a few chunks
+whatever the file's size; once the stream has ended without error, its refused records are
+recorded (one transaction) and its observations stored (another, chunk by chunk). A stream that
+raises at any point, even after many observations, is rejected whole and stores nothing, as a
+list that raises does; the write lock is held for the inserts only, not while parsing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy.exc import DBAPIError
@@ -19,6 +28,7 @@ from warden.core.model import Fetched, Ignored, Observation, Payload, Pending, R
 from warden.ingest.connector import Connector, Cursor
 from warden.ingest.settings import DEFAULT_BOUNDS, TimeBounds
 from warden.ingest.sniff import hint
+from warden.ingest.spool import Spool, Streamed, checked, spooled
 from warden.store import Store, StoreUnavailable
 from warden.store import feeds as feed_rows
 from warden.store import observations as obs_rows
@@ -99,10 +109,12 @@ def run_feed(
     normalised to canonical ones (unknown ones are kept raw and flagged).
 
     Payloads are parsed one by one (a bad one is rejected alone) and stored together, about
-    `batch` observations to a transaction. With `persist`, the cursor is saved with the feed
-    and an empty one resumes from the saved one (the daemon's feeds survive restarts); with
-    `resume=False` too, it starts empty whatever was saved (a backfill) and is saved at the
-    end. Observations dated outside `bounds` (the future, or before models) are rejected."""
+    `batch` observations to a transaction; a longer stream from one payload is spooled `batch`
+    at a time and stored once it has ended (see the module's docstring). With `persist`, the
+    cursor is saved with the feed and an empty one resumes from the saved one (the daemon's
+    feeds survive restarts); with `resume=False` too, it starts empty whatever was saved (a
+    backfill) and is saved at the end. Observations dated outside `bounds` (the future, or
+    before models) are rejected."""
     result = IngestResult(feed)
     with store.write() as conn:
         run_id = feed_rows.start_run(conn, feed, connector.name, clock())
@@ -113,9 +125,12 @@ def run_feed(
     try:
         for item in connector.fetch(cursor):
             observations = stage(
-                store, feed, connector, item, result, clock, cursor, registry, bounds
+                store, feed, connector, item, result, clock, cursor, registry, bounds, batch
             )
             if observations is None or not isinstance(item, Payload):
+                continue
+            if isinstance(observations, Streamed):
+                save_streamed(store, feed, observations, result, clock, cursor)
                 continue
             staged.append((item, observations))
             if sum(len(o) for _, o in staged) >= batch:
@@ -174,7 +189,9 @@ def handle(
 ) -> None:
     """Store one item on its own (a push)."""
     observations = stage(store, feed, connector, item, result, clock, None, registry, bounds)
-    if observations is not None and isinstance(item, Payload):
+    if isinstance(observations, Streamed):
+        save_streamed(store, feed, observations, result, clock, None)
+    elif observations is not None and isinstance(item, Payload):
         save(store, feed, [(item, observations)], result, clock, None)
 
 
@@ -188,10 +205,13 @@ def stage(
     cursor: Cursor | None,
     registry: Registry | None = None,
     bounds: TimeBounds = DEFAULT_BOUNDS,
-) -> list[Observation] | None:
+    batch: int = BATCH_OBSERVATIONS,
+) -> list[Observation] | Streamed | None:
     """Parse one fetched item. Returns its observations (normalised through `registry` when
-    given), to be saved; rejections and failed runs are recorded at once. A whole payload
-    refused for its shape says which connector it looks like (warden/ingest/sniff.py)."""
+    given), to be saved; rejections and failed runs are recorded at once. A stream of more than
+    `batch` observations comes back spooled (`Streamed`, its refused records with it), to be
+    saved by `save_streamed`. A whole payload refused for its shape says which connector it
+    looks like (warden/ingest/sniff.py)."""
     if isinstance(item, Ignored):
         result.ignored += 1
         if len(result.ignored_files) < SNIFFED:
@@ -211,7 +231,13 @@ def stage(
             reject(store, feed, item, result, clock, cursor)
         return None
     try:
-        observations = connector.parse(item)
+        parsed = connector.parse(item)
+        # A stream: a list if it is short, else spooled.
+        read: Sequence[Observation | Rejection] | Streamed = (
+            parsed
+            if isinstance(parsed, Sequence)
+            else spooled(item, iter(parsed), batch, clock(), registry, bounds)
+        )
     except NotReady as exc:
         result.skipped += 1
         log.info("feed %s: %s: skipped for now: %s", feed, item.source, exc.why)
@@ -241,7 +267,9 @@ def stage(
         )
         reject(store, feed, rejection, result, clock, cursor)
     else:
-        return _split(store, feed, item, observations, result, clock, registry, bounds)
+        if isinstance(read, Streamed):
+            return read
+        return _split(store, feed, item, read, result, clock, registry, bounds)
     return None
 
 
@@ -249,7 +277,7 @@ def _split(
     store: Store,
     feed: str,
     payload: Payload,
-    parsed: Sequence[Observation | Rejection],
+    parsed: Iterable[Observation | Rejection],
     result: IngestResult,
     clock: Clock,
     registry: Registry | None,
@@ -259,35 +287,7 @@ def _split(
     connector or the registry refused, or dated outside `bounds`, are rejected (all of them in
     one transaction, each counted and logged as `reject` does; without a version: the payload's
     own version moves the cursor once its observations are stored)."""
-    out: list[Observation] = []
-    refused: list[Rejection] = []
-    now = clock()
-    for o in parsed:
-        if isinstance(o, Observation) and (why := bounds.problem(o.observed_at, now)):
-            o = Rejection(
-                payload.source,
-                "invalid_value",
-                why,
-                payload.content_hash,
-                o.attributes.get("record"),
-                "observed_at",
-            )
-        if isinstance(o, Observation) and registry is not None:
-            try:
-                o = registry.normalise(o)
-            except ParseError as exc:
-                o = Rejection(
-                    payload.source,
-                    exc.reason,
-                    exc.detail,
-                    payload.content_hash,
-                    exc.record or o.attributes.get("record"),
-                    exc.field,
-                )
-        if isinstance(o, Rejection):
-            refused.append(replace(o, record=payload.record(o.record)))
-        else:
-            out.append(o)
+    out, refused = checked(payload, parsed, clock(), registry, bounds)
     reject_all(store, feed, refused, result, clock)
     return out
 
@@ -329,6 +329,44 @@ def save(
                 cursor.versions[payload.source] = payload.version
 
 
+def save_streamed(
+    store: Store,
+    feed: str,
+    streamed: Streamed,
+    result: IngestResult,
+    clock: Clock,
+    cursor: Cursor | None,
+) -> None:
+    """Store a spooled payload: its refused records (one transaction, as `_split` records a
+    list's), then its observations, chunk by chunk in one transaction. If the database refuses
+    them, the payload is rejected (`unstorable`) and none of its observations is stored. The
+    spool is closed."""
+    with streamed:
+        payload = streamed.payload
+        reject_all(store, feed, streamed.rejections, result, clock)
+        new = total = 0
+        touched: set[tuple[str, str]] = set()
+        try:
+            with store.write() as conn:
+                now = clock()
+                for rows in streamed.observations.chunks():
+                    new += obs_rows.insert_observations(conn, feed, rows, now)
+                    total += len(rows)
+                    touched.update((o.benchmark, o.metric) for o in rows)
+        except DBAPIError as exc:
+            log.exception("feed %s: %s: the store refused its observations", feed, payload.source)
+            message = f"the store refused it: {type(exc.orig).__name__}: {exc.orig}"
+            rejection = Rejection(payload.source, "unstorable", message, payload.content_hash)
+            reject(store, feed, rejection, result, clock, cursor)
+            return
+    result.ingested += new
+    result.duplicates += total - new
+    if new:
+        result.touched.update(touched)
+    if cursor is not None and payload.version is not None:
+        cursor.versions[payload.source] = payload.version
+
+
 def reject(
     store: Store,
     feed: str,
@@ -344,7 +382,7 @@ def reject(
 def reject_all(
     store: Store,
     feed: str,
-    items: Sequence[Rejection],
+    items: Sequence[Rejection] | Spool[Rejection],
     result: IngestResult,
     clock: Clock,
     cursor: Cursor | None = None,
@@ -352,7 +390,7 @@ def reject_all(
     """Record `items` in one transaction, then count and log each in order. A rejection already
     recorded (the same bytes, place, record and field: also earlier in `items`) is counted and
     logged again, marked "(already recorded)", and adds no row."""
-    if not items:
+    if not len(items):
         return
     with store.write() as conn:
         now = clock()

@@ -29,6 +29,7 @@ from warden.metrics import thresholds as thresholdmetrics
 from warden.metrics.settings import MetricsSettings
 from warden.metrics.thresholds import Evaluations, Forecasts
 from warden.store import Store, StoreUnavailable, stats
+from warden.store import merkle as tree
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,12 @@ class StoreCollector(Collector):
         pushed: Sequence[str] = (),
         clock: Clock = system_clock,
         feed_intervals: Mapping[str, float] | None = None,
+        leading: Callable[[], bool] | None = None,
     ) -> None:
         self.sinks = sinks or []
+        # Whether this replica leads: only the leader exports the store-wide figures, so that
+        # dashboards summing over replicas count them once (docs/reference/metrics.md).
+        self.leading = leading or (lambda: True)
         self.clock = clock
         self.feed_intervals = dict(feed_intervals or {})
         self.store = store
@@ -73,7 +78,7 @@ class StoreCollector(Collector):
         )
         try:
             with self.store.read() as conn:
-                families = list(self._from_store(conn))
+                families = list(self._from_store(conn)) if self.leading() else []
         except StoreUnavailable:  # the daemon's jobs log the outage once a minute
             self.errors.inc()
             up.add_metric([], 0)
@@ -90,6 +95,8 @@ class StoreCollector(Collector):
     def _from_store(self, conn: Connection) -> Iterator[Metric]:
         catalog, evaluations, forecasts = self.thresholds()
         yield from thresholdmetrics.collect(conn, catalog, evaluations, self.settings, forecasts)
+
+        yield from _tree(conn)
 
         triggers = CounterMetricFamily(
             "warden_triggers",
@@ -261,9 +268,11 @@ class Metrics:
         pushed: Sequence[str] = (),
         clock: Clock = system_clock,
         feed_intervals: Mapping[str, float] | None = None,
+        leading: Callable[[], bool] | None = None,
     ) -> None:
         """`feeds`: the configured feeds; `pushed`: the feed ids observations are pushed under
-        (their ingested counts are exported too); `sinks`: the configured sinks."""
+        (their ingested counts are exported too); `sinks`: the configured sinks; `leading`:
+        whether this replica leads (store-wide figures are the leader's alone)."""
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)
         self.scrape_errors = Counter(
@@ -303,12 +312,30 @@ class Metrics:
             "When the daemon last verified the trigger log's hash chain (Unix time).",
             registry=self.registry,
         )
+        self.checkpoint_interval = Gauge(
+            "warden_trigger_log_checkpoint_interval_seconds",
+            "How often the daemon issues a checkpoint of the trigger log (`checkpoint_every`): "
+            "the checkpoint alert judges the last one's age by it.",
+            registry=self.registry,
+        )
         self.check_warnings = Gauge(
             "warden_check_warnings",
             "What `warden check` warns of, found at start: feed sources missing or unreadable, "
             "placeholder secrets, thresholds on a benchmark or metric nothing knows, routes that "
             "take nothing (each logged as `check: ...`).",
             ["check"],
+            registry=self.registry,
+        )
+        self.leader = Gauge(
+            "warden_leader",
+            "1 on the replica that leads (runs the feeds, sweep, forecasts, follow-up and "
+            "checkpoints, and exports the store-wide figures), 0 on a follower.",
+            registry=self.registry,
+        )
+        self.failovers = Counter(
+            "warden_failovers",
+            "Times this replica took over the leadership from another (an epoch after the "
+            "first); summed over replicas, the group's failovers since they started.",
             registry=self.registry,
         )
         self.registry.register(
@@ -322,6 +349,7 @@ class Metrics:
                 pushed,
                 clock,
                 feed_intervals,
+                leading,
             )
         )
 
@@ -334,3 +362,26 @@ class Metrics:
         for new in ids - self._evaluated:
             self.evaluation_failures.labels(new)
         self._evaluated = ids
+
+
+def _tree(conn: Connection) -> Iterator[Metric]:
+    """The trigger log's Merkle tree and its newest checkpoint."""
+    size = GaugeMetricFamily(
+        "warden_trigger_log_tree_size",
+        "Entries in the trigger log's Merkle tree (the size the next checkpoint will have).",
+    )
+    size.add_metric([], tree.tree_size(conn))
+    yield size
+    last = tree.latest_checkpoint(conn)
+    when = GaugeMetricFamily(
+        "warden_trigger_log_last_checkpoint_timestamp_seconds",
+        "When the newest checkpoint of the trigger log was issued (Unix time; 0: never).",
+    )
+    when.add_metric([], 0.0 if last is None else last.created_at.timestamp())
+    yield when
+    covered = GaugeMetricFamily(
+        "warden_trigger_log_checkpoint_size",
+        "Entries the newest checkpoint of the trigger log covers.",
+    )
+    covered.add_metric([], 0 if last is None else last.tree_size)
+    yield covered

@@ -3,9 +3,11 @@ acknowledgements and notices (repeats, escalations)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, tuple_, update
@@ -39,10 +41,17 @@ def add_silence(
     return int(result.scalar_one())
 
 
+@lru_cache(maxsize=4096)
+def _matchers(spec: str) -> Matchers:
+    """A silence's matchers, validated and compiled once per distinct spec (they are frozen):
+    the alert cycle reads every active silence under the write lock (alerting.cycle)."""
+    return Matchers.model_validate_json(spec)
+
+
 def _silence(row: Any) -> Silence:
     return Silence(
         int(row.id),
-        Matchers.model_validate(row.matchers),
+        _matchers(json.dumps(row.matchers, sort_keys=True)),
         row.starts_at,
         row.ends_at if row.expired_at is None else min(row.ends_at, row.expired_at),
         row.created_by,

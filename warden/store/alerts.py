@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from warden.core.chain import CATALOG, GENESIS, Entry
 from warden.core.model import State
+from warden.store import merkle
 from warden.store.schema import alert_states, feed_runs, triggers, watched
 
 # Any constant: PostgreSQL writers take this lock so the chain has one appender at a time.
@@ -96,9 +97,13 @@ def chain_head(conn: Connection) -> tuple[int, str]:
 
 
 def append_triggers(conn: Connection, entries: Sequence[Entry]) -> None:
-    """Append entries whose hashes were chained by the caller (warden.triggerlog.entries)."""
+    """Append entries whose hashes were chained by the caller (warden.triggerlog.entries), and
+    their leaves to the Merkle tree, in the same transaction."""
     if not entries:
         return
+    # Callers took the lock before reading the chain head; taken again (it stacks) so that no
+    # append, whatever replica makes it, ever runs outside it: one total order.
+    lock(conn)
     conn.execute(
         insert(triggers),
         [
@@ -118,6 +123,7 @@ def append_triggers(conn: Connection, entries: Sequence[Entry]) -> None:
             for e in entries
         ],
     )
+    merkle.append(conn, entries)
 
 
 def entries(

@@ -5,18 +5,22 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, null, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from warden.core.model import Observation, Point, Rejection, StoredObservation
+from warden.core.model import Observation, Point, Rejection, StoredObservation, measured_by
 from warden.store.schema import UTCDateTime, failed_runs, observations, rejects
 
 OPTIONAL_POINT_FIELDS = ("stderr", "n", "feed")  # in Point's order
+# Read whatever `extra` says: evidence conflicts weigh every difference by the stderrs.
+ALWAYS = frozenset({"stderr"})
+# (benchmark, metric) -> subject -> its points: each variant's newest first, variant by variant.
 Series = dict[tuple[str, str], dict[str, list[Point]]]
+VARIANT_WIDTH = 200
 
 
 def _insert_ignoring(conn: Connection, table: Any) -> Any:
@@ -50,7 +54,9 @@ def insert_observations(
             "attributes": o.attributes,
             "benchmark_known": o.benchmark_known,
             "model_known": o.model_known,
-            "vendor_reported": o.attributes.get("vendor_reported") is True,
+            "vendor_reported": measured_by(o.attributes) == "vendor",
+            "variant": variant_of(o.attributes),
+            "measured_by": measured_by(o.attributes),
         }
         for o in items
     ]
@@ -63,7 +69,7 @@ def insert_observations(
 _SQLITE_COLUMNS = (
     "feed", "key", "subject", "benchmark", "metric", "value", "stderr", "n", "observed_at",
     "ingested_at", "source", "content_hash", "attributes", "benchmark_known", "model_known",
-    "vendor_reported",
+    "vendor_reported", "variant", "measured_by",
 )  # fmt: skip
 _sqlite_insert: list[str] = []  # the compiled statement, made once
 
@@ -106,11 +112,19 @@ def _insert_sqlite(conn: Connection, feed: str, items: Sequence[Observation], no
                 dumps(attributes),
                 _sqlite_bool(o.benchmark_known),
                 _sqlite_bool(o.model_known),
-                1 if attributes.get("vendor_reported") is True else 0,
+                1 if measured_by(attributes) == "vendor" else 0,
+                variant_of(attributes),
+                measured_by(attributes),
             )
         )
     # sqlite3 sums the rows changed across an executemany; skipped conflicts count 0.
     return int(conn.exec_driver_sql(_sqlite_insert[0], rows).rowcount)
+
+
+def variant_of(attributes: Mapping[str, Any]) -> str:
+    """The series' variant column of an observation: its `variant` attribute (text), else ""."""
+    variant = attributes.get("variant")
+    return variant[:VARIANT_WIDTH] if isinstance(variant, str) else ""
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -197,13 +211,18 @@ def series(
     independent: bool = False,
     until: datetime | None = None,
 ) -> Series:
-    """For each (benchmark, metric) pair, each subject's `depth` newest distinct observations,
-    newest first. The same measurement stored by two feeds (same content key) counts once.
+    """For each (benchmark, metric) pair, each subject's `depth` newest distinct observations
+    per variant and measurer (`measured_by`): a subject's list holds its variants one after the
+    other (by variant name), each newest first whoever measured it; evaluation picks the
+    evidence its threshold reads (warden.evaluation.evidence) and the most capable variant. A
+    newer observation of a variant replaces an older one of that variant (and measurer) only.
+    The same measurement stored by two feeds (same content key) counts once.
 
     Reads only the columns evaluation needs, all of them in `ix_observations_series`, so the
     query never touches the table; `evidence` fetches whole rows for the few that matter.
-    `extra` names the optional Point fields to fill (`observed_at`, `stderr`, `n`, `feed`); the
-    others are left empty (None), which keeps the common read narrow and cheap to convert.
+    `extra` names the optional Point fields to fill (`observed_at`, `n`, `feed`; `stderr` is
+    always read); the others are left empty (None), which keeps the common read narrow and
+    cheap to convert.
     `independent` leaves out what the model's developer reported about its own model; `until`,
     what is dated after it (a time in the future must not stay "newest" for ever)."""
     wanted = sorted(set(pairs))
@@ -219,7 +238,12 @@ def series(
         o.c.value,
         o.c.observed_at if "observed_at" in extra else null().label("observed_at"),
         o.c.key,
-        *(o.c[name] if name in extra else null().label(name) for name in OPTIONAL_POINT_FIELDS),
+        *(
+            o.c[name] if name in extra or name in ALWAYS else null().label(name)
+            for name in OPTIONAL_POINT_FIELDS
+        ),
+        o.c.variant,
+        o.c.measured_by,
     ]
     make = Point._make
     for chunk in _chunks(wanted, 200):
@@ -228,11 +252,19 @@ def series(
             where.append(o.c.vendor_reported.is_(False))
         if until is not None:
             where.append(o.c.observed_at <= until)
+        current: tuple[str, str, str, str] | None = None
+        # The current variant's points per measurer (rows arrive variant by variant, each
+        # newest first whoever measured it).
+        kept: dict[str, list[Point]] = {}
         for row in conn.execute(_newest(cols, where, depth)):
             point = make(row[2:])
-            listed = out[(row[0], row[1])][point.subject]
-            if not listed or (len(listed) < depth and all(p.key != point.key for p in listed)):
-                listed.append(point)
+            one = (row[0], row[1], point.subject, point.variant)
+            if one != current:
+                current, kept = one, {}
+            mine = kept.setdefault(point.measured_by, [])
+            if not mine or (len(mine) < depth and all(p.key != point.key for p in mine)):
+                mine.append(point)
+                out[(row[0], row[1])][point.subject].append(point)
     return out
 
 
@@ -245,13 +277,21 @@ def _newest(cols: list[Any], where: list[Any], depth: int) -> Select[Any]:
         return (
             select(*cols)
             .where(*where)
-            .order_by(o.c.benchmark, o.c.metric, o.c.subject, o.c.observed_at.desc(), o.c.id.desc())
+            .order_by(
+                o.c.benchmark,
+                o.c.metric,
+                o.c.subject,
+                o.c.variant,
+                o.c.observed_at.desc(),
+                o.c.id.desc(),
+            )
         )
     # Copies of one measurement share a time, so they share a rank; the caller drops them.
     rank = (
         func.dense_rank()
         .over(
-            partition_by=(o.c.benchmark, o.c.metric, o.c.subject), order_by=o.c.observed_at.desc()
+            partition_by=(o.c.benchmark, o.c.metric, o.c.subject, o.c.variant, o.c.measured_by),
+            order_by=o.c.observed_at.desc(),
         )
         .label("rank")
     )
@@ -260,7 +300,12 @@ def _newest(cols: list[Any], where: list[Any], depth: int) -> Select[Any]:
         select(*[inner.c[c.name] for c in cols])
         .where(inner.c.rank <= depth)
         .order_by(
-            inner.c.benchmark, inner.c.metric, inner.c.subject, inner.c.at.desc(), inner.c.id.desc()
+            inner.c.benchmark,
+            inner.c.metric,
+            inner.c.subject,
+            inner.c.variant,
+            inner.c.at.desc(),
+            inner.c.id.desc(),
         )
     )
 
@@ -309,7 +354,8 @@ def pairs_with_evidence(conn: Connection) -> set[tuple[str, str]]:
 
 
 def evidence(conn: Connection, ids: Iterable[int]) -> dict[int, StoredObservation]:
-    """Whole stored observations by id."""
+    """Whole stored observations by id, with their attributes (the variant and the run that
+    decided a verdict: `variant`, `run_id`, `record`)."""
     o = observations
     cols = [
         o.c.id,
@@ -327,13 +373,15 @@ def evidence(conn: Connection, ids: Iterable[int]) -> dict[int, StoredObservatio
     wanted = sorted(set(ids))
     out = {}
     for i in range(0, len(wanted), 500):
-        q = select(*cols, o.c.ingested_at).where(o.c.id.in_(wanted[i : i + 500]))
+        q = select(*cols, o.c.ingested_at, o.c.key, o.c.attributes).where(
+            o.c.id.in_(wanted[i : i + 500])
+        )
         for row in conn.execute(q):
             (id_, feed, subject, benchmark, metric, value, stderr, n, at, source, digest,
-             ingested) = row  # fmt: skip
+             ingested, key, attributes) = row  # fmt: skip
             out[id_] = StoredObservation(
                 id_, feed, subject, benchmark, metric, value, stderr, n, at, source, digest,
-                ingested_at=ingested,
+                key, attributes or {}, ingested,
             )  # fmt: skip
     return out
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -115,6 +116,12 @@ observations = Table(
     Column("model_known", Boolean),
     # Reported by the model's developer about its own model (model cards).
     Column("vendor_reported", Boolean, nullable=False, server_default=false()),
+    # The setting the model ran at (an effort level, a scaffold; the `variant` attribute), ""
+    # when none: a series is (benchmark, metric, subject, variant).
+    Column("variant", String(200), nullable=False, server_default=""),
+    # Who measured it (vendor, independent, own; the `measured_by` attribute): a series is
+    # also per measurer, and a threshold's `evidence` chooses which it reads.
+    Column("measured_by", String(16), nullable=False, server_default="own"),
     UniqueConstraint("feed", "key", name="uq_observations_feed_key"),
     # Covers the evaluator's read (store/observations.py, series): newest first per series.
     Index(
@@ -122,6 +129,7 @@ observations = Table(
         "benchmark",
         "metric",
         "subject",
+        "variant",
         text("observed_at DESC"),
         "key",
         "value",
@@ -129,6 +137,7 @@ observations = Table(
         "stderr",
         "n",
         "feed",
+        "measured_by",
     ),
 )
 
@@ -230,6 +239,24 @@ triggers = Table(
     Column("hash", String(64), nullable=False, unique=True),
     # transition (an alert state changed) or catalog (thresholds added, changed, removed)
     Column("kind", String(16), nullable=False, server_default="transition"),
+    # Keyset paging of the read API (warden/store/reads.py): each filter, newest first.
+    Index("ix_triggers_threshold_seq", "threshold", "seq"),
+    Index("ix_triggers_alert_seq", "threshold", "subject", "seq"),
+    Index("ix_triggers_subject_seq", "subject", "seq"),
+    Index("ix_triggers_kind_seq", "kind", "seq"),
+    Index("ix_triggers_to_state_seq", "to_state", "seq"),
+    Index("ix_triggers_at", "at"),
+)
+
+# Every threshold definition the catalog has had, by its version hash (the catalog entries of
+# the trigger log name the versions): replay re-derives a trigger under the rule as it was.
+threshold_definitions = Table(
+    "threshold_definitions",
+    metadata,
+    Column("version", String(64), primary_key=True),
+    Column("threshold", String(200), nullable=False),
+    Column("definition", Text, nullable=False),  # the canonical JSON whose SHA-256 is `version`
+    Column("first_seen_at", UTCDateTime, nullable=False),
 )
 
 assessments = Table(
@@ -271,6 +298,7 @@ outbox = Table(
     Column("group_key", String(400)),
     Index("ix_outbox_due", "status", "next_attempt_at"),
     Index("ix_outbox_alert", "sink", "alert", "status", "id"),
+    Index("ix_outbox_trigger_seq", "trigger_seq"),  # a trigger's deliveries (read API)
 )
 
 # When warden started watching each threshold (its first evaluation): evidence older than that,
@@ -293,4 +321,47 @@ deliveries = Table(
     Column("error", Text),
     Column("started_at", UTCDateTime, nullable=False),
     Column("duration_seconds", Float, nullable=False),
+)
+
+# The Merkle tree over the trigger log (RFC 6962): the hash of every complete subtree, stored
+# when its last leaf is appended, at its sumdb/tlog stored-hash index (warden/core/merkle.py).
+merkle_hashes = Table(
+    "merkle_hashes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+# Checkpoints (signed tree heads) warden issued: the newest is served and written to a file.
+log_checkpoints = Table(
+    "log_checkpoints",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("root_hash", String(64), nullable=False),  # hex
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("note", Text, nullable=False),  # the checkpoint text as issued, signed or not
+    Column("key_id", String(16)),  # the Ed25519 key that signed it (None: unsigned)
+)
+
+# High availability on PostgreSQL (warden/store/leader.py): the leadership epoch (one row, id 1),
+# the fencing token every leader-only write checks, and the replicas with their heartbeats.
+leadership = Table(
+    "leadership",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("leader", String(200)),  # the replica that took this epoch
+    Column("since", UTCDateTime),
+)
+
+replicas = Table(
+    "replicas",
+    metadata,
+    Column("id", String(200), primary_key=True),  # host:port
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("leader_epoch", BigInteger),  # the epoch it leads under; None: a follower
 )

@@ -57,6 +57,8 @@ def content_of(
             "annotations": dict(threshold.then.annotations),
             "condition": threshold.when.model_dump(mode="json"),
             "provenance": {k: v.model_dump(mode="json") for k, v in threshold.provenance.items()},
+            "sources": [{"title": s.title, "url": str(s.url)} for s in threshold.sources],
+            **({"scales": threshold.scales} if threshold.scales else {}),
             "warn_at": threshold.warn_at,
             "scope": threshold.scope.value,
             "subject": transition.subject,
@@ -80,6 +82,7 @@ def content_of(
                     "observed_at": o.observed_at.isoformat(),
                     "source": o.source,
                     "content_hash": o.content_hash,
+                    **o.run(),  # variant, run_id, record: which variant and run decided
                 }
                 for o in (details[p.id] for p in ev.evidence)
             ],

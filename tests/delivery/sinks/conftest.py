@@ -12,3 +12,12 @@ from warden.core.notification import Notification
 @pytest.fixture(scope="session")
 def notifications(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Notification]:
     return build(tmp_path_factory.mktemp("triggers"))
+
+
+@pytest.fixture(scope="session")
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Notification]:
+    """Notifications of the bundled catalog's thresholds (loaded with the bundled registry, so
+    their numbers carry units and provenance), by the real pipeline (tests/support/bundled.py)."""
+    from tests.delivery.sinks.bundled import build as build_bundled
+
+    return build_bundled(tmp_path_factory.mktemp("bundled"))

@@ -94,7 +94,7 @@ def test_a_firing_event_carries_severity_evidence_mitigations_and_links(
     assert p["severity"] == "critical" and p["source"] == "warden.lab.example"
     assert p["summary"] == (
         "[FIRING] lab.cyber.ctf.high (acme/m1): Cyber uplift: most CTF challenges <solved> & "
-        "reported: cyber_ctf accuracy = 0.8 (trigger >= 0.5)"
+        "reported: cyber_ctf accuracy = 0.8 (trigger >= 0.5) [provenance not stated]"
     )
     assert (p["component"], p["group"], p["class"]) == ("acme/m1", "cyber", "high")
     assert p["timestamp"] == "2025-03-02T09:30:00+00:00"

@@ -80,6 +80,7 @@ def test_combination_measures_each_condition(notifications: dict[str, Notificati
     ]
     assert a.summary.endswith(
         "2 of 2 met (all): cyber_ctf/accuracy 0.8 >= 0.5; autonomy/hours 9.5 >= 8"
+        " [provenance not stated]"
     )
 
 

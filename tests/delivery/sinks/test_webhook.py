@@ -32,7 +32,7 @@ def test_every_kind_of_trigger_arrives_as_the_documented_payload(
     WebhookSink("hook", {"url": hook.url}).send(n)
     (got,) = hook.wait_for(1)
     body = got.json()
-    assert set(body) == {"version", "idempotency_key", "status", "summary", "trigger"}
+    assert set(body) == {"version", "idempotency_key", "status", "summary", "basis", "trigger"}
     assert body["version"] == PAYLOAD_VERSION
     assert body["idempotency_key"] == n.idempotency_key
     assert body["status"] == n.trigger["to"] and body["summary"] == summary(n.trigger)

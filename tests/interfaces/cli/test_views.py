@@ -298,3 +298,55 @@ def test_help_never_imports_rich() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stdout
+
+
+PROXY = "proxy chosen by warden's catalog"
+
+
+def test_thresholds_list_says_proxy_or_framework_number_with_the_citation(config: Path) -> None:
+    rows = warden("thresholds", "list", "--config", config).stdout.splitlines()
+    assert rows[0].split()[4:] == ["severity", "basis", "sources"]
+    metr = next(r for r in rows if r.startswith("autonomy.metr_time_horizon.p50.high "))
+    assert f" warning   {PROXY} " in re.sub(r" {2,}", "   ", metr)
+    assert "METR, Measuring AI Ability to Complete Long Tasks (2025) <https://metr.org/" in metr
+    eu = next(r for r in rows if r.startswith("compute.training_compute.eu_systemic_risk.high "))
+    assert " critical " in eu and " framework number " in eu
+    assert "<https://eur-lex.europa.eu/eli/reg/2024/1689/oj>" in eu
+    assert re.fullmatch(
+        r"\d+ thresholds in \d+ catalog files; \d+ rest on a proxy chosen by warden's catalog "
+        r"\(`--json` gives each number's note\)",
+        rows[-1],
+    )
+    data = json.loads(warden("thresholds", "list", "--json", "--config", config).stdout)
+    by_id = {t["id"]: t for t in data["thresholds"]}
+    p80 = by_id["ai_rnd_autonomy.metr_time_horizon.p80.checkpoint"]["basis"]
+    assert p80["kind"] == "proxy" and p80["label"] == PROXY
+    assert p80["numbers"]["when.value"]["kind"] == "proxy"
+    assert "RSP v2.0 checkpoint is stated in words" in p80["numbers"]["when.value"]["note"]
+    assert p80["sources"][0]["url"].startswith("https://assets.anthropic.com/")
+    assert by_id["compute.training_compute.eu_systemic_risk.high"]["basis"]["kind"] == "framework"
+    assert by_id[THRESHOLD]["basis"]["kind"] == "unstated"
+
+
+def test_cli_values_are_in_their_unit_and_rounded() -> None:
+    from thresholds import bundled_catalog, bundled_registry
+    from warden.catalog.thresholds import load_catalog
+    from warden.interfaces.cli.views import shown
+
+    catalog = load_catalog([bundled_catalog()], [bundled_registry()])
+    gpqa = catalog.by_id("general.gpqa_diamond.beyond_experts.early_warning")
+    assert shown(gpqa, 0.8363999999999999) == "83.64%"
+    assert shown(catalog.by_id("autonomy.metr_time_horizon.p50.high"), 480) == "480 min"
+    eu = catalog.by_id("compute.training_compute.eu_systemic_risk.high")
+    assert shown(eu, 2.5e24) == "2.5e24 FLOP" and shown(eu, None) == ""
+    assert shown(catalog.by_id("general.reassessment.rsp.six_months"), 200.5) == "200.5 days"
+
+
+def test_a_silence_ends_at_a_time_to_the_second(config: Path) -> None:
+    r = warden(
+        "silence", "add", "--match", f"threshold={THRESHOLD}", "--for", "2h",
+        "--by", "alice", "--comment", "maintenance", "--config", config,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert re.search(rf": until {SECOND}$", r.stdout.strip()), r.stdout
+    warden("silence", "expire", r.stdout.split()[1], "--by", "alice", "--config", config)

@@ -9,9 +9,11 @@ with Alertmanager 0.25, Debian 12's).
   resolved). One exception: a `critical` threshold's early warning (state `warning`) is
   labelled `severity="warning"`, so it does not page like the crossing itself; moving between
   `warning` and `firing` resolves the one labelling and opens the other.
-- Annotations: `summary`, `description` (what the state means, the measurements, the reason and
-  the threshold's annotations), `mitigations`, `safeguards`, `runbook_url`, `evidence` (the first
-  http(s) evidence source, else the first source), `state`, `value`, `trigger`, and the
+- Annotations: `summary`, `description` (what the state means, the measurements, what the
+  threshold's level rests on, the reason and the threshold's annotations), `mitigations`,
+  `safeguards`, `runbook_url`, `evidence` (the first http(s) evidence source, else the first
+  source), `state`, `value`, `basis` (framework number or proxy chosen by warden's catalog),
+  `sources` (the threshold's citations, one `title <url>` a line), `trigger`, and the
   threshold's own annotations under their (valid) names when they do not clash.
 - Times: `startsAt` is the trigger's time. For `firing`, `warning`, `nodata` and `error`,
   `endsAt` is now + `resolve_timeout` (default 1 h): Alertmanager resolves an alert by itself
@@ -62,7 +64,7 @@ BATCH = 500  # alerts per request in `refresh`
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 CORE_ANNOTATIONS = frozenset(
     {"summary", "description", "mitigations", "safeguards", "runbook_url", "evidence"}
-    | {"state", "value", "trigger"}
+    | {"state", "value", "trigger", "basis", "sources"}
 )
 
 
@@ -127,6 +129,8 @@ def alert_labels(
 
 def alert_annotations(a: Alert) -> dict[str, str]:
     description = [a.meaning, *(m.text for m in a.measurements)]
+    if a.basis:
+        description += [f"Threshold basis: {a.basis}", *a.basis_notes]
     if a.reason:
         description.append(f"Why: {a.reason}")
     if a.acknowledged:
@@ -146,6 +150,8 @@ def alert_annotations(a: Alert) -> dict[str, str]:
             "evidence": a.evidence_url or (sources[0] if sources else ""),
             "state": a.status,
             "value": "; ".join(m.text for m in a.measurements),
+            "basis": a.basis,
+            "sources": "\n".join(f"{t} <{u}>" if u else t for t, u in a.sources),
             "trigger": f"#{a.seq} {a.hash}",
         }
     )

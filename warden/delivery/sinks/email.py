@@ -6,6 +6,8 @@ carry the same facts (warden/sinks/render.py).
   `implicit` is SMTPS (port 465); `none` never encrypts. Certificates are verified, against
   `ca_file` when given. `username` and `password` log in after the upgrade; the password is never
   sent over an unencrypted connection unless `tls: none` says so.
+- Body: the facts of warden/sinks/render.py, with what the threshold's level rests on (a
+  framework's number or a proxy chosen by the catalog) and the threshold's sources.
 - Headers: `Subject` is the summary line; `Message-ID` is `<idempotency key@sender's domain>`,
   so a re-sent alert is recognisably the same message; `References` names one id per threshold x
   subject, so mail readers thread an alert's firing, repeats and resolution; `Date` is the
@@ -40,7 +42,7 @@ from warden import __version__
 from warden.core.errors import DeliveryError
 from warden.core.notification import Notification, one_line
 from warden.core.plugins import options
-from warden.delivery.sinks.render import Alert, digest, digest_line, view
+from warden.delivery.sinks.render import Alert, digest, digest_line, http_url, view
 
 
 class Options(BaseModel):
@@ -100,6 +102,9 @@ def text_body(a: Alert) -> str:
     ]
     if a.measurements:
         lines += ["Value vs levels:", *(f"  - {m.text}" for m in a.measurements), ""]
+    if a.basis:
+        lines += [f"Threshold basis: {a.basis}", *(f"  - {n}" for n in a.basis_notes)]
+        lines += ["Sources:", *(f"  - {t} <{u}>" if u else f"  - {t}" for t, u in a.sources), ""]
     if a.reason:
         lines += [f"Why: {a.reason}", ""]
     if a.acknowledged:
@@ -154,6 +159,10 @@ def html_body(a: Alert) -> str:
             parts.append("</ul>")
 
     listing("Value vs levels", [e(m.text) for m in a.measurements])
+    if a.basis:
+        parts.append(f"<p><strong>Threshold basis:</strong> {e(a.basis)}</p>")
+        listing("Basis of each number", [e(n) for n in a.basis_notes])
+        listing("Sources", [_a(http_url(u), t) for t, u in a.sources])
     if a.reason:
         parts.append(f"<p><strong>Why:</strong> {e(a.reason)}</p>")
     if a.acknowledged:

@@ -10,7 +10,8 @@
   events for the key land on the alert the first one opened, whose urgency that first severity
   may have set, so an early warning is not sent as a lesser one; route early warnings elsewhere
   if they should not page), `timestamp` (the trigger's time), `component` = subject, `group` =
-  domain, `class` = level, and `custom_details` with the measurements, reason, mitigations,
+  domain, `class` = level, and `custom_details` with the measurements, the threshold's basis
+  (framework number or proxy, each number's note) and sources, reason, mitigations,
   safeguards, annotations and the evidence (its first 20 observations); `links` to the runbook
   and the evidence. A resolve carries only the key.
 - Outcomes: 202 (any 2xx) is delivered; 400 (an invalid event: the errors are quoted) and other
@@ -96,6 +97,9 @@ def details(n: Notification, a: Alert) -> dict[str, Any]:
         "title": a.title,
         "subject": a.subject_text,
         "measurements": [m.text for m in a.measurements],
+        "basis": a.basis,
+        "basis_notes": list(a.basis_notes),
+        "sources": [f"{t} <{u}>" if u else t for t, u in a.sources],
         "reason": a.reason,
         "acknowledged": a.acknowledged,
         "mitigations": list(a.mitigations),

@@ -9,10 +9,16 @@ the value seconds). `view` turns any of them into the same plain facts, already 
   `nodata` and `error` say the alert is *not* resolved), `change` ("inactive -> firing");
 - `headline` ("FIRING: <title> - <subject>") and `summary` (the payload's one-line summary);
 - `measurements`: one per condition, each the value with its uncertainty (`± stderr`, `n`)
-  against the trigger level and the warning level;
+  against the trigger level and the warning level, in the metric's unit and rounded to its
+  significance (warden.core.display: `83.64%`, `480 min`, `2.5e24 FLOP`), each level marked
+  `[framework number]` or `[proxy]` when the catalog tags it;
+- `basis` (what the threshold's level rests on: "framework number", "proxy chosen by warden's
+  catalog", ...), `basis_notes` (each tagged number with its note) and `sources` (the
+  threshold's citations, title and URL), from warden.core.basis;
 - `reason`, `mitigations`, `safeguards`, `runbook`, `annotations`, `labels`;
 - `acknowledged` ("by NAME at TIME: NOTE") when a person acknowledged the alert;
-- `evidence` (each observation, with a link when its source is an http(s) URL) and
+- `evidence` (each observation, its model with the variant that decided when the evidence
+  names one, "gpt-5.2-2025-12-11 (xhigh)", and a link when its source is an http(s) URL) and
   `evidence_url` (the first such link);
 - provenance of the notification: `threshold`, `version`, `seq`, `hash`, `key`, `at`.
 
@@ -26,12 +32,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from warden.core.basis import SHORT, Basis
+from warden.core.display import display, level, series_scale, timestamp, value_scale
 from warden.core.notification import (
     Notification,
+    basis_of,
     group_summary,
     number,
     one_line,
@@ -61,21 +70,29 @@ class Measurement:
     """One condition: what is measured, its value (with uncertainty) and the levels."""
 
     what: str  # "bench acc", "days since the last assessment", ...
-    value: str  # "0.8 ± 0.05 (n=200)", "no data"
-    trigger: str  # ">= 0.5"
-    warning: str  # ">= 0.4", or "" without an early warning
+    value: str  # "80% ± 5% (n=200)", "no data"
+    trigger: str  # ">= 50%"
+    warning: str  # ">= 40%", or "" without an early warning
+    trigger_basis: str = ""  # "framework number" or "proxy" when the catalog tags the level
+    warning_basis: str = ""
 
     @property
     def text(self) -> str:
-        levels = f"trigger {self.trigger}" + (f", warning {self.warning}" if self.warning else "")
+        levels = f"trigger {self.trigger}" + _tag(self.trigger_basis)
+        if self.warning:
+            levels += f", warning {self.warning}" + _tag(self.warning_basis)
         return f"{self.what} = {self.value} ({levels})"
+
+
+def _tag(kind: str) -> str:
+    return f" [{kind}]" if kind else ""
 
 
 @dataclass(frozen=True)
 class Evidence:
     model: str
     series: str  # "benchmark/metric"
-    value: str  # "0.8 ± 0.05 (n=200)"
+    value: str  # "80% ± 5% (n=200)"
     observed_at: str
     feed: str
     source: str
@@ -111,6 +128,9 @@ class Alert:
     annotations: tuple[tuple[str, str], ...]
     labels: tuple[tuple[str, str], ...]
     acknowledged: str  # "by alice at 2026-01-01 10:00:00 UTC: looking", or ""
+    basis: str  # "framework number", "proxy chosen by warden's catalog", ...
+    basis_notes: tuple[str, ...]  # "when.value: proxy (chosen by us: ...)", one per number
+    sources: tuple[tuple[str, str], ...]  # the threshold's citations: (title, url)
     evidence: tuple[Evidence, ...]
     evidence_url: str | None
     at: str  # "2026-01-01 00:00:00 UTC"
@@ -126,7 +146,11 @@ def view(n: Notification) -> Alert:
     status, previous = text(t.get("to"), "unknown"), text(t.get("from"), "unknown")
     threshold, subject = text(t.get("threshold"), "unknown"), text(t.get("subject"), "unknown")
     title = text(t.get("title"), threshold)
-    evidence = tuple(_evidence(e) for e in _list(t.get("evidence")) if isinstance(e, Mapping))
+    scales = t.get("scales")
+    evidence = tuple(
+        _evidence(e, scales) for e in _list(t.get("evidence")) if isinstance(e, Mapping)
+    )
+    b = basis_of(t)
     subject_text = _subject_text(t, subject, evidence)
     status_text = STATUS_TEXT.get(status, status.upper())
     severity = text(t.get("severity"), "warning")
@@ -154,6 +178,9 @@ def view(n: Notification) -> Alert:
         annotations=_pairs(t.get("annotations")),
         labels=_pairs(t.get("labels")),
         acknowledged=_acknowledged(t.get("acknowledged")),
+        basis="" if _is_feed(t) else b.label,
+        basis_notes=b.notes,
+        sources=b.sources,
         evidence=evidence,
         evidence_url=next((e.url for e in evidence if e.url), None),
         at=when(t.get("at")),
@@ -165,20 +192,23 @@ def view(n: Notification) -> Alert:
 
 
 def measurements(t: Mapping[str, Any]) -> tuple[Measurement, ...]:
-    """One measurement per condition of the trigger's threshold."""
+    """One measurement per condition of the trigger's threshold, in its unit."""
     cond = t.get("condition")
     cond = cond if isinstance(cond, Mapping) else {}
     evidence = [e for e in _list(t.get("evidence")) if isinstance(e, Mapping)]
     value = number(t.get("value"))
     op, limit = text(cond.get("op"), "?"), number(cond.get("value"))
     warn_at = number(t.get("warn_at"))
+    b = basis_of(t)
+    scales = t.get("scales")
     if "mode" in cond:
         parts = [p for p in _list(cond.get("of")) if isinstance(p, Mapping)]
         subject = text(t.get("subject"))
-        return tuple(_part(p, evidence, subject) for p in parts)
+        return tuple(_part(i, p, evidence, subject, b, scales) for i, p in enumerate(parts))
+    scale = value_scale(cond, scales)
+    tags = (_short(b.of(None)), _short(b.of(None, warning=True)))
     if "since" in cond:
         days = cond.get("since") == "days"
-        unit = " days" if days else " x"
         what = (
             "days since the last assessment"
             if days
@@ -187,9 +217,10 @@ def measurements(t: Mapping[str, Any]) -> tuple[Measurement, ...]:
         return (
             Measurement(
                 what,
-                "no data" if value is None else f"{value:.4g}{unit}",
-                _level(op, limit, unit),
-                _level(op, warn_at, unit) if warn_at is not None else "",
+                display(value, scale),
+                level(op, limit, scale),
+                level(op, warn_at, scale) if warn_at is not None else "",
+                *tags,
             ),
         )
     if "feed" in cond:
@@ -204,49 +235,84 @@ def measurements(t: Mapping[str, Any]) -> tuple[Measurement, ...]:
     newest = evidence[0] if evidence else {}
     stderr = number(newest.get("stderr")) if number(newest.get("value")) == value else None
     n = newest.get("n") if number(newest.get("value")) == value else None
-    trigger = _level(op, limit)
+    trigger = level(op, limit, scale)
     if number(cond.get("ratio")) is not None:
         trigger += f" ({number(cond.get('ratio')):g} x baseline {text(cond.get('baseline'))})"
     return (
         Measurement(
             f"{text(cond.get('benchmark'), '?')} {text(cond.get('metric'), '?')}",
-            _value(value, stderr, n),
+            _value(value, stderr, n, scale),
             trigger,
-            _level(op, warn_at) if warn_at is not None else "",
+            level(op, warn_at, scale) if warn_at is not None else "",
+            *tags,
         ),
     )
 
 
-def _part(part: Mapping[str, Any], evidence: list[Mapping[str, Any]], subject: str) -> Measurement:
+def _short(kind: str | None) -> str:
+    return SHORT.get(kind or "", "")
+
+
+def _part(
+    i: int,
+    part: Mapping[str, Any],
+    evidence: list[Mapping[str, Any]],
+    subject: str,
+    b: Basis,
+    scales: Any,
+) -> Measurement:
     bench, metric = text(part.get("benchmark"), "?"), text(part.get("metric"), "?")
+    scale = series_scale(scales, bench, metric)
     match = next(
         (e for e in evidence if e.get("benchmark") == bench and e.get("metric") == metric), None
     )
     shown = "no evidence"
     if match is not None:
-        shown = _value(number(match.get("value")), number(match.get("stderr")), match.get("n"))
+        shown = _value(
+            number(match.get("value")), number(match.get("stderr")), match.get("n"), scale
+        )
         if match.get("model") is not None and text(match.get("model")) != subject:
-            shown += f" [{text(match.get('model'))}]"  # the frontier's best model
+            shown += f" [{_model(match)}]"  # the frontier's best model
     op, warn_at = text(part.get("op"), "?"), number(part.get("warn_at"))
     return Measurement(
         f"{bench} {metric}",
         shown,
-        _level(op, number(part.get("value"))),
-        _level(op, warn_at) if warn_at is not None else "",
+        level(op, number(part.get("value")), scale),
+        level(op, warn_at, scale) if warn_at is not None else "",
+        _short(b.of(i)),
+        _short(b.of(i, warning=True)),
     )
 
 
-def _evidence(e: Mapping[str, Any]) -> Evidence:
+def _evidence(e: Mapping[str, Any], scales: Any = None) -> Evidence:
     source = text(e.get("source"))
+    scale = series_scale(scales, e.get("benchmark"), e.get("metric"))
     return Evidence(
-        model=text(e.get("model"), "?"),
+        model=_model(e),
         series=f"{text(e.get('benchmark'), '?')}/{text(e.get('metric'), '?')}",
-        value=_value(number(e.get("value")), number(e.get("stderr")), e.get("n")),
+        value=_value(number(e.get("value")), number(e.get("stderr")), e.get("n"), scale),
         observed_at=when(e.get("observed_at")),
         feed=text(e.get("feed")),
         source=source,
         url=http_url(source),
     )
+
+
+def _model(e: Mapping[str, Any]) -> str:
+    """The evidence's model, with the variant (reasoning effort, scaffold) that decided when the
+    evidence names one: "gpt-5.2-2025-12-11 (xhigh)"."""
+    attributes = e.get("attributes")
+    variant = e.get("variant")
+    if variant in (None, "") and isinstance(attributes, Mapping):
+        variant = attributes.get("variant")
+    model = text(e.get("model"), "?")
+    shown = text(variant).strip() if isinstance(variant, str | int | float) else ""
+    return f"{model} ({shown})" if shown else model
+
+
+def _is_feed(t: Mapping[str, Any]) -> bool:
+    cond = t.get("condition")
+    return isinstance(cond, Mapping) and "feed" in cond
 
 
 def _acknowledged(ack: Any) -> str:
@@ -269,17 +335,13 @@ def _subject_text(t: Mapping[str, Any], subject: str, evidence: tuple[Evidence, 
     return subject
 
 
-def _value(value: float | None, stderr: float | None, n: Any) -> str:
+def _value(value: float | None, stderr: float | None, n: Any, scale: str | None = None) -> str:
     if value is None:
         return "no data"
-    out = f"{value:g}" + (f" ± {stderr:g}" if stderr is not None else "")
+    out = display(value, scale) + (f" ± {display(stderr, scale)}" if stderr is not None else "")
     if isinstance(n, int) and not isinstance(n, bool):
         out += f" (n={n})"
     return out
-
-
-def _level(op: str, limit: float | None, unit: str = "") -> str:
-    return f"{op} {'?' if limit is None else f'{limit:g}'}{unit}"
 
 
 def duration(seconds: float | None) -> str:
@@ -303,9 +365,7 @@ def when(value: Any) -> str:
         at = datetime.fromisoformat(raw)
     except ValueError:
         return raw
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return timestamp(at)
 
 
 def http_url(value: Any) -> str | None:

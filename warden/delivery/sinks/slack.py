@@ -2,7 +2,9 @@
 fallback shown in notifications).
 
 The message says what crossed (threshold title and id, subject), each measurement with its
-uncertainty against the trigger and warning levels, the state change, severity, the required
+uncertainty against the trigger and warning levels (in the metric's unit), what the threshold's
+level rests on (a framework's number or a proxy chosen by the catalog, with the threshold's
+sources as links), the state change, severity, the required
 mitigations and safeguards, and links to the runbook and the evidence. Resolved, no-data and
 error messages have their own headline, emoji and meaning line.
 
@@ -117,6 +119,8 @@ def blocks(a: Alert) -> list[dict[str, Any]]:
     if a.measurements:
         lines = "\n".join(f"• {mrkdwn(m.text)}" for m in a.measurements)
         out.append(_section(f"*Value vs levels*\n{lines}"))
+    if a.basis:
+        out.append(_section(basis_text(a)))
     if a.reason:
         out.append(_section(f"*Why*\n{mrkdwn(a.reason)}"))
     if a.acknowledged:
@@ -157,6 +161,16 @@ def blocks(a: Alert) -> list[dict[str, Any]]:
         }
     )
     return out
+
+
+def basis_text(a: Alert) -> str:
+    """What the threshold's level rests on (framework number or proxy), each tagged number's
+    note, and the threshold's sources as links."""
+    lines = [f"*Threshold basis*: {mrkdwn(a.basis)}", *(f"• {mrkdwn(n)}" for n in a.basis_notes)]
+    if a.sources:
+        cited = [link(url, title) if http_url(url) else mrkdwn(title) for title, url in a.sources]
+        lines.append("*Sources*: " + " · ".join(cited))
+    return "\n".join(lines)
 
 
 def _evidence_line(line: str, url: str | None, source: str) -> str:

@@ -128,7 +128,9 @@ def silence_add(
         )
     finally:
         w.close()
-    click.echo(f"silence {silence_id} (trigger {seq}): until {ends.isoformat()}")
+    from warden.interfaces.cli.tables import when
+
+    click.echo(f"silence {silence_id} (trigger {seq}): until {when(ends)}")
 
 
 @silence.command("list")

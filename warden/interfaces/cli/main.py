@@ -51,15 +51,25 @@ def main(ctx: click.Context, config: str | None) -> None:
 @user_errors
 def run(ctx: Context) -> None:
     """Run the daemon: feeds on their schedules, evaluation, alert delivery and the HTTP API
-    (/metrics, /healthz, /readyz, POST /api/v1/observations). Stops cleanly on SIGTERM."""
+    (/metrics, /healthz, /readyz, POST /api/v1/observations). Stops cleanly on SIGTERM.
+
+    On SQLite one daemon serves a database file: a second `warden run` on the same file refuses
+    to start and names the running one (several replicas need PostgreSQL)."""
     from warden.app import logs
     from warden.app.daemon import Warden, serve
     from warden.interfaces.api.app import create_app
     from warden.interfaces.api.limits import SlowClientH11
+    from warden.store.single import hold
 
     settings = ctx.settings()
     logs.setup(settings.log_format)
-    sys.exit(serve(Warden(settings), create_app, SlowClientH11))
+    held = hold(settings.database_url)  # before the store is touched: no second migrator
+    try:
+        code = serve(Warden(settings), create_app, SlowClientH11)
+    finally:
+        if held is not None:
+            held.release()
+    sys.exit(code)
 
 
 @main.command()
@@ -228,30 +238,6 @@ def log(ctx: click.Context, fmt: str | None, threshold: str | None) -> None:
     views.trigger_log(w, fmt or "table", threshold)
 
 
-@log.command()
-@config_option
-@pass_ctx
-@user_errors
-def verify(ctx: Context) -> None:
-    """Recompute the trigger log's hash chain; exit 1 naming the first bad entry. Reads only
-    the store: it works while the catalog is broken."""
-    from warden.core.errors import ChainError
-    from warden.store import alerts
-    from warden.triggerlog.entries import verify as verify_chain
-
-    store = ctx.store()
-    try:
-        with store.read() as conn:
-            entries = list(alerts.entries(conn))
-    finally:
-        store.dispose()
-    broken = verify_chain(entries)
-    if broken is not None:
-        raise ChainError(broken.seq, broken.why)
-    head = entries[-1].hash if entries else "(empty)"
-    click.echo(f"ok: {len(entries)} entries verified; head {head}")
-
-
 @main.group()
 def db() -> None:
     """Database maintenance."""
@@ -327,35 +313,13 @@ def thresholds_test(ctx: Context, files: tuple[str, ...]) -> None:
 @pass_ctx
 @user_errors
 def thresholds_list(ctx: Context, as_json: bool) -> None:
-    """Every threshold of the configured catalog: id, level, domain, scope and sources."""
-    import json
-
+    """Every threshold of the configured catalog: id, level, domain, scope, severity, what its
+    trigger level rests on (a framework's number or a proxy chosen by the catalog) and sources."""
     from warden.catalog.thresholds import load_catalog
-    from warden.interfaces.cli import tables
+    from warden.interfaces.cli import views
 
     settings = ctx.settings()
-    catalog = load_catalog(settings.catalog_paths(), settings.registry_paths())
-    rows = [
-        {
-            "id": t.id,
-            "title": t.title,
-            "level": t.level.value,
-            "domain": t.domain,
-            "scope": t.scope.value,
-            "sources": [{"title": s.title, "url": str(s.url)} for s in t.sources],
-        }
-        for t in catalog.thresholds
-    ]
-    if as_json:
-        click.echo(json.dumps({"thresholds": rows}, indent=2))
-        return
-    table = [
-        [*((t.id, t.level.value, t.domain, t.scope.value) if n == 0 else ("",) * 4), source]
-        for t in catalog.thresholds
-        for n, source in enumerate(f"{s.title} <{s.url}>" for s in t.sources)
-    ]
-    click.echo(tables.table(["id", "level", "domain", "scope", "sources"], table, wrap=["sources"]))
-    click.echo(f"\n{len(rows)} thresholds in {len(catalog.files)} catalog files")
+    views.thresholds(load_catalog(settings.catalog_paths(), settings.registry_paths()), as_json)
 
 
 def _register() -> None:
@@ -365,6 +329,8 @@ def _register() -> None:
     from warden.interfaces.cli import feeds as cli_feeds
     from warden.interfaces.cli import forecast as cli_forecast
     from warden.interfaces.cli import log as cli_log
+    from warden.interfaces.cli import registry as cli_registry
+    from warden.interfaces.cli import replay as cli_replay
 
     cli_assess.register(main)
     cli_feeds.register(main)
@@ -372,6 +338,8 @@ def _register() -> None:
     cli_log.register(main)
     cli_deliveries.register(main)
     cli_forecast.register(main)
+    cli_registry.register(main)
+    cli_replay.register(main)
 
 
 _register()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -141,6 +141,9 @@ def _rate() -> Any:
     return Rate()
 
 
+COUNTED = 1000  # observations of a stream counted at a time
+
+
 class Watched:
     """A connector that tells `progress` what passes through it, and, with `since`, leaves out
     the observations made before it (counted in `left_out`). Made by `watch`, under the name of
@@ -164,9 +167,8 @@ class Watched:
                 self.progress.advance(rejected=1)
             yield item
 
-    def parse(self, payload: Payload) -> list[Observation | Rejection]:
+    def parse(self, payload: Payload) -> Iterable[Observation | Rejection]:
         from warden.core.errors import NotReady
-        from warden.core.model import Observation
 
         try:
             parsed = self.inner.parse(payload)
@@ -175,15 +177,36 @@ class Watched:
         except Exception:  # the feed run rejects the payload
             self.progress.advance(rejected=1)
             raise
-        out: list[Observation | Rejection] = []
-        for o in parsed:
-            if self.since is not None and isinstance(o, Observation) and o.observed_at < self.since:
-                self.left_out += 1
-                continue
-            out.append(o)
-        kept = sum(isinstance(o, Observation) for o in out)
-        self.progress.advance(observations=kept, rejected=len(out) - kept)
-        return out
+        kept = self._kept(parsed)
+        # A list stays a list; a stream stays a stream (ingest reads it a chunk at a time).
+        return list(kept) if isinstance(parsed, Sequence) else kept
+
+    def _kept(self, parsed: Iterable[Observation | Rejection]) -> Iterator[Observation | Rejection]:
+        """`parsed` but the observations before `since`, counted as they pass (every `COUNTED`
+        and at the end)."""
+        from warden.core.errors import NotReady
+        from warden.core.model import Rejection
+
+        kept = refused = 0
+        try:
+            for o in parsed:
+                if isinstance(o, Rejection):
+                    refused += 1
+                elif self.since is not None and o.observed_at < self.since:
+                    self.left_out += 1
+                    continue
+                else:
+                    kept += 1
+                yield o
+                if kept + refused >= COUNTED:
+                    self.progress.advance(observations=kept, rejected=refused)
+                    kept = refused = 0
+        except NotReady:
+            raise
+        except Exception:  # the feed run rejects the payload
+            self.progress.advance(rejected=1)
+            raise
+        self.progress.advance(observations=kept, rejected=refused)
 
 
 def watch(connector: Connector, progress: Progress, since: datetime | None = None) -> Watched:

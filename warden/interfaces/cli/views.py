@@ -1,5 +1,7 @@
-"""What the CLI shows: the evaluations, the status, the trigger log and unmapped ids, as tables
-for people (warden.interfaces.cli.tables draws them) or JSON and CSV for programs."""
+"""What the CLI shows: the evaluations, the status, the trigger log, unmapped ids and the
+thresholds, as tables for people (warden.interfaces.cli.tables draws them) or JSON and CSV for
+programs. Tables show values in their unit, rounded to their significance (warden.core.display:
+`83.64%`, `480 min`, `2.5e24 FLOP`); JSON and CSV keep the raw numbers."""
 
 from __future__ import annotations
 
@@ -11,15 +13,17 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from warden.core.chain import ASSESSMENT, CATALOG, Entry
+from warden.core.display import display, value_scale
 from warden.evaluation.evaluate import explain
 from warden.interfaces.cli.tables import paragraph, state_style, table, when
 from warden.store import alerts, stats
+from warden.store import leader as leader_rows
 from warden.store import observations as obs_rows
 
 if TYPE_CHECKING:
     from warden.alerting.cycle import CycleResult
     from warden.app.daemon import Warden
-    from warden.catalog.thresholds import Catalog
+    from warden.catalog.thresholds import Catalog, Threshold
 
 
 def evaluations(result: CycleResult, catalog: Catalog, as_json: bool) -> None:
@@ -52,16 +56,63 @@ def evaluations(result: CycleResult, catalog: Catalog, as_json: bool) -> None:
                         r["threshold"],
                         r["subject"],
                         r["verdict"],
-                        "" if r["value"] is None else f"{r['value']:g}",
+                        shown(catalog.by_id(e.threshold), e.value),
                         r["reason"],
                     ]
-                    for r in rows
+                    for r, e in zip(rows, result.evaluations, strict=True)
                 ],
                 wrap=["reason"],
                 styles={"verdict": state_style},
             )
         )
     click.echo(f"\n{len(result.transitions)} new triggers")
+
+
+def shown(t: Threshold, value: float | None) -> str:
+    """An evaluation's value for a table: in the unit of what the threshold measures."""
+    if value is None:
+        return ""
+    return display(value, value_scale(t.when.model_dump(mode="json"), t.scales))
+
+
+def thresholds(catalog: Catalog, as_json: bool) -> None:
+    """Every threshold: id, level, domain, scope, severity, what its trigger level rests on (a
+    framework's number or a proxy chosen by the catalog) and its sources."""
+    rows = [
+        {
+            "id": t.id,
+            "title": t.title,
+            "level": t.level.value,
+            "domain": t.domain,
+            "scope": t.scope.value,
+            "severity": t.then.severity,
+            "sources": [{"title": s.title, "url": str(s.url)} for s in t.sources],
+            "basis": t.basis.as_dict(),
+        }
+        for t in catalog.thresholds
+    ]
+    if as_json:
+        click.echo(json.dumps({"thresholds": rows}, indent=2))
+        return
+    shown_rows = [
+        [
+            *(
+                (t.id, t.level.value, t.domain, t.scope.value, t.then.severity, t.basis.label)
+                if n == 0
+                else ("",) * 6
+            ),
+            source,
+        ]
+        for t in catalog.thresholds
+        for n, source in enumerate(f"{s.title} <{s.url}>" for s in t.sources)
+    ]
+    headers = ["id", "level", "domain", "scope", "severity", "basis", "sources"]
+    click.echo(table(headers, shown_rows, wrap=["basis", "sources"]))
+    proxies = sum(t.basis.kind == "proxy" for t in catalog.thresholds)
+    click.echo(
+        f"\n{len(rows)} thresholds in {len(catalog.files)} catalog files; {proxies} rest on a "
+        "proxy chosen by warden's catalog (`--json` gives each number's note)"
+    )
 
 
 def status(w: Warden, as_json: bool) -> None:
@@ -71,6 +122,8 @@ def status(w: Warden, as_json: bool) -> None:
         outbox = stats.outbox_counts(conn)
     with w.store.read() as conn:
         seen = obs_rows.pairs_with_evidence(conn)
+        epoch, leader = leader_rows.current_epoch(conn)
+        replicas = leader_rows.list_replicas(conn)
     data: dict[str, Any] = {
         "states": [
             {"threshold": t, "subject": s, "state": st, "since": since.isoformat()}
@@ -88,6 +141,19 @@ def status(w: Warden, as_json: bool) -> None:
             for f, a, s in feeds
         ],
         "outbox": outbox,
+        # The replicas sharing the store (PostgreSQL) and who leads, under which epoch.
+        "leader": {"replica": leader, "epoch": epoch},
+        "replicas": [
+            {
+                "replica": r.id,
+                "host": r.host,
+                "pid": r.pid,
+                "started_at": r.started_at.isoformat(),
+                "heartbeat_at": r.heartbeat_at.isoformat(),
+                "role": "leader" if r.id == leader and r.leader_epoch == epoch else "follower",
+            }
+            for r in replicas
+        ],
     }
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -113,6 +179,18 @@ def status(w: Warden, as_json: bool) -> None:
             )
         )
     click.echo(f"\noutbox: {', '.join(f'{k} {v}' for k, v in sorted(outbox.items())) or 'empty'}")
+    if replicas:
+        click.echo(
+            "\n"
+            + table(
+                ["replica", "pid", "started", "last heartbeat", "role"],
+                [
+                    [r["replica"], r["pid"], r["started_at"], r["heartbeat_at"], r["role"]]
+                    for r in data["replicas"]
+                ],
+            )
+        )
+        click.echo(f"leader: {leader or 'none'} (epoch {epoch})")
 
 
 LOG_FIELDS = [
@@ -197,7 +275,7 @@ def _row(e: Entry) -> list[object]:
         ]
     if e.kind == ASSESSMENT:
         what = f"assessed by {b['by']} ({b['assessed_at'][:10]})"
-        compute = "" if b.get("compute") is None else f"{b['compute']:g} FLOP"
+        compute = "" if b.get("compute") is None else display(b["compute"], "flop")
         return [e.seq, when(e.at), "(assessment)", e.subject, what, compute, ""]
     value = b.get("value")
     return [
@@ -206,9 +284,16 @@ def _row(e: Entry) -> list[object]:
         e.threshold,
         e.subject,
         f"{e.from_state} -> {e.to_state}",
-        "" if value is None else f"{value:g}",
+        _logged(value, b),
         b.get("severity"),
     ]
+
+
+def _logged(value: object, b: dict[str, object]) -> str:
+    """A trigger's value for the log table, in its unit (the scales the entry recorded)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    return display(value, value_scale(b.get("condition"), b.get("scales")))
 
 
 def unmapped(w: Warden, as_json: bool) -> None:
