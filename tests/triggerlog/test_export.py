@@ -33,7 +33,9 @@ from tests.support.exportlogs import (
 )
 from tests.support.factories import T0
 from warden.core.chain import GENESIS, chain_hash
+from warden.core.merkle import leaf_hash, root_of
 from warden.store import Store
+from warden.triggerlog.checkpoint import Checkpoint
 from warden.triggerlog.export import COLUMNS, Filters, select
 
 
@@ -249,6 +251,9 @@ def test_a_rechained_forgery_is_refused_unsigned_unless_allowed_and_fails_signed
         x["prev_hash"], x["hash"] = prev, chain_hash(prev, str(x["content"]))
         prev = str(x["hash"])
     header["log_head"] = {"seq": 7, "hash": prev}
+    # ... and the checkpoint the header carries: its Merkle root over the forged entries.
+    forged = Checkpoint("forger", 7, root_of([leaf_hash(str(x["content"]).encode()) for x in rows]))
+    header["checkpoint"] = forged.text
     text = json.dumps(header) + "\n" + "".join(json.dumps(x) + "\n" for x in rows)
     path.write_text(text)
     assert prev != log.entries[-1].hash

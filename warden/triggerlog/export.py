@@ -40,7 +40,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import IO, Any
@@ -170,8 +170,16 @@ class Summary:
     sha256: str = ""
 
 
-def export(conn: Connection, fmt: str, filters: Filters, now: datetime, out: IO[bytes]) -> Summary:
-    """Write the export of the trigger log read through `conn` to `out`."""
+def export(
+    conn: Connection,
+    fmt: str,
+    filters: Filters,
+    now: datetime,
+    out: IO[bytes],
+    checkpoint: Callable[[int], str] | None = None,
+) -> Summary:
+    """Write the export of the trigger log read through `conn` to `out`; `checkpoint` gives the
+    checkpoint of the log at its head's size, for the header (the one the export ends at)."""
     head = alerts.chain_head(conn)
     summary = Summary(head)
     digest = hashlib.sha256()
@@ -191,6 +199,7 @@ def export(conn: Connection, fmt: str, filters: Filters, now: datetime, out: IO[
         "hash_rule": HASH_RULE,
         "columns": list(COLUMNS),
         "note": NOTES[filters.scope],
+        **({"checkpoint": checkpoint(head[0])} if checkpoint is not None else {}),
     }
     put(("" if fmt == "jsonl" else "# ") + canonical(header) + "\n")
     buffer = io.StringIO()
@@ -423,6 +432,8 @@ def verify_export(data: bytes, sig: bytes | None, key: Key | None) -> Verified:
             f"the export ends at seq {last['seq']} but the log's head was seq {head[0]} "
             f"({head[1]}): entries are missing at the end"
         )
+    if "checkpoint" in header and f.scope == "complete":
+        _check_checkpoint(header["checkpoint"], rows)
     v = Verified(
         fmt,
         f,
@@ -437,3 +448,24 @@ def verify_export(data: bytes, sig: bytes | None, key: Key | None) -> Verified:
     if sig is None:
         return v
     return replace(v, signature=_check_signature(data, sig, key, v))
+
+
+def _check_checkpoint(text: Any, rows: list[tuple[int, dict[str, Any]]]) -> None:
+    """That a complete export's entries have the Merkle root of the checkpoint its header
+    carries (the log's checkpoint at its head; checked against a kept one with `warden log
+    verify-proof`)."""
+    from warden.core.merkle import leaf_hash, root_of
+    from warden.triggerlog.checkpoint import CheckpointError, parse
+
+    if not isinstance(text, str):
+        raise ExportError("line 1: checkpoint is not text")
+    try:
+        cp = parse(text, "line 1: checkpoint")
+    except CheckpointError as exc:
+        raise ExportError(str(exc)) from exc
+    leaves = [leaf_hash(str(r["content"]).encode()) for _, r in rows]
+    if cp.size != len(leaves) or root_of(leaves) != cp.root:
+        raise ExportError(
+            f"line 1: the checkpoint ({cp.size} entries) is not the Merkle root of the "
+            f"{len(leaves)} entries exported"
+        )

@@ -73,7 +73,7 @@ def test_acks_and_silences_over_http(tmp_path: Path) -> None:
         )
         assert r.status_code == 201, r.text
         silence = r.json()["id"]
-        listed = requests.get(f"{api}/silences", timeout=10).json()
+        listed = requests.get(f"{api}/silences", headers=AUTH, timeout=10).json()
         assert [(s["id"], s["match"], s["created_by"]) for s in listed] == [
             (silence, {"domain": "cyber"}, "ops")
         ]
@@ -106,7 +106,7 @@ def test_acks_and_silences_over_http(tmp_path: Path) -> None:
             requests.delete(f"{api}/silences/77?by=ops", headers=AUTH, timeout=10).status_code
             == 404
         )
-        assert requests.get(f"{api}/silences", timeout=10).json() == []
+        assert requests.get(f"{api}/silences", headers=AUTH, timeout=10).json() == []
     store = w.store.__class__(settings.database_url)
     with store.read() as conn:
         entries = {e.seq: e for e in alerts.entries(conn)}

@@ -154,7 +154,7 @@ def test_422_for_a_request_that_does_not_fit(api: tuple[str, Warden]) -> None:
     assert post(f"{url}/api/v1/silences", {**silence, "force": True}).status_code == 201
     r = requests.delete(f"{url}/api/v1/silences/abc?by=o", headers=AUTH, timeout=10)
     assert r.status_code == 422 and message(r).startswith("path.silence_id: ")
-    r = requests.get(f"{url}/api/v1/silences?all=maybe", timeout=10)
+    r = requests.get(f"{url}/api/v1/silences?all=maybe", headers=AUTH, timeout=10)
     assert r.status_code == 422 and message(r).startswith("query.all: ")
     r = requests.delete(f"{url}/api/v1/silences/1", headers=AUTH, timeout=10)
     assert r.status_code == 422 and message(r).startswith("by:")
@@ -188,7 +188,7 @@ def test_503_while_the_store_is_unavailable(api: tuple[str, Warden], tmp_path: P
         assert r.status_code == 503, r.text
         assert "unavailable" in message(r) and "try again later" in message(r)
         assert r.headers["Retry-After"] == "30"
-        r = requests.get(f"{url}/api/v1/silences", timeout=10)
+        r = requests.get(f"{url}/api/v1/silences", headers=AUTH, timeout=10)
         assert r.status_code == 503
     finally:
         db.rmdir()

@@ -1,16 +1,17 @@
-"""The HTTP API: `/metrics`, `/healthz`, `/readyz` and `POST /api/v1/observations`."""
+"""The HTTP API: `/metrics`, `/healthz`, `/readyz`, `POST /api/v1/observations`, the actions on
+alerts (alerts.py), the read API (reads.py); `/docs` and `/redoc` from bundled assets (no CDN:
+fastapi-offline ships Swagger UI and ReDoc)."""
 
 from __future__ import annotations
 
 import gzip
-import hmac
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import Counter
+from fastapi_offline import FastAPIOffline
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.openmetrics import exposition as openmetrics
 from starlette.concurrency import run_in_threadpool
@@ -21,7 +22,12 @@ from warden.core import plugins
 from warden.core.model import Observation, Payload, Pending, Rejection
 from warden.ingest.connector import Cursor, sha256
 from warden.interfaces.api.alerts import add_alert_routes, add_error_handlers
-from warden.interfaces.api.limits import PUSH_BODY_BYTES, AuthThrottle, BodyLimit
+from warden.interfaces.api.auth import Auth, Principal, Role
+from warden.interfaces.api.limits import PUSH_BODY_BYTES, BodyLimit
+from warden.interfaces.api.log import router as log_router
+from warden.interfaces.api.reads import add_read_routes
+from warden.interfaces.api.schemas import AUTH_ERRORS, Health, PushOut, Readiness, problems
+from warden.interfaces.api.ui import router as ui_router
 from warden.metrics.exposition import render
 
 log = logging.getLogger(__name__)
@@ -33,7 +39,14 @@ NOT_JSON = frozenset({"malformed", "truncated"})
 
 
 def create_app(warden: Warden) -> FastAPI:
-    app = FastAPI(title="warden", version=__version__)
+    app = FastAPIOffline(
+        title="warden",
+        version=__version__,
+        description="Warden's HTTP API: the trigger log, alerts, catalog, feeds and forecasts "
+        "(read), acknowledgements, silences and pushed observations (write). "
+        "See docs/reference/http-api.md.",
+        static_url="/docs/static",
+    )
     batch = plugins.load(plugins.CONNECTORS, PUSH_CONNECTOR)
     push_schema = {
         "requestBody": {
@@ -41,25 +54,19 @@ def create_app(warden: Warden) -> FastAPI:
             "content": {"application/json": {"schema": batch.batch_schema()}},
         }
     }
-    token = warden.settings.api_token
     app.add_middleware(BodyLimit, limits={"/api/v1/observations": PUSH_BODY_BYTES})
-    throttle = AuthThrottle()
-    auth_failures = Counter(
-        "warden_http_auth_failures",
-        "Requests refused for a missing or wrong bearer token.",
-        registry=warden.metrics.registry,
-    )
-    auth_throttled = Counter(
-        "warden_http_auth_throttled",
-        "Requests refused (429) because their address failed authentication too often.",
-        registry=warden.metrics.registry,
-    )
+    auth = Auth(warden.settings, warden.metrics.registry)
 
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready"}},
+        tags=["health"],
+    )
     def readyz() -> Response:
         ready, why = warden.ready()
         return JSONResponse(
@@ -67,7 +74,11 @@ def create_app(warden: Warden) -> FastAPI:
             status_code=200 if ready else 503,
         )
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    )
     def metrics(request: Request) -> Response:
         # Content negotiation: OpenMetrics for scrapers that ask for it (Prometheus does).
         # The exposition writes what prometheus_client would, faster for big gauge families.
@@ -86,35 +97,24 @@ def create_app(warden: Warden) -> FastAPI:
             headers["Content-Encoding"] = "gzip"
         return Response(body, headers=headers)
 
-    def refused(request: Request) -> Response | None:
-        """Why `request` may not write (403 without a token configured, 401 with a wrong
-        one), or None."""
-        if token is None:
-            return _error(403, "the write API is off: no api_token is configured")
-        address = request.client.host if request.client else "unknown"
-        wait = throttle.retry_after(address)
-        if wait is not None:
-            auth_throttled.inc()
-            response = _error(429, "too many failed authentications from this address")
-            response.headers["Retry-After"] = str(int(wait + 0.999))
-            return response
-        given = request.headers.get("authorization", "")
-        expected = f"Bearer {token.get_secret_value()}"
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            throttle.failed(address)
-            auth_failures.inc()
-            response = _error(401, "missing or wrong bearer token")
-            response.headers["WWW-Authenticate"] = "Bearer"
-            return response
-        return None
-
-    add_alert_routes(app, warden, refused)
+    add_alert_routes(app, warden, auth)
+    add_read_routes(app, warden, auth)
+    app.include_router(log_router(warden, auth))
+    app.include_router(ui_router(warden, auth))  # the web view, /ui/
     add_error_handlers(app, warden)
 
-    @app.post("/api/v1/observations", openapi_extra=push_schema)
-    async def push(request: Request) -> Response:
-        if (no := refused(request)) is not None:
-            return no
+    @app.post(
+        "/api/v1/observations",
+        openapi_extra=push_schema,
+        response_model=PushOut,
+        responses=problems(400, 413, 422, *AUTH_ERRORS),
+        tags=["actions"],
+    )
+    async def push(
+        request: Request,
+        _: Principal = Depends(auth.require(Role.WRITE)),  # noqa: B008
+    ) -> Response:
+        """Push observations (a `write` token); the thresholds they touch are evaluated."""
         body = await request.body()  # BodyLimit bounds it
         payload = Payload(PUSH_FEED, body, sha256(body), fetched_at=warden.clock())
         result = await run_in_threadpool(

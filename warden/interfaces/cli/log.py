@@ -23,7 +23,14 @@ from warden.interfaces.cli.common import (
     store_threshold_ids,
     user_errors,
 )
-from warden.triggerlog.keys import MIN_KEY_BYTES, HmacKey, Key, load_key, new_key_pair
+from warden.triggerlog.keys import (
+    MIN_KEY_BYTES,
+    Ed25519Key,
+    HmacKey,
+    Key,
+    load_key,
+    new_key_pair,
+)
 
 # As in warden/logexport.py, which is imported only when a command runs (`warden --help` stays
 # fast); tests/triggerlog/test_export.py checks they agree.
@@ -176,6 +183,14 @@ def export(
         raise UsageError("--sign needs --output FILE (the signature is written to FILE.sig)")
     key = read_key(Path(key_file), sign=True) if key_file is not None else None
     store = ctx.store()
+    origin = ctx.settings().log_origin
+
+    def checkpoint(size: int) -> str:
+        from warden.triggerlog import checkpoint as cps
+
+        signer = key if isinstance(key, Ed25519Key) else None
+        return cps.signed(cps.at(conn, origin, size), signer).show()
+
     try:
         if threshold is not None:
             known_threshold(
@@ -185,13 +200,15 @@ def export(
             if output is None:
                 sys.stdout.flush()
                 stdout = sys.stdout.buffer
-                summary = logexport.export(conn, fmt, filters, system_clock(), stdout)
+                summary = logexport.export(conn, fmt, filters, system_clock(), stdout, checkpoint)
                 stdout.flush()
             else:
                 target, partial = Path(output), Path(f"{output}.partial")
                 try:
                     with partial.open("wb") as out:
-                        summary = logexport.export(conn, fmt, filters, system_clock(), out)
+                        summary = logexport.export(
+                            conn, fmt, filters, system_clock(), out, checkpoint
+                        )
                     partial.replace(target)
                 except OSError as exc:
                     raise UsageError(f"--output {output}: {exc.strerror or exc}") from exc
@@ -321,9 +338,13 @@ def verify_export(
 
 
 def register(main: click.Group) -> None:
-    """Add `export`, `verify-export` and `keygen` to the `log` group of `main`."""
+    """Add `export`, `verify-export`, `keygen` and the Merkle-tree commands (verify,
+    checkpoint, prove, consistency, verify-proof) to the `log` group of `main`."""
     group = main.commands["log"]
     if not isinstance(group, click.Group):
         raise TypeError("warden's `log` command is not a group")
     for command in (export, verify_export, keygen):
         group.add_command(command)
+    from warden.interfaces.cli import logproof
+
+    logproof.register(group)
