@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from harness import NOW, TOKEN, Receiver, daemon, emit, ms, say, threshold_doc, webhook
+from harness import NOW, TOKEN, Receiver, daemon, emit, ms, say, store_url, threshold_doc, webhook
 from sqlalchemy import func, select
 
 from warden import __version__
@@ -67,7 +67,7 @@ GAP = 0.25  # seconds between trials: the stuck phase spans several of the stuck
 # -- dispatch throughput ------------------------------------------------------------------------
 def make_outbox(path: Path, alerts: int) -> Store:
     """A fresh store whose outbox holds `alerts` rows for sink `h`, made by warden's own cycle."""
-    store = Store(f"sqlite:///{path}")
+    store = Store(store_url(path))
     store.upgrade()
     doc = threshold_doc("perf.dispatch.high", "dispatch", 0.5, 0.3)
     catalog = Catalog((Threshold.model_validate(doc),))

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,7 +40,9 @@ def say(message: str) -> None:
 
 def emit(figure: str, value: float, unit: str, target: str, met: bool, **details: Any) -> None:
     """One figure as a JSON line on stdout: its value, baseline(s) and details, target, met."""
-    record = {"figure": figure, "value": round(value, 4), "unit": unit, **details}
+    database = "sqlite" if DATABASE is None else "postgresql"
+    record = {"figure": figure, "value": round(value, 4), "unit": unit, "database": database}
+    record |= details
     print(json.dumps(record | {"target": target, "met": met}), flush=True)
 
 
@@ -134,7 +137,7 @@ def write_config(
         yaml.safe_dump({"benchmarks": benchmarks, "thresholds": thresholds})
     )
     config = {
-        "database_url": f"sqlite:///{tmp / 'daemon.db'}", "catalog": [str(tmp / "catalog.yaml")],
+        "database_url": store_url(tmp / "daemon.db"), "catalog": [str(tmp / "catalog.yaml")],
         "http": {"host": "127.0.0.1", "port": port}, "api_token": TOKEN, "evaluate_every": 3600,
         "log_format": "json", "sinks": sinks, **(extra or {}),
     }  # fmt: skip
@@ -208,8 +211,52 @@ def best(repeats: int, measure: Callable[[int], float]) -> float:
     return min(measure(k) for k in range(repeats))
 
 
+# The store the figures run on: None for SQLite files in the run's folder; a PostgreSQL URL
+# (`perf/run.py --database postgresql://...`) for a fresh schema of that database per store.
+DATABASE: str | None = None
+_SCHEMAS: list[str] = []
+
+
+def store_url(path: Path) -> str:
+    """A fresh, empty store's URL: the SQLite file `path`, or a new schema on DATABASE."""
+    if DATABASE is None:
+        return f"sqlite:///{path}"
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(DATABASE)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    schema = f"perf_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    _SCHEMAS.append(schema)
+    with_schema = url.update_query_dict({"options": f"-csearch_path={schema}"})
+    return with_schema.render_as_string(hide_password=False)
+
+
+def drop_schemas() -> None:
+    """Drop the schemas this run made on DATABASE."""
+    if DATABASE is None or not _SCHEMAS:
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(DATABASE)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        for schema in _SCHEMAS:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+    _SCHEMAS.clear()
+
+
 def fresh_store(path: Path) -> Store:
-    store = Store(f"sqlite:///{path}")
+    store = Store(store_url(path))
     store.upgrade()
     return store
 

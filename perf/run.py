@@ -1,6 +1,6 @@
 """Warden's performance figures, each with a baseline measured in the same run.
 
-    .venv/bin/python perf/run.py [--quick] [--only NAME ...]
+    .venv/bin/python perf/run.py [--quick] [--only NAME ...] [--database postgresql://...]
 
 One JSON line per figure on stdout, progress on stderr. Offline, loopback only, everything in
 one temporary folder removed at the end. perf/README.md explains the figures and targets.
@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import harness
 from harness import WARDEN, emit, say, timed
 
 FIGURES = (
@@ -52,6 +53,10 @@ QUICK = Sizes(
 )  # fmt: skip
 
 
+# The figures that run on PostgreSQL too (--database); the rest measure SQLite or no store.
+ON_POSTGRESQL = ("ingest", "insert", "cycle", "latency", "dispatch")
+
+
 # -- 1 to 5: in their own modules -------------------------------------------------------------
 def fig_ingest(sizes: Sizes, tmp: Path) -> None:
     import inspect_ingest  # perf/inspect_ingest.py
@@ -60,12 +65,22 @@ def fig_ingest(sizes: Sizes, tmp: Path) -> None:
 
 
 def fig_insert(sizes: Sizes, tmp: Path) -> None:
+    if harness.DATABASE is not None:
+        import postgres  # perf/postgres.py: beside psycopg COPY
+
+        postgres.insert_figure(sizes.rows, sizes.repeats, tmp)
+        return
     import insert  # perf/insert.py
 
     insert.figure(sizes.rows, sizes.repeats, tmp)
 
 
 def fig_cycle(sizes: Sizes, tmp: Path) -> None:
+    if harness.DATABASE is not None:
+        import postgres  # perf/postgres.py: beside the raw newest-per-series query
+
+        postgres.cycle_figure(sizes.models, tmp)
+        return
     import cycle  # perf/cycle.py
 
     cycle.figure(sizes.models, tmp)
@@ -147,8 +162,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes: a smoke run")
     only = f"run only this figure (repeatable): {', '.join(FIGURES)}"
     parser.add_argument("--only", action="append", choices=FIGURES, metavar="NAME", help=only)
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="run on PostgreSQL (a schema per store, dropped at the end): "
+        f"{', '.join(ON_POSTGRESQL)}",
+    )
     args = parser.parse_args(argv)
     sizes, chosen = (QUICK if args.quick else FULL), set(args.only or FIGURES)
+    if args.database is not None:
+        if not args.database.startswith("postgresql"):
+            parser.error(f"--database: a postgresql:// URL, not {args.database.split(':')[0]}")
+        harness.DATABASE = args.database
+        chosen &= set(ON_POSTGRESQL)
     steps: dict[str, Callable[[Sizes, Path], None]] = {
         "ingest": fig_ingest,
         "insert": fig_insert,
@@ -165,10 +191,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="warden-perf-") as tmp:
-        for step, run in steps.items():
-            if step in chosen or (step == "daemon" and chosen & {"latency", "rss"}):
-                seconds, _ = timed(lambda: run(sizes, Path(tmp)))  # noqa: B023
-                say(f"{step} took {seconds:.1f} s")
+        try:
+            for step, run in steps.items():
+                if step in chosen or (step == "daemon" and chosen & {"latency", "rss"}):
+                    seconds, _ = timed(lambda: run(sizes, Path(tmp)))  # noqa: B023
+                    say(f"{step} took {seconds:.1f} s")
+        finally:
+            harness.drop_schemas()
     say(f"done in {time.perf_counter() - started:.1f} s")
     return 0
 

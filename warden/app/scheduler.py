@@ -24,6 +24,10 @@ class Schedules:
         )
         self._guard = guard
 
+    def guard(self, guard: Guard) -> None:
+        """Wrap the jobs added from now on with `guard`."""
+        self._guard = guard
+
     def _job(self, job_id: str, func: Callable[[], object]) -> Callable[[], None]:
         return _guarded(job_id, func if self._guard is None else self._guard(job_id, func))
 
@@ -60,8 +64,19 @@ class Schedules:
         job = self._scheduler.get_job(job_id)
         return None if job is None else job.next_run_time
 
-    def start(self) -> None:
-        self._scheduler.start()
+    def start(self, *, paused: bool = False) -> None:
+        """Start; `paused`: run nothing until `resume` (a follower's leader-only jobs)."""
+        self._scheduler.start(paused=paused)
+
+    def pause(self) -> None:
+        """Run no more jobs until `resume`; the ones running finish."""
+        if self._scheduler.running:
+            self._scheduler.pause()
+
+    def resume(self) -> None:
+        """Run the jobs again; runs missed meanwhile are coalesced into one, at once."""
+        if self._scheduler.running:
+            self._scheduler.resume()
 
     def shutdown(self) -> None:
         """Stop scheduling and wait for running jobs to finish."""

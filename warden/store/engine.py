@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -47,6 +48,24 @@ class StoreMissing(StoreError):
             "one (check --config or WARDEN_CONFIG, and the working directory for a relative "
             "database_url; `warden db upgrade` creates an empty store)"
         )
+
+
+class Fenced(StoreError):
+    """A leader-only write under a leadership epoch that is no longer the current one: another
+    replica has become the leader since (warden/store/leader.py). Nothing was written."""
+
+    def __init__(self, epoch: int, current: int | None) -> None:
+        self.epoch = epoch
+        self.current = current
+        super().__init__(
+            f"fenced: this write was started as leader under epoch {epoch}, and the store's "
+            f"epoch is now {current}: another replica leads; nothing was written"
+        )
+
+
+# The leadership epoch the current job runs under (a leader-only job; None for the rest). Every
+# write transaction begun with it set checks it against the store's (the fencing token).
+FENCE: ContextVar[tuple[int, float] | None] = ContextVar("warden_fence", default=None)
 
 
 class StoreUnavailable(StoreError):
@@ -110,7 +129,27 @@ def make_engine(url: str) -> Engine:
     connect_args = (
         {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     )
-    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    event.listen(engine, "begin", _fence)
+    return engine
+
+
+def _fence(conn: Any) -> None:
+    """A write transaction of a leader-only job first reads the leadership epoch FOR SHARE: a
+    new leader's increment waits for this transaction to end, and once it has incremented,
+    this check fails (Fenced). A transaction left idle (its process stalled) longer than the
+    failover window is ended by PostgreSQL, so it never holds a new leader back for longer."""
+    fence = FENCE.get()
+    if fence is None or not conn.get_execution_options().get("warden_write", False):
+        return
+    epoch, idle_seconds = fence
+    conn.exec_driver_sql(
+        f"SET LOCAL idle_in_transaction_session_timeout = {max(int(idle_seconds * 1000), 1)}"
+    )
+    row = conn.exec_driver_sql("SELECT epoch FROM leadership WHERE id = 1 FOR SHARE").first()
+    current = None if row is None else int(row[0])
+    if current != epoch:
+        raise Fenced(epoch, current)
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -149,8 +188,23 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Apply every migration (idempotent)."""
-    command.upgrade(alembic_config(engine), "head")
+    """Apply every migration (idempotent). On PostgreSQL, replicas starting together migrate
+    one after the other (a session advisory lock), so the first migrates and the rest find the
+    schema at head."""
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), "head")
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+        conn.commit()
+        try:
+            command.upgrade(alembic_config(engine), "head")
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+            conn.commit()
+
+
+MIGRATION_LOCK = 0x7761726D  # any constant: the advisory lock replicas migrate under
 
 
 def pending_migrations(engine: Engine) -> bool:

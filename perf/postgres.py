@@ -1,0 +1,157 @@
+"""The insert and cycle figures on PostgreSQL (`perf/run.py --database postgresql://...`), each
+beside a raw baseline measured in the same run on a schema made by warden's own migrations:
+psycopg `COPY` for the bulk insert, and the plain newest-per-series query plus a Python compare
+for the cycle (perf/README.md)."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from harness import (
+    BENCHMARKS,
+    NOW,
+    best,
+    chunks,
+    emit,
+    fresh_store,
+    grid_thresholds,
+    observation,
+    say,
+)
+
+from warden.alerting.cycle import run_cycle
+from warden.catalog.conditions import Condition
+from warden.catalog.thresholds import Catalog, Threshold
+from warden.core.model import Observation
+from warden.store import Store
+from warden.store.observations import insert_observations
+
+COLUMNS = (
+    "feed", "key", "subject", "benchmark", "metric", "value", "stderr", "n", "observed_at",
+    "ingested_at", "source", "content_hash", "attributes",
+)  # fmt: skip
+
+
+def raw_copy(store: Store, rows: Sequence[Observation], batch: int) -> float:
+    """The limit: psycopg COPY into warden's own observations table (same columns, indexes and
+    constraints), one transaction per batch as warden's insert; JSON conversion included."""
+    raw: Any = store.engine.raw_connection()
+    t0 = time.perf_counter()
+    try:
+        cur = raw.cursor()
+        for part in chunks(rows, batch):
+            with cur.copy(f"COPY observations ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                for o in part:
+                    copy.write_row(
+                        ("perf", o.key, o.subject, o.benchmark, o.metric, o.value, o.stderr, o.n,
+                         o.observed_at, NOW, o.source, o.content_hash, json.dumps(o.attributes))
+                    )  # fmt: skip
+            raw.commit()
+        seconds = time.perf_counter() - t0
+        cur.execute("SELECT count(*) FROM observations")
+        assert cur.fetchone()[0] == len(rows)
+    finally:
+        raw.close()
+    return seconds
+
+
+def insert_figure(count: int, repeats: int, tmp: Path, batch: int = 1000) -> None:
+    rng, extra = random.Random(2), {"stderr": 0.01, "n": 100, "attributes": {"org": "perf"}}
+    rows = [
+        observation(f"model-{i % 1000:04d}", f"bench-{i // 1000 % BENCHMARKS:02d}", rng.random(),
+                    NOW - timedelta(seconds=i), **extra)
+        for i in range(count)
+    ]  # fmt: skip
+
+    def warden_insert(k: int) -> float:
+        store = fresh_store(tmp / f"bulk-{k}.db")
+        t0 = time.perf_counter()
+        for part in chunks(rows, batch):
+            with store.write() as conn:
+                assert insert_observations(conn, "perf", part, NOW) == len(part)
+        seconds = time.perf_counter() - t0
+        store.dispose()
+        return seconds
+
+    def copy(k: int) -> float:
+        store = fresh_store(tmp / f"copy-{k}.db")
+        try:
+            return raw_copy(store, rows, batch)
+        finally:
+            store.dispose()
+
+    say(f"inserting {len(rows)} observations in batches of {batch} on PostgreSQL")
+    rate = len(rows) / best(repeats, warden_insert)
+    raw = len(rows) / best(repeats, copy)
+    emit(
+        "bulk_insert_rows_per_second", rate, "rows/s", ">= 50% of raw_psycopg_copy",
+        rate >= 0.5 * raw, baseline={"raw_psycopg_copy": round(raw)},
+        ratio_to_raw_psycopg_copy=round(rate / raw, 3), rows=len(rows), batch=batch,
+    )  # fmt: skip
+
+
+NEWEST = (
+    "SELECT DISTINCT ON (benchmark, metric, subject) benchmark, metric, subject, value "
+    "FROM observations ORDER BY benchmark, metric, subject, observed_at DESC"
+)
+
+
+def raw_cycle(store: Store, thresholds: Sequence[Threshold]) -> float:
+    """The floor: the newest value of each series and the alert states by plain SQL through
+    psycopg, and every threshold x subject compared in a plain loop."""
+    conditions = [(t.when, t.id) for t in thresholds if isinstance(t.when, Condition)]
+    assert len(conditions) == len(thresholds)
+    raw: Any = store.engine.raw_connection()
+    t0 = time.perf_counter()
+    try:
+        cur = raw.cursor()
+        newest: dict[tuple[str, str], dict[str, float]] = {}
+        for b, m, s, v in cur.execute(NEWEST):
+            newest.setdefault((b, m), {})[s] = v
+        states = {
+            (t, s): st
+            for t, s, st in cur.execute("SELECT threshold, subject, state FROM alert_states")
+        }
+        raw.rollback()
+    finally:
+        raw.close()
+    for when, tid in conditions:
+        for subject, value in newest.get((when.benchmark, when.metric), {}).items():
+            _ = states.get((tid, subject)) == ("firing" if when.holds(value) else "inactive")
+    return time.perf_counter() - t0
+
+
+def cycle_figure(models: int, tmp: Path) -> None:
+    thresholds = tuple(Threshold.model_validate(d) for d in grid_thresholds(BENCHMARKS))
+    names = [f"bench-{b:02d}" for b in range(BENCHMARKS)]
+    catalog = Catalog(thresholds)
+    rng = random.Random(3)
+    rows = [
+        observation(f"model-{m:04d}", b, rng.random(), NOW - timedelta(rng.randint(1, 30)))
+        for m in range(models)
+        for b in names
+    ]
+    store = fresh_store(tmp / "cycle.db")
+    for part in chunks(rows, 10_000):
+        with store.write() as conn:
+            insert_observations(conn, "perf", part, NOW)
+    say(f"cycle on PostgreSQL: {len(thresholds)} thresholds x {models} models")
+    first = run_cycle(store, catalog, ["webhook"], lambda: NOW)
+    steady = [run_cycle(store, catalog, ["webhook"], lambda: NOW) for _ in range(2)]
+    assert not first.failed and not any(r.transitions or r.failed for r in steady)
+    value = min(r.duration_seconds for r in steady)
+    floor = best(2, lambda _: raw_cycle(store, thresholds))
+    store.dispose()
+    emit(
+        "evaluation_cycle_seconds", value, "s", "steady-state cycle < 1 s", value < 1.0,
+        baseline={"raw_psycopg_newest_per_series_and_compare_seconds": round(floor, 4)},
+        ratio_to_raw=round(value / floor, 1), first_cycle_seconds=round(first.duration_seconds, 3),
+        first_cycle_transitions=len(first.transitions), evaluations=len(steady[0].evaluations),
+        thresholds=len(thresholds), models=models, observations=len(rows),
+    )  # fmt: skip
