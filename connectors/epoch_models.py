@@ -145,6 +145,7 @@ def _observation(payload: Payload, cols: _Columns, row: Row) -> Observation | No
         "release_date": published.isoformat(),
         "training_compute_flop": compute,
         "record": row.record,
+        "measured_by": "independent",  # Epoch's own estimate
     }
     optional: dict[str, Any] = {
         "organisation": row.text(cols.organisation),

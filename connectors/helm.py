@@ -191,6 +191,7 @@ def parse_run(payload: Payload) -> list[Observation | Rejection]:
     split = _split(stats, src)
     n = _instances(stats, split)
     attributes: dict[str, Any] = {
+        "measured_by": "independent",
         "timestamp_kind": "fetched",
         "split": split,
         "record": PurePath(src).parent.name or src,

@@ -15,7 +15,8 @@ shared/samples/FORMATS.md section 10.1. One observation per metric of each resul
   prompt_level_strict_acc"); its `name` is an attribute.
 - value = as given: a number, or text such as "72.04", "72.04%" or "20.0 ± 1.2" (the "±" part
   is kept as the `plus_minus` attribute, not as a stderr: cards do not say what it is).
-- every observation is `vendor_reported` (the model's publisher wrote the card).
+- every observation is `vendor_reported`, `measured_by: vendor` (the model's publisher wrote
+  the card).
 - cards carry no time: observed_at is the file's modification time (`timestamp_kind` "fetched").
 
 The scale trap: cards mix percentages and fractions (Open LLM Leaderboard PRs write percentages,
@@ -144,6 +145,7 @@ def parse_card(payload: Payload, limit: int = MAX_FRONT_MATTER) -> list[Observat
     base = card.get("base_model")
     common: dict[str, Any] = {
         "vendor_reported": True,
+        "measured_by": "vendor",
         "timestamp_kind": "fetched",
         "base_model": short_text(base[0] if isinstance(base, list) and len(base) == 1 else base),
     }

@@ -159,6 +159,7 @@ def parse_log(payload: Payload) -> list[Observation]:
         samples=_samples(results.get("completed_samples"), config.get("epochs")),
         headline=headline,
         attributes={
+            "measured_by": "own",
             "eval_id": eval_id,
             "run_id": _scalar(ev.get("run_id")),
             "task_version": _scalar(ev.get("task_version")),

@@ -185,6 +185,7 @@ def parse_results(payload: Payload) -> list[Observation | Rejection]:
     config = object_at(doc, "config")
     version = _scalar(doc.get("lm_eval_version")) or _scalar(doc.get("git_hash"))
     shared = {
+        "measured_by": "own",
         "timestamp_kind": kind,
         "source_version": version,
         "lm_eval_version": _scalar(doc.get("lm_eval_version")),

@@ -22,6 +22,8 @@ record (JSON: `{field: scores.accuracy}`) or a constant (`{value: gpqa_diamond}`
           timestamp_kind: run_end              # what the time means (default "reported")
           scale: percent                       # the scale the values are in
           attributes: {organisation: Lab, scaffold: {value: in-house-agent}}
+          # who measured it (vendor, independent, own; default own): a constant or a column
+          # attributes: {measured_by: {value: independent}}
           delimiter: ";"                       # CSV dialect: delimiter, quotechar, encoding,
           decimal: ","                         # decimal mark ("." default)
       - id: partner-board
@@ -75,7 +77,7 @@ from connectors.mapping import (
 from connectors.source import Documents
 from connectors.tabular import looks_like_header, shown_header
 from warden.core.errors import ParseError
-from warden.core.model import Observation, Payload, Rejection
+from warden.core.model import Observation, Payload, Rejection, measured_by
 from warden.core.plugins import options
 from warden.ingest.connector import content_key, rejected
 
@@ -130,6 +132,10 @@ class _Feed(Documents):
         if o.scale is not None:
             attrs["scale"] = o.scale
         shown = json.dumps({k: v for k, v in attrs.items() if k != "record"}, sort_keys=True)
+        # Who measured it: as mapped (`attributes: {measured_by: {value: vendor}}`), else the
+        # vendor when mapped `vendor_reported`, else this deployment (`own`). Set after the key,
+        # so that the default does not change the identity of rows stored before it existed.
+        attrs.setdefault("measured_by", measured_by(attrs))
         return Observation(
             subject=values["model"],
             benchmark=values["benchmark"],

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from connectors.documents import MAX_COUNT, MAX_ID, Bad, is_id, valid_count
 from connectors.source import DocumentOptions
 from warden.catalog.registry import Scale
+from warden.core.model import MEASURERS
 
 MAX_TEXT = 1000  # longest attribute text kept
 MISSING_MARKS = frozenset({"", "na", "n/a", "null", "none"})
@@ -336,6 +337,11 @@ def count(raw: Any) -> int:
 
 
 def attribute(name: str, raw: Any, decimal: str) -> Any:
+    if name == "measured_by":
+        word = str(raw).strip().lower()
+        if word not in MEASURERS:
+            raise Bad("invalid_value", f"expected one of {', '.join(MEASURERS)}, found {raw!r:.80}")
+        return word
     if name in BOOL_ATTRIBUTES:
         word = str(raw).strip().lower()
         if isinstance(raw, bool) or word in ("true", "false", "yes", "no", "1", "0"):

@@ -234,6 +234,12 @@ CASES = (
     ),
     Case("csv", "csv", copies("mapped/scores.csv"), "in/scores.csv", _mapping(CSV_MAPPING)),
     Case("json", "json", copies("mapped/board.json"), "in/board.json", _mapping(JSON_MAPPING)),
+    Case(
+        "declarations",
+        "declarations",
+        copies("declarations/declarations.yaml", "declarations/declarations.csv"),
+        "in/declarations.yaml",
+    ),
 )
 
 

@@ -41,6 +41,7 @@ def test_csv_rows_become_observations_with_columns_and_constants() -> None:
         "open_weights": True,
         "notes": "baseline, zero-shot",
         "timestamp_kind": "run_end",
+        "measured_by": "own",
         "scale": "percent",
     }
     # NA stderr is no stderr; a time without an offset is read in the feed's time zone (BST).
@@ -371,6 +372,7 @@ def test_json_records_become_observations() -> None:
         "record": "data.results[0]",
         "organisation": "Acme Labs",
         "timestamp_kind": "reported",
+        "measured_by": "own",
         "scale": "fraction",
     }
     # A number given as text is read; 198.0 is a count; offsets become UTC.
