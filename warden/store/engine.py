@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,16 @@ def _sqlite_engine(url: str) -> Engine:
         raise StoreError(f"database_url {url!r}: warden needs a SQLite file, not memory")
     Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    opened: list[bool] = []  # whether a connection was made once
+
+    @event.listens_for(engine, "do_connect")
+    def _never_make_it_again(_dialect: Any, _record: Any, _args: Any, _params: Any) -> None:
+        # SQLite makes a missing file on connect. Once this engine has opened the store, a file
+        # that has gone (moved, deleted while running) is an outage, not a new empty store for
+        # the daemon's next job to write into.
+        if opened and not Path(database).exists():
+            raise sqlite3.OperationalError(f"unable to open database file: {database} is gone")
+        opened.append(True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:

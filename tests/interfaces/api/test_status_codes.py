@@ -180,7 +180,17 @@ def test_503_while_the_store_is_unavailable(api: tuple[str, Warden], tmp_path: P
     for suffix in ("", "-wal", "-shm"):
         if Path(f"{db}{suffix}").exists():
             os.rename(f"{db}{suffix}", f"{db}{suffix}.away")
-    db.mkdir()  # SQLite cannot open a folder: the store is down
+    # SQLite cannot open a folder: the store is down. The daemon's threads keep running and may
+    # open the missing path first, which makes an empty file there: remove it and try again.
+    for _ in range(50):
+        try:
+            db.mkdir()
+            break
+        except FileExistsError:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+    else:
+        raise AssertionError(f"{db} keeps being made again")
     try:
         r = requests.get(f"{url}/readyz", timeout=10)
         assert r.status_code == 503 and "unavailable" in r.json()["detail"]
