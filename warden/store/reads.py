@@ -15,12 +15,12 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, func, select
 
 from warden.core.chain import ACK, TRANSITION, Entry
 from warden.core.model import Assessment, StoredObservation
+from warden.store import observations as observation_rows
 from warden.store.schema import (
     alert_states,
     assessments,
     deliveries,
     feed_runs,
-    observations,
     outbox,
     rejects,
     silences,
@@ -246,29 +246,7 @@ def silences_by_id(conn: Connection, ids: Sequence[int]) -> list[SilenceAt]:
 
 def observations_by_id(conn: Connection, ids: Sequence[int]) -> dict[int, StoredObservation]:
     """Whole stored observations (with key and attributes: their provenance) by id."""
-    o = observations
-    out: dict[int, StoredObservation] = {}
-    wanted = sorted(set(ids))
-    for i in range(0, len(wanted), 500):
-        q = select(o).where(o.c.id.in_(wanted[i : i + 500]))
-        for row in conn.execute(q).mappings():
-            out[int(row["id"])] = StoredObservation(
-                id=int(row["id"]),
-                feed=row["feed"],
-                subject=row["subject"],
-                benchmark=row["benchmark"],
-                metric=row["metric"],
-                value=row["value"],
-                stderr=row["stderr"],
-                n=row["n"],
-                observed_at=row["observed_at"],
-                source=row["source"],
-                content_hash=row["content_hash"],
-                key=row["key"],
-                attributes=row["attributes"] or {},
-                ingested_at=row["ingested_at"],
-            )
-    return out
+    return observation_rows.evidence(conn, ids)
 
 
 @dataclass(frozen=True)
