@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, func, null, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 
 from warden.core.model import Observation, Point, Rejection, StoredObservation, measured_by
+from warden.store.pgcopy import insert_by_copy
 from warden.store.schema import UTCDateTime, failed_runs, observations, rejects
 
 OPTIONAL_POINT_FIELDS = ("stderr", "n", "feed")  # in Point's order
@@ -76,76 +76,26 @@ COPY_FROM = 100
 def _insert_postgresql_copy(
     conn: Connection, feed: str, items: Sequence[Observation], now: datetime
 ) -> int:
-    """The PostgreSQL insert of a large batch: COPY into a session-local temporary table, then one
-    `INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING` in the caller's transaction, in the
-    batch's order (`ord`), so ids are given as the plain INSERT gives them. Measured with
-    `perf/run.py --database postgresql://... --only insert` (50,000 rows, 1,000 a batch): the
-    plain executemany INSERT reached 10% of a raw COPY of the same rows, this 46-48% (35,000
-    rows/s against 75,000); the target is 50%."""
-    try:
-        return _copy_and_insert(conn, feed, items, now)
-    except conn.dialect.dbapi.Error as exc:  # type: ignore[union-attr]
-        # As SQLAlchemy wraps what the plain INSERT raises: callers catch DBAPIError.
-        raise DBAPIError.instance(
-            "COPY warden_observations_in",
-            None,
-            exc,
-            conn.dialect.dbapi.Error,  # type: ignore[union-attr]
-        ) from None
-
-
-def _copy_and_insert(
-    conn: Connection, feed: str, items: Sequence[Observation], now: datetime
-) -> int:
-    raw = conn.connection.driver_connection
-    assert raw is not None  # a live psycopg connection: the caller holds a transaction
-    columns = ", ".join(_SQLITE_COLUMNS)
+    """A large batch on PostgreSQL, through COPY (warden/store/pgcopy.py)."""
     dumps = conn.dialect._json_serializer or json.dumps
-    with raw.cursor() as cur:
-        # Each time, not once per connection: a rolled-back transaction takes a table it
-        # created with it.
-        cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS warden_observations_in ON COMMIT DELETE ROWS AS "
-            f"SELECT 0::bigint AS ord, {columns} FROM observations WITH NO DATA"
-        )
-        cur.execute("TRUNCATE warden_observations_in")  # an earlier batch of this transaction
-        with cur.copy(f"COPY warden_observations_in (ord, {columns}) FROM STDIN") as copy:
-            for i, o in enumerate(items):
-                if o.observed_at.tzinfo is None:
-                    raise ValueError(f"naive datetime {o.observed_at!r}: aware UTC times only")
-                by = measured_by(o.attributes)
-                copy.write_row(
-                    (
-                        i,
-                        feed,
-                        o.key,
-                        o.subject,
-                        o.benchmark,
-                        o.metric,
-                        o.value,
-                        o.stderr,
-                        o.n,
-                        o.observed_at.astimezone(UTC),
-                        now.astimezone(UTC),
-                        o.source,
-                        o.content_hash,
-                        dumps(o.attributes),
-                        o.benchmark_known,
-                        o.model_known,
-                        by == "vendor",
-                        variant_of(o.attributes),
-                        by,
-                    )
-                )
-        cur.execute(
-            f"INSERT INTO observations ({columns}) SELECT {columns} FROM warden_observations_in "
-            "ORDER BY ord ON CONFLICT DO NOTHING RETURNING id"
-        )
-        inserted = len(cur.fetchall())
-    return inserted
+    ingested_at = now.astimezone(UTC)
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for o in items:
+            if o.observed_at.tzinfo is None:
+                raise ValueError(f"naive datetime {o.observed_at!r}: aware UTC times only")
+            by = measured_by(o.attributes)
+            yield (
+                feed, o.key, o.subject, o.benchmark, o.metric, o.value, o.stderr, o.n,
+                o.observed_at.astimezone(UTC), ingested_at, o.source, o.content_hash,
+                dumps(o.attributes), o.benchmark_known, o.model_known, by == "vendor",
+                variant_of(o.attributes), by,
+            )  # fmt: skip
+
+    return insert_by_copy(conn, observations, _SQLITE_COLUMNS, rows())
 
 
-# The columns `_insert_sqlite` fills, in its tuples' order (and the COPY above).
+# The columns `_insert_sqlite` fills, in its tuples' order (and the COPY's).
 _SQLITE_COLUMNS = (
     "feed", "key", "subject", "benchmark", "metric", "value", "stderr", "n", "observed_at",
     "ingested_at", "source", "content_hash", "attributes", "benchmark_known", "model_known",
