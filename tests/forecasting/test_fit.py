@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from warden.forecasting import fit as forecast
 from warden.forecasting.fit import Fit, fit, project
+from warden.forecasting.space import KINDS
 
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
 NOW = T0 + timedelta(days=1400)
@@ -249,7 +250,7 @@ def test_points_after_now_do_not_count_and_nan_is_ignored() -> None:
         ),
         max_size=12,
     ),
-    st.sampled_from(sorted(forecast.KINDS)),
+    st.sampled_from(sorted(KINDS)),
     st.floats(-1e6, 1e6),
     st.sampled_from(["higher", "lower"]),
 )

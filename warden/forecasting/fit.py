@@ -39,23 +39,13 @@ from typing import Any, Literal
 
 from warden.forecasting.lines import MIN_SAMPLES as MIN_SAMPLES
 from warden.forecasting.lines import bootstrap, bootstrap_ols, least_squares, quantile, theil_sen
+from warden.forecasting.space import Kind, inverse, kind_of, transform, why_undefined
 
-Kind = Literal["log", "logit", "linear"]
 Direction = Literal["higher", "lower"]
 Method = Literal["theil_sen", "ols"]
 Status = Literal["crossed", "projected", "not_projected", "stale", "no_forecast"]
 METHODS: tuple[Method, ...] = ("theil_sen", "ols")
 
-KINDS: dict[str, Kind] = {
-    "minutes": "log",
-    "hours": "log",
-    "seconds": "log",
-    "flop": "log",
-    "fraction": "logit",
-    "percent": "logit",
-    "points": "linear",
-    "elo": "linear",
-}
 MIN_POINTS = 4  # points the fit needs, at MIN_TIMES distinct times at least
 MIN_TIMES = 3
 SAMPLES = 1000  # bootstrap resamples
@@ -65,37 +55,6 @@ YEAR_DAYS = 365.25
 LN2 = math.log(2)
 STALE_DAYS = 180  # without a max_age: newest point older than this is noted
 WIDE = 4.0  # interval (p90 - p10) over time to the median crossing: "wide uncertainty"
-
-
-def kind_of(scale: str | None) -> Kind | None:
-    return None if scale is None else KINDS.get(scale)
-
-
-def _transform(value: float, kind: Kind, scale: str) -> float | None:
-    """The value in the fit's space, or None where the transform is undefined."""
-    if not math.isfinite(value):
-        return None
-    if kind == "linear":
-        return value
-    if kind == "log":
-        return math.log(value) if value > 0 else None
-    p = value / 100 if scale == "percent" else value
-    return math.log(p / (1 - p)) if 0 < p < 1 else None
-
-
-def _inverse(y: float, kind: Kind, scale: str) -> float:
-    if kind == "linear":
-        return y
-    if kind == "log":
-        return math.exp(min(y, 700.0))
-    p = 1 / (1 + math.exp(-max(min(y, 700.0), -700.0)))
-    return p * 100 if scale == "percent" else p
-
-
-def _why_undefined(kind: Kind) -> str:
-    return (
-        "at or below 0 (log undefined)" if kind == "log" else "not inside (0, 1) (logit undefined)"
-    )
 
 
 @dataclass(frozen=True)
@@ -157,7 +116,7 @@ class Fit:
             return None
         assert self.kind is not None and self.scale is not None
         y = self.intercept + self.slope_per_year / YEAR_DAYS * _days(at, self.start)
-        return _inverse(y, self.kind, self.scale)
+        return inverse(y, self.kind, self.scale)
 
     def band(self, at: datetime, low: float = 0.1, high: float = 0.9) -> tuple[float, float] | None:
         """The bootstrap's `low` and `high` quantiles of the fitted value at `at`."""
@@ -167,8 +126,8 @@ class Fit:
         t = _days(at, self.start)
         ys = sorted(a + b * t for a, b in self.boot)
         return (
-            _inverse(quantile(ys, low), self.kind, self.scale),
-            _inverse(quantile(ys, high), self.kind, self.scale),
+            inverse(quantile(ys, low), self.kind, self.scale),
+            inverse(quantile(ys, high), self.kind, self.scale),
         )
 
     def project(
@@ -292,11 +251,11 @@ def fit(
     )
     if kind is None or scale is None:
         return _no(empty, f"no fit for the scale {scale!r} (the registry gives none it knows)")
-    used = [(at, y) for at, v in observed if (y := _transform(v, kind, scale)) is not None]
+    used = [(at, y) for at, v in observed if (y := transform(v, kind, scale)) is not None]
     notes = []
     if len(used) < len(observed):
         k = len(observed) - len(used)
-        notes.append(f"{k} point{'' if k == 1 else 's'} {_why_undefined(kind)} left out")
+        notes.append(f"{k} point{'' if k == 1 else 's'} {why_undefined(kind)} left out")
     start, end = (used[0][0], used[-1][0]) if used else (None, None)
     base = Fit(
         kind,
@@ -433,7 +392,7 @@ def _project(
     if not f.ok:
         return result("no_forecast", None, "; ".join([f.reason, *([old] if stale and old else [])]))
     assert f.kind is not None and f.scale is not None and f.start is not None
-    target = _transform(level, f.kind, f.scale)
+    target = transform(level, f.kind, f.scale)
     if target is None:
         return result(
             "no_forecast", None, f"a {f.kind} trend never reaches {level:g} on a {f.scale} scale"
