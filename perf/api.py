@@ -103,12 +103,21 @@ def p50_ms(times: list[float]) -> float:
     return statistics.median(times) * 1000
 
 
-def main() -> None:
+def run(
+    figure: str,
+    path: str,
+    query: str,
+    check: Callable[[requests.Response], bool],
+    filled: Callable[[Warden, int], None],
+) -> None:
+    """Time `path` (with `query` before the cases' own parameters) over a log `filled` with
+    --entries rows: each case's p50 served beside its raw indexed SQL query; `check` that a
+    response is a full page of 50. Emits `figure`: the worst p50 served."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="warden-perf-api-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="warden-perf-pages-") as tmp:
         digest = hashlib.sha256(TOKEN.encode()).hexdigest()
         settings = Settings(
             database_url=f"sqlite:///{Path(tmp) / 'w.db'}",
@@ -116,16 +125,16 @@ def main() -> None:
         )
         warden = Warden(settings)
         started = time.perf_counter()
-        fill(warden, args.entries)
+        filled(warden, args.entries)
         say(f"{args.entries} trigger-log rows inserted in {time.perf_counter() - started:.1f} s")
         app = Timed(create_app(warden))
         server, url = serve(app)
         deep = 1000 + 50
         cases = {
-            "first page": ("limit=50", reads.TriggerFilter(), None),
-            "deep page": (f"limit=50&cursor={deep}", reads.TriggerFilter(), deep),
+            "first page": ("", reads.TriggerFilter(), None),
+            "deep page": (f"cursor={deep}", reads.TriggerFilter(), deep),
             "filtered deep page": (
-                f"limit=50&threshold=perf.t07.high&state=firing&cursor={deep + 200_000}",
+                f"threshold=perf.t07.high&state=firing&cursor={deep + 200_000}",
                 reads.TriggerFilter(threshold="perf.t07.high", state="firing"),
                 deep + 200_000,
             ),
@@ -133,11 +142,11 @@ def main() -> None:
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {TOKEN}"
         results = {}
-        for name, (query, where, cursor) in cases.items():
+        for name, (case, where, cursor) in cases.items():
             app.times.clear()
             for _ in range(args.requests):
-                r = session.get(f"{url}/api/v1/triggers?{query}", timeout=30)
-                assert r.status_code == 200 and len(r.json()["items"]) == 50, r.text[:200]
+                r = session.get(f"{url}{path}?{query}{case}", timeout=30)
+                assert r.status_code == 200 and check(r), r.text[:300]
             served = p50_ms(app.times[5:])
             raw = []
             statement = reads.trigger_page_sql(where, cursor, 50)
@@ -153,7 +162,7 @@ def main() -> None:
         warden.close()
     worst = max(s for s, _ in results.values())
     emit(
-        "api_triggers_page_ms",
+        figure,
         worst,
         "ms",
         "p50 < 50 ms",
@@ -163,6 +172,16 @@ def main() -> None:
             k: {"served_p50_ms": round(s, 3), "raw_sql_p50_ms": round(b, 3)}
             for k, (s, b) in results.items()
         },
+    )
+
+
+def main() -> None:
+    run(
+        "api_triggers_page_ms",
+        "/api/v1/triggers",
+        "limit=50&",
+        lambda r: len(r.json()["items"]) == 50,
+        fill,
     )
 
 

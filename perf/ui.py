@@ -19,26 +19,17 @@ schema.py in place); the hash chain is not valid (reads do not check it).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
-import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
-import requests
-
 from warden.app.daemon import Warden
-from warden.app.settings import Settings, TokenSettings
-from warden.interfaces.api.app import create_app
-from warden.store import reads
 from warden.store.schema import UTCDateTime
 
 sys.path.insert(0, str(Path(__file__).parent))
-from api import STATES, T0, TOKEN, Timed, p50_ms, serve
-from harness import emit, say
+from api import STATES, T0, run
 
 BATCH = 100_000
 
@@ -93,65 +84,12 @@ def fill(warden: Warden, count: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--entries", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=200)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="warden-perf-ui-") as tmp:
-        digest = hashlib.sha256(TOKEN.encode()).hexdigest()
-        settings = Settings(
-            database_url=f"sqlite:///{Path(tmp) / 'w.db'}",
-            http={"tokens": [TokenSettings(name="perf", role="read", sha256=digest)]},
-        )
-        warden = Warden(settings)
-        started = time.perf_counter()
-        fill(warden, args.entries)
-        say(f"{args.entries} trigger-log rows inserted in {time.perf_counter() - started:.1f} s")
-        app = Timed(create_app(warden))
-        server, url = serve(app)
-        deep = 1000 + 50
-        cases = {
-            "first page": ("", reads.TriggerFilter(), None),
-            "deep page": (f"cursor={deep}", reads.TriggerFilter(), deep),
-            "filtered deep page": (
-                f"threshold=perf.t07.high&state=firing&cursor={deep + 200_000}",
-                reads.TriggerFilter(threshold="perf.t07.high", state="firing"),
-                deep + 200_000,
-            ),
-        }
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {TOKEN}"
-        results = {}
-        for name, (query, where, cursor) in cases.items():
-            app.times.clear()
-            for _ in range(args.requests):
-                r = session.get(f"{url}/ui/triggers?{query}", timeout=30)
-                assert r.status_code == 200 and r.text.count('data-label="#"') == 50, r.text[:300]
-            served = p50_ms(app.times[5:])
-            raw = []
-            statement = reads.trigger_page_sql(where, cursor, 50)
-            for _ in range(args.requests):
-                with warden.store.read() as conn:
-                    t = time.perf_counter()
-                    rows = conn.execute(statement).all()
-                    raw.append(time.perf_counter() - t)
-                assert len(rows) == 51
-            results[name] = (served, p50_ms(raw[5:]))
-            say(f"{name}: p50 {served:.2f} ms served, raw SQL {results[name][1]:.3f} ms")
-        server.should_exit = True
-        warden.close()
-    worst = max(s for s, _ in results.values())
-    emit(
+    run(
         "ui_trigger_log_page_ms",
-        worst,
-        "ms",
-        "p50 < 50 ms",
-        worst < 50,
-        entries=args.entries,
-        pages={
-            k: {"served_p50_ms": round(s, 3), "raw_sql_p50_ms": round(b, 3)}
-            for k, (s, b) in results.items()
-        },
+        "/ui/triggers",
+        "",
+        lambda r: r.text.count('data-label="#"') == 50,
+        fill,
     )
 
 
