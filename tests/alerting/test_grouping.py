@@ -207,6 +207,31 @@ def test_a_feed_s_first_run_is_history_and_its_later_runs_are_news(tmp_path: Pat
         w.close()
 
 
+def test_what_a_feed_s_first_run_stored_is_history_to_a_cycle_before_it_ends(
+    tmp_path: Path,
+) -> None:
+    """Another feed's cycle (or the sweep) may read what a first run has stored before that run
+    is recorded as ended: seen on the real samples, one frontier warning out of 50 arrived as
+    news beside the history summary."""
+    from warden.store import feeds as feed_rows
+
+    w = make(tmp_path)
+    try:
+        w.evaluate()
+        w.clock.now = T0 + timedelta(minutes=1)  # type: ignore[attr-defined]
+        fresh = Observation("a", "ctf", "acc", 0.9, T0, "first", "s", "0" * 64)
+        with w.store.write() as conn:  # the first run has stored a file and reads on
+            run = feed_rows.start_run(conn, "f", "csv", T0)
+            obs_rows.insert_observations(conn, "f", [fresh], T0 + timedelta(minutes=1))
+        w.evaluate()  # another feed's cycle, meanwhile
+        with w.store.write() as conn:
+            feed_rows.finish_run(conn, run, "f", T0, feed_rows.RunCounts(1), None)
+        after_history_wait(w)
+        assert [b["group"]["history"] for b in sent(tmp_path)] == [True]
+    finally:
+        w.close()
+
+
 @pytest.mark.parametrize(("history", "expected"), [("each", 2), ("none", 0)])
 def test_a_route_chooses_what_history_becomes(tmp_path: Path, history: str, expected: int) -> None:
     w = make(tmp_path, history=history)

@@ -57,6 +57,8 @@ def history(
         if first is None:
             return False
         started, ended = first
+        if ended is None:  # its first run is still reading: all it stored so far is history
+            return True
         return (o.ingested_at is not None and o.ingested_at <= ended) or o.observed_at < started
 
     out = []

@@ -186,13 +186,14 @@ def watch_starts(
     return known
 
 
-def first_runs(conn: Connection) -> dict[str, tuple[datetime, datetime]]:
-    """When each feed's first run started and ended: what it read then, and what it finds later
-    that happened before it, was history to warden."""
+def first_runs(conn: Connection) -> dict[str, tuple[datetime, datetime | None]]:
+    """When each feed's first run started and ended (None: it is still running): what it read
+    then, and what it finds later that happened before it, was history to warden. A first run
+    in progress counts too: another feed's cycle may read what it has stored so far."""
     r = feed_runs
     q = (
         select(r.c.feed, func.min(r.c.started_at), func.min(r.c.finished_at))
-        .where(r.c.finished_at.is_not(None), r.c.status != "interrupted")
+        .where(r.c.status != "interrupted")
         .group_by(r.c.feed)
     )
     return {feed: (started, ended) for feed, started, ended in conn.execute(q)}
