@@ -240,6 +240,13 @@ CASES = (
         copies("declarations/declarations.yaml", "declarations/declarations.csv"),
         "in/declarations.yaml",
     ),
+    Case(
+        "system_cards",
+        "system_cards",
+        copies("system_cards/acme-m1-system-card.md", "system_cards/beta-b2-system-card.html"),
+        "in/acme-m1-system-card.md",
+        {"models": {"acme/m1": ["Acme M1"], "beta/b2": ["Beta B2"]}},
+    ),
 )
 
 

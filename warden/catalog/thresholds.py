@@ -48,6 +48,7 @@ from warden.catalog.provenance import numbers as numbers  # where the threshold 
 from warden.catalog.registry import BOUNDS, BenchmarkSpec, ModelSpec, Registry, Source, add_file
 from warden.core.basis import Basis, basis
 from warden.core.config import Duration, Strict, parse_duration
+from warden.core.declarations import CANDIDATE
 from warden.core.errors import CatalogError, Problem
 from warden.core.model import COMPUTE
 from warden.core.suggest import did_you_mean
@@ -440,6 +441,9 @@ def _condition_problems(t: Threshold, registry: Registry) -> list[str]:
     """Each condition must name a benchmark of the registry by its canonical id, and a metric it
     declares; since_assessment's compute ratio needs the registry's training compute."""
     out = []
+    if any(registry.benchmark_id(b) == CANDIDATE for b, _ in t.pairs):
+        out.append(f"when: reads {CANDIDATE!r}: candidate declarations count only once "
+                   "confirmed: warden declarations confirm")  # fmt: skip
     needs_compute = isinstance(t.when, Reassessment) and t.when.since == "compute_ratio"
     if needs_compute and registry.metric(*COMPUTE)[1] is None:
         out.append(

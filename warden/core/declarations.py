@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 
 DECLARATION = "declaration"
+# Declarations a connector found in a document (a system card), for a person to confirm with
+# `warden declarations confirm`; no threshold may read them (the catalog refuses it).
+CANDIDATE = "declaration_candidate"
 # A declaration's status, least to most severe; its value is the index.
 STATUSES = ("below", "early_warning_reached", "could_not_rule_out", "crossed")
 _SLUG = re.compile(r"[^a-z0-9]+")

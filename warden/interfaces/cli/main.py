@@ -325,6 +325,7 @@ def thresholds_list(ctx: Context, as_json: bool) -> None:
 def _register() -> None:
     from warden.interfaces.cli import alerts as cli_alerts
     from warden.interfaces.cli import assess as cli_assess
+    from warden.interfaces.cli import declarations as cli_declarations
     from warden.interfaces.cli import deliveries as cli_deliveries
     from warden.interfaces.cli import feeds as cli_feeds
     from warden.interfaces.cli import forecast as cli_forecast
@@ -340,6 +341,7 @@ def _register() -> None:
     cli_forecast.register(main)
     cli_registry.register(main)
     cli_replay.register(main)
+    cli_declarations.register(main)
 
 
 _register()
