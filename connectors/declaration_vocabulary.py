@@ -96,7 +96,7 @@ _REACH = (
     r"|pass|passed|passes|hit|hits|trigger|triggered|triggers)"
 )
 _COULD_NOT_RULE_OUT = re.compile(
-    rf"\b(?:{_NOT}|cannot)\s+(?:\w+\s+){{0,3}}?rule\s+out"
+    rf"\b(?:{_NOT}|cannot)\s+(?:[\w.-]+\s+){{0,3}}?rule\s+out"
     r"|\bnot\s+(?:yet\s+)?(?:been\s+able\s+to\s+)?(?:definitively\s+|conclusively\s+)?"
     r"(?:determined|ruled\s+out|able\s+to\s+rule)"
     r"|\bprecaution(?:ary|arily)?\b|\bprovisional(?:ly)?\b"
@@ -110,7 +110,7 @@ _EARLY_REACHED = re.compile(
     re.I,
 )
 _BELOW = re.compile(
-    rf"\b(?:{_NOT}|did\s+not|does\s+not|do\s+not|has\s+not|have\s+not)\s+(?:\w+\s+){{0,3}}?"
+    rf"\b(?:{_NOT}|did\s+not|does\s+not|do\s+not|has\s+not|have\s+not)\s+(?:[\w.-]+\s+){{0,4}}?"
     rf"{_REACH}\b|\bunder\s+the\s+(?:\w+\s+){{0,3}}?threshold"
     r"|\bbelow\s+(?:\w+\s+){0,4}?(?:thresholds?|levels?|ASL|High|Critical|CCLs?|capabilit)"
     r"|\b(?:ruled|rule|rules|ruling)\s+out\b|\bnone\s+of\b.{0,60}\b(?:reached|crossed)\b",

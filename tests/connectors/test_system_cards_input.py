@@ -94,6 +94,8 @@ def test_a_document_over_the_size_limit_is_refused(tmp_path: Path) -> None:
         ("We have decided to treat M as High capability in the Biological and Chemical domain.", "could_not_rule_out"),  # noqa: E501
         ("M reaches High capability in Cybersecurity.", "crossed"),
         ("M does not meet the Critical threshold for AI Self-improvement.", "below"),
+        # A hyphenated model name between the negation and the verb (seen trying a GPT-5 card).
+        ("We do not believe gpt-5-thinking reaches High capability in Cybersecurity.", "below"),
         # Google DeepMind Frontier Safety Framework
         ("M reached the early warning alert threshold for the CBRN Uplift Level 1 CCL.", "early_warning_reached"),  # noqa: E501
         ("The alert threshold for Cyber Uplift Level 1 has been reached by M.", "early_warning_reached"),  # noqa: E501
