@@ -52,6 +52,7 @@ def test_bundled_catalog_loads_with_real_sources() -> None:
         "compute",
         "general",
         "evidence",
+        "elicitation",
     }
     assert {p.stem for p in catalog.files} == domains
 

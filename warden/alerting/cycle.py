@@ -20,6 +20,7 @@ from warden.alerting.routing import Matches, Router
 from warden.alerting.state import advance
 from warden.catalog.conditions import Reassessment, SilentFeed
 from warden.catalog.registry import ModelSpec
+from warden.catalog.signs import Sign
 from warden.catalog.thresholds import Catalog, Threshold
 from warden.core.clock import Clock
 from warden.core.model import (
@@ -199,6 +200,7 @@ def _apply(
     read = depth(chosen)
     pairs = {p for t in chosen if not t.exclude_vendor_reported for p in t.pairs}
     until = now + timedelta(seconds=inputs.max_clock_skew)
+    extra |= {"n", "observed_at"} if any(isinstance(t.when, Sign) for t in chosen) else set()
     evidence = obs_rows.series(conn, pairs, read, extra, until=until)
     pairs = {p for t in chosen if t.exclude_vendor_reported for p in t.pairs}
     independent = obs_rows.series(conn, pairs, read, extra, independent=True, until=until)

@@ -12,6 +12,8 @@
   `{diverges: {declared: {...}, benchmark, metric, op, value}}`: evidence that disagrees
   (warden/catalog/disagreement.py); `{declared: {framework, level, domain, status}}` is a
   `Condition` on a lab's declarations (the `declaration` benchmark).
+- `Sign`, `{sign: {rule, benchmark, metric, drop, z, tolerance}}`: a result that looks below the
+  model's capability (a possible under-elicitation; warden/catalog/signs.py).
 
 Shorthands are rewritten here to the one form evaluation reads.
 """
@@ -33,6 +35,7 @@ from warden.catalog.disagreement import (
     divergence,
 )
 from warden.catalog.registry import Registry
+from warden.catalog.signs import Sign, sign
 from warden.core.config import Strict
 from warden.core.model import COMPUTE
 
@@ -162,7 +165,9 @@ class Conflict(Strict):
     side has no stderr, by more than `tolerance` (in the metric's canonical unit; without one
     such a pair cannot be judged). `between` limits the measurers compared."""
 
-    kind: Literal["conflict"] = "conflict"
+    # Required, not defaulted (as `Sign`'s): a stored definition leaves defaults out, and
+    # replay tells the kinds apart by it.
+    kind: Literal["conflict"]
     benchmark: str = Field(min_length=1)
     metric: str = Field(min_length=1)
     z: float = Field(3.0, gt=0, allow_inf_nan=False)
@@ -190,7 +195,7 @@ class Divergence(Strict):
     declaring `could_not_rule_out` or `crossed` while that evidence does not meet it (or there
     is none). `direction` keeps one of the two."""
 
-    kind: Literal["divergence"] = "divergence"
+    kind: Literal["divergence"]  # required: see `Conflict`
     declaration: str = Field(min_length=1)
     condition: Condition
     direction: Literal["both", "evidence_above", "declaration_above"] = "both"
@@ -212,7 +217,7 @@ def _kind(data: Any) -> str:
             return "<reassessment>"
         if "feed" in data:
             return "<silence>"
-        if data.get("kind") in ("conflict", "divergence"):
+        if data.get("kind") in ("conflict", "divergence", "sign"):
             return f"<{data['kind']}>"
     for kind, name in (
         (Combination, "<combination>"),
@@ -220,6 +225,7 @@ def _kind(data: Any) -> str:
         (SilentFeed, "<silence>"),
         (Conflict, "<conflict>"),
         (Divergence, "<divergence>"),
+        (Sign, "<sign>"),
     ):
         if isinstance(data, kind):
             return name
@@ -233,7 +239,8 @@ When = Annotated[
     | Annotated[Reassessment, Tag("<reassessment>")]
     | Annotated[SilentFeed, Tag("<silence>")]
     | Annotated[Conflict, Tag("<conflict>")]
-    | Annotated[Divergence, Tag("<divergence>")],
+    | Annotated[Divergence, Tag("<divergence>")]
+    | Annotated[Sign, Tag("<sign>")],
     Discriminator(_kind),
 ]
 
@@ -261,6 +268,8 @@ def rewrite(data: dict[str, Any], registry: Registry | None) -> dict[str, Any]:
         return {**data, "when": conflict(when)}
     if "diverges" in when:
         return {**data, "when": divergence(when)}
+    if "sign" in when:
+        return {**data, "when": sign(when, registry, data)}
     if "declared" in when:
         when = declared(when)
     return {**data, **_single(when, data.get("warn_at"), "warn_at" in data, registry)}

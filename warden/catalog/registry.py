@@ -62,6 +62,10 @@ class ModelSpec(Strict):
     organisation: str | None = None
     open_weights: bool | None = None
     release_date: date | None = None
+    # The line of models it belongs to (`claude-opus`, `gpt-4o`, `o-series`): a model's
+    # predecessor is the newest of its family released before it (the `predecessor_drop` sign,
+    # warden/evaluation/signs.py). Only where the line is unambiguous; None: no predecessor.
+    family: str | None = Field(None, min_length=1, max_length=100)
 
 
 class RegistryFile(Strict):

@@ -22,6 +22,9 @@
 - Who measured it: a threshold reads the evidence its `evidence:` chooses, and `conflict:` and
   `diverges:` compare measurers, or a lab's declaration with the evidence
   (warden.evaluation.evidence; judging per variant and measurer: warden.evaluation.judge).
+- `sign:` looks for results below the model's capability (its predecessor's, its own fuller
+  run's, the vendor's): signs of under-elicitation for a person to check
+  (warden.evaluation.signs); the predecessor is found by the registry's family and release date.
 - `since_assessment` judges each model with a recorded assessment: the days since it, or its
   newest training compute over the compute recorded with it.
 """
@@ -42,10 +45,12 @@ from warden.catalog.conditions import (
 )
 from warden.catalog.disagreement import DECLARATION
 from warden.catalog.registry import ModelSpec
+from warden.catalog.signs import Sign
 from warden.catalog.thresholds import Scope, Threshold
 from warden.core.model import COMPUTE, Assessment, Evaluation, Point, Verdict
 from warden.evaluation.evidence import chosen, conflicts, divergences, measured_text
 from warden.evaluation.judge import BY_RANK, RANK, by_variant, capability, most_capable
+from warden.evaluation.signs import signs
 from warden.forecasting.frontier import ThresholdForecast
 from warden.forecasting.projection import explain as projected_reason
 from warden.forecasting.projection import stale, stale_reason, warns
@@ -79,6 +84,10 @@ def evaluate_threshold(
         return _reassessed(threshold, when, evidence, now, known_subjects, assessments or {})
     if isinstance(when, Conflict | Divergence):
         return _disagreement(threshold, when, evidence, now, known_subjects, models, silent_feeds)
+    if isinstance(when, Sign):
+        given = _in_scope(threshold, evidence.get(when.pairs[0], {}), models or {})
+        fresh = _fresh(threshold, given, now, silent_feeds)
+        return signs(threshold, when, fresh, known_subjects, models or {})
     series = evidence.get((when.benchmark, when.metric), {})
     out = evaluate(threshold, series, now, known_subjects, models, silent_feeds)
     forecast = (forecasts or {}).get(threshold.id)
@@ -449,5 +458,10 @@ def _silent(
 
 
 def depth(thresholds: Iterable[Threshold]) -> int:
-    """How many newest observations per series evaluation needs."""
-    return max((t.for_ for t in thresholds), default=1)
+    """How many newest observations per series evaluation needs (an `elicitation_drop` sign
+    compares the newest with the one before it)."""
+    return max((max(t.for_, _sign_depth(t)) for t in thresholds), default=1)
+
+
+def _sign_depth(t: Threshold) -> int:
+    return 2 if isinstance(t.when, Sign) and t.when.rule == "elicitation_drop" else 1

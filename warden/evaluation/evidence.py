@@ -85,14 +85,16 @@ def _newest(obs: Sequence[Point], least: int) -> list[Point]:
     return out
 
 
-def _side(when: Conflict, obs: Sequence[Point]) -> Point:
-    """A measurer's newest result at its most capable variant."""
+def side(direction: str, obs: Sequence[Point]) -> Point:
+    """A measurer's newest result at its most capable variant (`direction`: which way is more
+    capable, "higher" or "lower")."""
     newest = [points[0] for points in by_variant(obs).values()]
-    sign = 1 if when.direction == "higher" else -1
+    sign = 1 if direction == "higher" else -1
     return max(newest, key=lambda p: sign * p.value)
 
 
-def _text(p: Point) -> str:
+def text(p: Point) -> str:
+    """One result as an explanation shows it: who, value ± stderr, variant, feed and date."""
     value = f"{p.value:g}" + ("" if p.stderr is None else f" ± {p.stderr:g}")
     where = [f"feed {p.feed}"] if p.feed else []
     where += [p.observed_at.date().isoformat()] if p.observed_at is not None else []
@@ -100,29 +102,30 @@ def _text(p: Point) -> str:
     return f"{measurer(p)} {value}{variant}" + (f" [{', '.join(where)}]" if where else "")
 
 
-def _pair(when: Conflict, a: Point, b: Point) -> tuple[bool | None, float, str]:
-    """(conflict?, how far apart in z or tolerance units, why); None when it cannot be
-    judged."""
+def pair(z: float, tolerance: float | None, a: Point, b: Point) -> tuple[bool | None, float, str]:
+    """Whether `a` and `b` are apart beyond their uncertainty: `z` combined standard errors or
+    more, or, where a side has no stderr, more than `tolerance`. (apart?, how far apart in z or
+    tolerance units, why); None when it cannot be judged. Conflicts and signs
+    (warden.evaluation.signs) judge their pairs with it."""
     gap = abs(a.value - b.value)
     if a.stderr is not None and b.stderr is not None and (a.stderr or b.stderr):
-        z = gap / math.hypot(a.stderr, b.stderr)
-        met = z >= when.z
+        zs = gap / math.hypot(a.stderr, b.stderr)
+        met = zs >= z
         return (
             met,
-            z / when.z,
-            f"gap {gap:g} = {z:.3g} combined stderr ({'' if met else 'not '}>= z {when.z:g})",
+            zs / z,
+            f"gap {gap:g} = {zs:.3g} combined stderr ({'' if met else 'not '}>= z {z:g})",
         )
-    if a.stderr == 0 and b.stderr == 0 and when.tolerance is None:
+    if a.stderr == 0 and b.stderr == 0 and tolerance is None:
         met = gap > 0
         return met, math.inf if met else 0.0, f"gap {gap:g} between exact results"
-    if when.tolerance is None:
+    if tolerance is None:
         return None, 0.0, "a side has no stderr and the threshold no tolerance"
-    met = gap > when.tolerance
+    met = gap > tolerance
     return (
         met,
-        gap / when.tolerance,
-        f"gap {gap:g} ({'' if met else 'not '}> tolerance {when.tolerance:g}; "
-        "a side has no stderr)",
+        gap / tolerance,
+        f"gap {gap:g} ({'' if met else 'not '}> tolerance {tolerance:g}; a side has no stderr)",
     )
 
 
@@ -137,14 +140,14 @@ def conflicts(
         for m in when.between:
             mine = [p for p in obs if measurer(p) == m]
             if mine:
-                sides[m] = _side(when, mine)
+                sides[m] = side(when.direction, mine)
         if len(sides) < 2:
             continue
         judged_subjects.add(subject)
         results = []
         for x, y in combinations([m for m in when.between if m in sides], 2):
-            met, far, why = _pair(when, sides[x], sides[y])
-            results.append((met, far, f"{_text(sides[x])} vs {_text(sides[y])}: {why}", x, y))
+            met, far, why = pair(when.z, when.tolerance, sides[x], sides[y])
+            results.append((met, far, f"{text(sides[x])} vs {text(sides[y])}: {why}", x, y))
         decided = [r for r in results if r[0] is not None]
         if not decided:
             reason = "cannot judge: " + "; ".join(r[2] for r in results)

@@ -201,6 +201,8 @@ def measurements(t: Mapping[str, Any]) -> tuple[Measurement, ...]:
     warn_at = number(t.get("warn_at"))
     b = basis_of(t)
     scales = t.get("scales")
+    if cond.get("kind") in ("conflict", "sign"):
+        return ()  # two results compared, not one against a level: the reason says it all
     if "mode" in cond:
         parts = [p for p in _list(cond.get("of")) if isinstance(p, Mapping)]
         subject = text(t.get("subject"))
