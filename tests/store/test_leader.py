@@ -56,7 +56,9 @@ def test_one_leader_an_epoch_each_and_a_takeover_when_its_session_ends(pg_store:
         assert a._conn is not None
         pid = a._conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
         with pg_store.write() as conn:
-            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            # With a timeout, terminate waits for the backend to exit (and free the lock);
+            # without one it only signals it, and b could still find the lock held.
+            conn.execute(text("SELECT pg_terminate_backend(:p, 10000)"), {"p": pid})
         b.step()
         assert b.epoch == 2 and b_events.elected == [2]
         a.step()  # the ex-leader notices, stops, and does not take the lock back

@@ -32,6 +32,9 @@ class Entry:
     prev_hash: str
     hash: str
     kind: str = TRANSITION
+    # The leadership epoch it was written under (None: SQLite, or written before it was kept).
+    # Beside the content, not in it: warden.triggerlog.entries says why.
+    epoch: int | None = None
 
     @property
     def body(self) -> dict[str, Any]:

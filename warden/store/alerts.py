@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from warden.core.chain import CATALOG, GENESIS, Entry
 from warden.core.model import State
 from warden.store import merkle
+from warden.store.engine import write_epoch
 from warden.store.schema import alert_states, feed_runs, triggers, watched
 
 # Any constant: PostgreSQL writers take this lock so the chain has one appender at a time.
@@ -98,12 +99,14 @@ def chain_head(conn: Connection) -> tuple[int, str]:
 
 def append_triggers(conn: Connection, entries: Sequence[Entry]) -> None:
     """Append entries whose hashes were chained by the caller (warden.triggerlog.entries), and
-    their leaves to the Merkle tree, in the same transaction."""
+    their leaves to the Merkle tree, in the same transaction. Each row records the leadership
+    epoch its entry carries, or else the one this transaction writes under (write_epoch)."""
     if not entries:
         return
     # Callers took the lock before reading the chain head; taken again (it stacks) so that no
     # append, whatever replica makes it, ever runs outside it: one total order.
     lock(conn)
+    epoch = None if all(e.epoch is not None for e in entries) else write_epoch(conn)
     conn.execute(
         insert(triggers),
         [
@@ -119,6 +122,7 @@ def append_triggers(conn: Connection, entries: Sequence[Entry]) -> None:
                 "prev_hash": e.prev_hash,
                 "hash": e.hash,
                 "kind": e.kind,
+                "epoch": epoch if e.epoch is None else e.epoch,
             }
             for e in entries
         ],
@@ -143,6 +147,7 @@ def entries(
         t.c.prev_hash,
         t.c.hash,
         t.c.kind,
+        t.c.epoch,
     )
     if threshold is not None:
         q = q.where(t.c.threshold == threshold)

@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -151,6 +151,30 @@ def _fence(conn: Any) -> None:
     current = None if row is None else int(row[0])
     if current != epoch:
         raise Fenced(epoch, current)
+
+
+def write_epoch(conn: Connection) -> int | None:
+    """The leadership epoch this write transaction runs under, recorded on the rows it writes
+    (trigger-log entries, feed runs) so that who decided what can be read back after a failover.
+
+    - A leader-only job's transaction: its fencing token, which `_fence` read FOR SHARE as the
+      transaction began; no new leader's increment can commit before this one does, so it is
+      the epoch in force when the rows are written.
+    - Any other writer's (a push evaluated on a follower, dispatch, a person's `warden ack`):
+      the store's epoch, read now, in this transaction, by a plain read. Callers read it under
+      the lock that orders what they write (the chain lock, warden.store.alerts.lock), so along
+      the trigger log epochs never decrease: each appender reads the latest committed epoch
+      after the one before it has committed. Not FOR SHARE: a follower's transaction is not cut
+      short when its process stalls (only leader-only ones are), and a share lock left held
+      would hold every election back for as long.
+    - SQLite: None (one process, no election). PostgreSQL before any replica led: 0."""
+    if conn.dialect.name != "postgresql":
+        return None
+    fence = FENCE.get()
+    if fence is not None and conn.get_execution_options().get("warden_write", False):
+        return fence[0]
+    row = conn.exec_driver_sql("SELECT epoch FROM leadership WHERE id = 1").first()
+    return None if row is None else int(row[0])
 
 
 def _sqlite_engine(url: str) -> Engine:

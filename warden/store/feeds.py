@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from warden.store.engine import write_epoch
 from warden.store.schema import failed_runs, feed_runs, feeds, observations, rejects
 
 
@@ -31,7 +32,7 @@ def start_run(conn: Connection, feed: str, connector: str, now: datetime) -> int
     conn.execute(update(feeds).where(feeds.c.id == feed).values(last_attempt_at=now))
     result = conn.execute(
         insert(feed_runs)
-        .values(feed=feed, started_at=now, status="running")
+        .values(feed=feed, started_at=now, status="running", epoch=write_epoch(conn))
         .returning(feed_runs.c.id)
     )
     return int(result.scalar_one())

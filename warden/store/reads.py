@@ -41,6 +41,7 @@ _ENTRY_COLUMNS = (
     triggers.c.prev_hash,
     triggers.c.hash,
     triggers.c.kind,
+    triggers.c.epoch,
 )
 
 

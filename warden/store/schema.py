@@ -92,6 +92,9 @@ feed_runs = Table(
     Column("error", Text),
     # Why a failed run failed, from a small fixed set (warden.ingest.feedrun.FAILURE_REASONS).
     Column("error_reason", String(32)),
+    # The leadership epoch the run started under (warden.store.engine.write_epoch); NULL on
+    # SQLite (one process, no election) and for runs recorded before it was kept.
+    Column("epoch", BigInteger),
 )
 
 observations = Table(
@@ -239,6 +242,10 @@ triggers = Table(
     Column("hash", String(64), nullable=False, unique=True),
     # transition (an alert state changed) or catalog (thresholds added, changed, removed)
     Column("kind", String(16), nullable=False, server_default="transition"),
+    # The leadership epoch the entry was written under (warden.store.engine.write_epoch), not
+    # part of the hashed content (warden.triggerlog.entries says why); NULL on SQLite and for
+    # entries written before it was kept.
+    Column("epoch", BigInteger),
     # Keyset paging of the read API (warden/store/reads.py): each filter, newest first.
     Index("ix_triggers_threshold_seq", "threshold", "seq"),
     Index("ix_triggers_alert_seq", "threshold", "subject", "seq"),

@@ -3,6 +3,15 @@
 Each entry's `content` is canonical JSON (sorted keys, no spaces); its hash is
 SHA-256(prev_hash + "\\n" + content). Recomputing the chain from the first entry shows any edit,
 insertion or deletion. Pure: the store reads and writes rows, this module computes and checks.
+
+The leadership epoch an entry was written under (`Entry.epoch`, several replicas on PostgreSQL)
+is kept beside the content, not hashed with it. The content is what was decided and on what
+evidence: replay re-derives it from the store, exports and offline verifiers check it, and it
+must come out the same whichever replica decided. The epoch says how the write was coordinated,
+not what was decided, and every writer that builds content (the cycle, dispatch's delivery
+entries, a person's acknowledgement) would have to read it first. Entries written before it was
+kept have none, and SQLite's never have one. What follows: an edit of the epoch column alone is
+not caught by `verify`; an edit of the order or the content of the log is.
 """
 
 from __future__ import annotations
@@ -95,10 +104,12 @@ def chain(
     items: Iterable[tuple[datetime, Transition, Threshold]],
     details: Mapping[int, StoredObservation],
     extras: Sequence[Mapping[str, Any]] | None = None,
+    epoch: int | None = None,
 ) -> list[Entry]:
     """New entries after `head` (last seq, last hash), each hashed onto the one before.
     `details` holds the whole stored observation behind each evidence point; `extras` (one per
-    item) adds what the cycle decided about it: its delivery and its acknowledgement."""
+    item) adds what the cycle decided about it: its delivery and its acknowledgement. `epoch`:
+    the leadership epoch they were decided under, kept beside the content (not hashed)."""
     seq, prev = head
     out = []
     for n, (at, transition, threshold) in enumerate(items):
@@ -117,6 +128,7 @@ def chain(
                 content,
                 prev,
                 digest,
+                epoch=epoch,
             )
         )
         prev = digest

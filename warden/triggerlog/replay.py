@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -100,6 +100,9 @@ class Replay:
     replayed: Outcome | None = None
     differences: tuple[Difference, ...] = ()
     notes: tuple[str, ...] = ()
+    # The leadership epoch the entry was written under (None: SQLite, or before it was kept):
+    # which leader decided it, for a replay after a failover. Not compared: it is not evidence.
+    epoch: int | None = None
 
     @property
     def reproduced(self) -> bool:
@@ -153,6 +156,12 @@ def replay(
 ) -> Replay:
     """Replay one entry. `models` (the registry's) decides membership of an organisation or
     open-weights scope; `advance` (the state machine) checks the state entered."""
+    return replace(_replay(inputs, models, advance), epoch=inputs.entry.epoch)
+
+
+def _replay(
+    inputs: Inputs, models: Mapping[str, ModelSpec] | None, advance: Advance | None
+) -> Replay:
     e = inputs.entry
     if e.kind != TRANSITION:
         return Replay(e.seq, NOT_REPLAYABLE, notes=(f"a {e.kind} entry, not an alert transition",))
@@ -353,4 +362,6 @@ def summary(r: Replay) -> str:
         )
     lines += [f"  {d.what}: recorded {d.recorded!r}, now {d.replayed!r}" for d in r.differences]
     lines += [f"  note: {n}" for n in r.notes]
+    if r.epoch is not None:
+        lines.append(f"  written under leadership epoch {r.epoch}")
     return "\n".join(lines)

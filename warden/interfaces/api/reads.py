@@ -78,6 +78,7 @@ def summary(e: Entry) -> TriggerSummary:
         to_state=e.to_state,
         hash=e.hash,
         prev_hash=e.prev_hash,
+        epoch=e.epoch,
         title=body.get("title"),
         severity=body.get("severity"),
         verdict=body.get("verdict"),
@@ -237,6 +238,7 @@ def replay_out(r: replaying.Replay) -> ReplayOut:
         replayed=verdict(r.replayed),
         differences=[Difference(**d.__dict__) for d in r.differences],
         notes=list(r.notes),
+        epoch=r.epoch,
     )
 
 

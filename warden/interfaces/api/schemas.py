@@ -133,6 +133,12 @@ class TriggerSummary(BaseModel):
     to_state: str
     hash: str
     prev_hash: str
+    epoch: int | None = Field(
+        None,
+        description="The leadership epoch it was written under (several replicas on "
+        "PostgreSQL); not part of the hashed content; null on SQLite and for entries written "
+        "before it was recorded",
+    )
     title: str | None = None
     severity: str | None = None
     verdict: str | None = None
@@ -261,6 +267,9 @@ class ReplayOut(BaseModel):
     replayed: Verdict | None
     differences: list[Difference]
     notes: list[str]
+    epoch: int | None = Field(
+        None, description="The leadership epoch the entry was written under (null: none kept)"
+    )
 
 
 class VerifyOut(BaseModel):

@@ -205,6 +205,7 @@ LOG_FIELDS = [
     "severity",
     "threshold_version",
     "hash",
+    "epoch",
 ]
 
 
@@ -213,7 +214,14 @@ def trigger_log(w: Warden, fmt: str, threshold: str | None) -> None:
         entries = list(alerts.entries(conn, threshold=threshold))
     if fmt == "json":
         for e in entries:
-            body = {"kind": e.kind, **e.body, "prev_hash": e.prev_hash, "hash": e.hash}
+            body = {
+                "kind": e.kind,
+                **e.body,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+                # Beside the hashed content: the leadership epoch it was written under.
+                "epoch": e.epoch,
+            }
             click.echo(json.dumps(body, sort_keys=True))
         return
     if fmt == "csv":
@@ -235,6 +243,7 @@ def trigger_log(w: Warden, fmt: str, threshold: str | None) -> None:
                 b.get("severity"),
                 e.threshold_version,
                 e.hash,
+                e.epoch,
             ]
             # Model names are free text: none may start a spreadsheet formula (OWASP).
             writer.writerow([cell(v) for v in row])
@@ -242,14 +251,16 @@ def trigger_log(w: Warden, fmt: str, threshold: str | None) -> None:
     if not entries:
         click.echo("the trigger log is empty")
         return
-    click.echo(
-        table(
-            ["seq", "at", "threshold", "subject", "transition", "value", "severity"],
-            [_row(e) for e in entries],
-            wrap=["transition", "value"],
-            styles={"transition": state_style},
-        )
-    )
+    headers = ["seq", "at", "threshold", "subject", "transition", "value", "severity"]
+    rows = [_row(e) for e in entries]
+    # Several replicas (PostgreSQL): which leadership epoch wrote each entry. A SQLite store
+    # has none to show.
+    if any(e.epoch is not None for e in entries):
+        headers.append("epoch")
+        epochs = ["" if e.epoch is None else e.epoch for e in entries]
+        rows = [[*r, epoch] for r, epoch in zip(rows, epochs, strict=True)]
+    styles = {"transition": state_style}
+    click.echo(table(headers, rows, wrap=["transition", "value"], styles=styles))
 
 
 def _row(e: Entry) -> list[object]:
