@@ -64,6 +64,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def pg_store() -> Iterator[Store]:
+    """A migrated store on PostgreSQL only (a schema of its own): what exists only there
+    (leader election, the epoch). Skipped without WARDEN_TEST_DATABASE_URL."""
+    if not PG_URL:
+        pytest.skip("WARDEN_TEST_DATABASE_URL is not set")
+    for url in _pg_schema_url(PG_URL):
+        s = Store(url)
+        s.upgrade()
+        yield s
+        s.dispose()
+
+
+@pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
     """A migrated store on `db_url`."""
     s = Store(db_url)

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from alembic import command
 from click.testing import CliRunner
 from sqlalchemy import insert, select, text
 
-from tests.conftest import PG_URL, _pg_schema_url
 from tests.support.factories import T0, threshold
 from warden.alerting.actions import acknowledge
 from warden.alerting.cycle import run_cycle
@@ -45,17 +42,6 @@ class Clock:
 
     def __call__(self):  # type: ignore[no-untyped-def]
         return self.now
-
-
-@pytest.fixture
-def pg_store() -> Iterator[Store]:
-    if not PG_URL:
-        pytest.skip("WARDEN_TEST_DATABASE_URL is not set")
-    for url in _pg_schema_url(PG_URL):
-        store = Store(url)
-        store.upgrade()
-        yield store
-        store.dispose()
 
 
 def member(store: Store, name: str, clock: Clock) -> Leadership:

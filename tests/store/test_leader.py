@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import PG_URL, _pg_schema_url
 from warden.store import Store
 from warden.store import feeds as feed_rows
 from warden.store.leader import Fenced, Leadership, current_epoch, fenced, list_replicas
 
 AT = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def pg_store() -> Iterator[Store]:
-    if not PG_URL:
-        pytest.skip("WARDEN_TEST_DATABASE_URL is not set")
-    for url in _pg_schema_url(PG_URL):
-        store = Store(url)
-        store.upgrade()
-        yield store
-        store.dispose()
 
 
 class Events:
