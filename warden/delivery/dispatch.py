@@ -18,7 +18,6 @@ import random
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from warden.core.chain import DELIVERY
@@ -46,18 +45,6 @@ def backoff_seconds(
 
 
 FLUSH_SECONDS = 0.25  # the longest a delivered row waits for its outcome to be written
-
-
-@dataclass(frozen=True)
-class _Done:
-    """One delivery attempt's outcome, to be written."""
-
-    item: outbox_rows.Claimed
-    outcome: str  # delivered | retry | failed
-    error: str | None
-    retry_at: datetime | None
-    started_at: datetime
-    duration: float
 
 
 class Dispatcher:
@@ -100,7 +87,7 @@ class Dispatcher:
         with self.store.write() as conn:
             lease = self.settings.lease_seconds
             claimed = outbox_rows.claim(conn, self.clock(), lease, limit, sinks, others, self.owner)
-        done: list[_Done] = []
+        done: list[outbox_rows.Attempt] = []
         flushed = time.monotonic()
         for group in _groups(claimed):
             done.extend(self._deliver(group))
@@ -112,7 +99,7 @@ class Dispatcher:
         self._finish(done)
         return len(claimed)
 
-    def _deliver(self, group: Sequence[outbox_rows.Claimed]) -> list[_Done]:
+    def _deliver(self, group: Sequence[outbox_rows.Claimed]) -> list[outbox_rows.Attempt]:
         """Send one notification of `group` (rows of one sink and group key, or one row): its
         outcome is each row's."""
         item = group[0]
@@ -138,7 +125,7 @@ class Dispatcher:
         # A sink's error may name its URL, secrets and all (`?token=`): never stored or logged so.
         error = None if error is None else redact_text(error)
         took = time.perf_counter() - t0
-        return [_Done(i, outcome, error, retry_at, started_at, took) for i in group]
+        return [outbox_rows.Attempt(i, outcome, error, started_at, took, retry_at) for i in group]
 
     def policy(self, sink: str) -> RetryPolicy:
         return self.policies.get(sink) or self.settings.policy()
@@ -156,23 +143,11 @@ class Dispatcher:
         delay = backoff_seconds(attempt, policy, self.rng)
         return "retry", now + timedelta(seconds=delay), ""
 
-    def _finish(self, done: Sequence[_Done]) -> None:
+    def _finish(self, done: Sequence[outbox_rows.Attempt]) -> None:
         if not done:
             return
         with self.store.write() as conn:
-            kept = [
-                outbox_rows.finish(
-                    conn,
-                    d.item,
-                    outcome=d.outcome,
-                    error=d.error,
-                    started_at=d.started_at,
-                    duration_seconds=d.duration,
-                    now=self.clock(),
-                    retry_at=d.retry_at,
-                )
-                for d in done
-            ]
+            kept = outbox_rows.finish_all(conn, done, self.clock())
             final = [d for d, k in zip(done, kept, strict=True) if k and d.outcome != "retry"]
             if final:  # the final outcomes go into the trigger log
                 alert_rows.lock(conn)
@@ -193,7 +168,7 @@ class Dispatcher:
         for d, k in zip(done, kept, strict=True):
             self._log(d, k)
 
-    def _log(self, d: _Done, kept: bool) -> None:
+    def _log(self, d: outbox_rows.Attempt, kept: bool) -> None:
         item, outcome, error = d.item, d.outcome, d.error
         levels = {"delivered": logging.INFO, "retry": logging.WARNING}
         level = levels.get(outcome, logging.ERROR)

@@ -78,18 +78,21 @@ def _insert_postgresql_copy(
 ) -> int:
     """A large batch on PostgreSQL, through COPY (warden/store/pgcopy.py)."""
     dumps = conn.dialect._json_serializer or json.dumps
-    ingested_at = now.astimezone(UTC)
+    if now.tzinfo is None:
+        raise ValueError(f"naive datetime {now!r}: aware UTC times only")
 
     def rows() -> Iterator[tuple[Any, ...]]:
+        # Aware datetimes go as they are: COPY's binary timestamptz is the instant, whatever
+        # the zone it was given in.
         for o in items:
-            if o.observed_at.tzinfo is None:
-                raise ValueError(f"naive datetime {o.observed_at!r}: aware UTC times only")
-            by = measured_by(o.attributes)
+            at, attributes = o.observed_at, o.attributes
+            if at.tzinfo is None:
+                raise ValueError(f"naive datetime {at!r}: aware UTC times only")
+            by = measured_by(attributes)
             yield (
-                feed, o.key, o.subject, o.benchmark, o.metric, o.value, o.stderr, o.n,
-                o.observed_at.astimezone(UTC), ingested_at, o.source, o.content_hash,
-                dumps(o.attributes), o.benchmark_known, o.model_known, by == "vendor",
-                variant_of(o.attributes), by,
+                feed, o.key, o.subject, o.benchmark, o.metric, o.value, o.stderr, o.n, at, now,
+                o.source, o.content_hash, dumps(attributes), o.benchmark_known, o.model_known,
+                by == "vendor", variant_of(attributes), by,
             )  # fmt: skip
 
     return insert_by_copy(conn, observations, _SQLITE_COLUMNS, rows())

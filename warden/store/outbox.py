@@ -170,29 +170,37 @@ def claim(
 ) -> list[Claimed]:
     """Claim up to `limit` due rows (of `sinks`, or of every sink but `others`), and the other
     due rows of their groups (up to GROUP_MAX), which go out with them as one notification.
-    Each claim is a conditional UPDATE, so of two workers racing for a row exactly one wins. A
-    worker that dies leaves a lease that expires, and the row is claimed again (at-least-once
-    delivery)."""
+    The rows are chosen and locked in one statement that re-checks each as it locks it (FOR
+    UPDATE, passing over rows another worker holds), then claimed in one UPDATE, so of two
+    workers racing for a row exactly one wins. A worker that dies leaves a lease that
+    expires, and the row is claimed again (at-least-once delivery)."""
     due = select(outbox.c.id, outbox.c.group_key).where(_due(now), *_of(sinks, others))
+    if conn.dialect.name == "postgresql":
+        # The rows are locked as they are chosen, and rows another worker holds (claiming or
+        # finishing them) passed over, not waited for: concurrent replicas claim disjoint rows,
+        # and the UPDATE below only touches rows this transaction already holds, so two claims
+        # never wait on each other (no deadlock). SQLite's writers are serialised already.
+        due = due.with_for_update(skip_locked=True, of=outbox)
     first = conn.execute(due.order_by(outbox.c.id).limit(limit)).all()
     ids = [r[0] for r in first]
     grouped = sorted({r[1] for r in first if r[1] is not None})
     if grouped:
         more = due.where(outbox.c.group_key.in_(grouped), outbox.c.id.not_in(ids))
         ids += [r[0] for r in conn.execute(more.order_by(outbox.c.id).limit(GROUP_MAX))]
+    if not ids:
+        return []
     token = secrets.token_hex(16)
     expires = now + timedelta(seconds=lease_seconds)
-    won = []
-    for row_id in ids:
-        result = conn.execute(
-            update(outbox)
-            .where(outbox.c.id == row_id, _due(now))
-            .values(claim_token=token, claim_expires_at=expires, claim_owner=owner)
-        )
-        if result.rowcount == 1:
-            won.append(row_id)
-    if not won:
-        return []
+    # One UPDATE for them all, by id. The rows were re-checked as they were locked (on
+    # PostgreSQL, SELECT ... FOR UPDATE re-evaluates the WHERE on the newest version of a row
+    # another transaction changed, and nobody else can change them until this transaction
+    # ends; a SQLite write transaction holds the database's one write lock): they are still
+    # due, and repeating the condition here only gave the planner a worse plan to choose.
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.id.in_(ids))
+        .values(claim_token=token, claim_expires_at=expires, claim_owner=owner)
+    )
     q = (
         select(
             outbox.c.id,
@@ -207,55 +215,77 @@ def claim(
             outbox.c.group_key,
         )
         .join(triggers, triggers.c.seq == outbox.c.trigger_seq)
-        .where(outbox.c.id.in_(won))
+        .where(outbox.c.id.in_(ids))
         .order_by(outbox.c.id)
     )
     return [Claimed(*tuple(row)) for row in conn.execute(q)]
 
 
-def finish(
-    conn: Connection,
-    item: Claimed,
-    *,
-    outcome: str,
-    error: str | None,
-    started_at: datetime,
-    duration_seconds: float,
-    now: datetime,
-    retry_at: datetime | None = None,
-) -> bool:
-    """Record one attempt and move the row on. False when the claim was lost (lease expired and
-    another worker took it): the attempt is still recorded."""
-    attempt = item.attempts + 1
+@dataclass(frozen=True)
+class Attempt:
+    """One delivery attempt of a claimed row, to be recorded (`finish_all`)."""
+
+    item: Claimed
+    outcome: str  # delivered | retry | failed
+    error: str | None
+    started_at: datetime
+    duration_seconds: float
+    retry_at: datetime | None = None  # for a retry: when it is due again
+
+
+def finish_all(conn: Connection, attempts: Sequence[Attempt], now: datetime) -> list[bool]:
+    """Record attempts and move their rows on: each attempt is a delivery row, and each row whose
+    claim is still held (its claim token unchanged) is done, or due again for a retry. A claim
+    that was lost (the lease expired and another worker took the row) leaves the row alone.
+    Returns, for each attempt, whether its claim was still held.
+
+    A few statements, not two a row: the attempts in one multi-row INSERT, the rows by one
+    UPDATE for each claim and outcome."""
+    if not attempts:
+        return []
     conn.execute(
-        insert(deliveries).values(
-            outbox_id=item.id,
-            sink=item.sink,
-            attempt=attempt,
-            outcome=outcome,
-            error=error,
-            started_at=started_at,
-            duration_seconds=duration_seconds,
+        insert(deliveries),
+        [
+            {
+                "outbox_id": a.item.id,
+                "sink": a.item.sink,
+                "attempt": a.item.attempts + 1,
+                "outcome": a.outcome,
+                "error": a.error,
+                "started_at": a.started_at,
+                "duration_seconds": a.duration_seconds,
+            }
+            for a in attempts
+        ],
+    )
+    # Rows whose new values are the same are moved together (in the common case every row a
+    # worker delivered in one flush: one statement).
+    alike: dict[tuple[str, int, str, str | None, datetime | None], list[int]] = {}
+    for a in attempts:
+        key = (a.item.claim_token, a.item.attempts + 1, a.outcome, a.error, a.retry_at)
+        alike.setdefault(key, []).append(a.item.id)
+    kept: set[int] = set()
+    for (token, attempt, outcome, error, retry_at), ids in alike.items():
+        values: dict[str, object] = {
+            "attempts": attempt,
+            "last_error": error,
+            "claim_token": None,
+            "claim_expires_at": None,
+        }
+        if outcome == "retry":
+            assert retry_at is not None
+            values["next_attempt_at"] = retry_at
+        else:
+            values["status"] = outcome
+            values["finished_at"] = now
+        result = conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(ids), outbox.c.claim_token == token)
+            .values(**values)
+            .returning(outbox.c.id)
         )
-    )
-    values: dict[str, object] = {
-        "attempts": attempt,
-        "last_error": error,
-        "claim_token": None,
-        "claim_expires_at": None,
-    }
-    if outcome == "retry":
-        assert retry_at is not None
-        values["next_attempt_at"] = retry_at
-    else:
-        values["status"] = outcome
-        values["finished_at"] = now
-    result = conn.execute(
-        update(outbox)
-        .where(outbox.c.id == item.id, outbox.c.claim_token == item.claim_token)
-        .values(**values)
-    )
-    return result.rowcount == 1
+        kept.update(row[0] for row in result)
+    return [a.item.id in kept for a in attempts]
 
 
 def next_due_at(
