@@ -33,6 +33,7 @@ from warden.core.model import (
     Verdict,
 )
 from warden.evaluation.evaluate import FeedRuns, depth, evaluate_threshold, explain, silent_feeds
+from warden.evaluation.flags import flagged
 from warden.forecasting.frontier import ThresholdForecast
 from warden.forecasting.projection import Projector
 from warden.ingest.settings import MAX_CLOCK_SKEW_SECONDS
@@ -217,16 +218,22 @@ def _apply(
         known.setdefault(tid, []).append(subject)
     changed: list[tuple[Transition, Threshold]] = []
     context = Context(catalog.registry.models, quiet, assessed, runs, forecasts)
-    for threshold in chosen:
-        evaluations = _evaluate_one(
+    evaluated = [
+        (
             threshold,
-            independent if threshold.exclude_vendor_reported else evidence,
-            known,
-            now,
-            result,
-            errors,
-            context,
+            _evaluate_one(
+                threshold,
+                independent if threshold.exclude_vendor_reported else evidence,
+                known,
+                now,
+                result,
+                errors,
+                context,
+            ),
         )
+        for threshold in chosen
+    ]
+    for threshold, evaluations in zip(chosen, flagged(evaluated), strict=True):
         for ev in evaluations:
             key = (threshold.id, ev.subject)
             since, last = pending.get(key), last_breach.get(key)
