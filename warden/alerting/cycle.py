@@ -22,6 +22,7 @@ from warden.catalog.conditions import Reassessment, SilentFeed
 from warden.catalog.registry import ModelSpec
 from warden.catalog.signs import Sign
 from warden.catalog.thresholds import Catalog, Threshold
+from warden.core import gcpause
 from warden.core.clock import Clock
 from warden.core.model import (
     NOTIFY_STATES,
@@ -107,7 +108,7 @@ def run_cycle(
         matches.strict = attempt < MAX_ATTEMPTS
         result, errors = CycleResult(), []
         try:
-            with store.write() as conn:
+            with store.write() as conn, gcpause.paused():
                 alert_rows.lock(conn)
                 _apply(
                     conn,

@@ -44,6 +44,9 @@ def chosen(threshold: Threshold, benchmark: str, series: SubjectSeries) -> Subje
         keep = {"independent", "own"}
     out: dict[str, Sequence[Point]] = {}
     for subject, obs in series.items():
+        if keep is None and len(obs) == 1:
+            out[subject] = obs  # one result, whoever measured it: nothing to choose
+            continue
         points = [p for p in obs if keep is None or measurer(p) in keep]
         if choice not in ("max", "min"):
             points = _newest(points, threshold.for_)
@@ -70,7 +73,7 @@ def measured_text(threshold: Threshold, newest: Point | None) -> str:
 def _newest(obs: Sequence[Point], least: int) -> list[Point]:
     """Per variant, the newest observations whoever measured them: as many as the fullest
     measurer's (the store's read depth), at least `least`; one measurement counted once."""
-    if len({measurer(p) for p in obs}) <= 1:
+    if len(obs) <= 1 or len({measurer(p) for p in obs}) == 1:
         return list(obs)
     out: list[Point] = []
     for points in by_variant(obs).values():

@@ -65,6 +65,8 @@ def _best_variant(
     when: Condition,
     warn_at: float | None,
 ) -> Evaluation:
+    if len(obs) == 1:  # the common case (one variant, one result): no grouping
+        return judge(threshold, subject, obs, when, warn_at)
     groups = by_variant(obs)
     if len(groups) == 1:
         return judge(threshold, subject, obs, when, warn_at)
