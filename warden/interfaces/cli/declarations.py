@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import click
 
@@ -220,8 +220,8 @@ def confirm(
             return
         if c.review is not None:
             raise Conflict(f"candidate {c.id} was rejected by {c.review.by}: not confirmed")
-        fields = (model, status, level, domain, day, source_url, note)
-        declaration = _declaration(c, by, *fields, now=w.clock())
+        fixes = Corrections(model, status, level, domain, day, source_url, note)
+        declaration = _declaration(c, by, fixes, now=w.clock())
         result = _store(w, declaration, c)
         if result.rejections:
             raise UsageError(f"candidate {c.id}: {result.rejections[0].message}")
@@ -284,19 +284,19 @@ def _review_json(review: Review) -> dict[str, str]:
     }
 
 
-def _declaration(
-    c: Candidate,
-    by: str,
-    model: str | None,
-    status: str | None,
-    level: str | None,
-    domain: str | None,
-    day: str | None,
-    source_url: str | None,
-    note: str,
-    *,
-    now: datetime,
-) -> Observation:
+class Corrections(NamedTuple):
+    """What the person confirming a candidate gives or corrects (`confirm`'s options)."""
+
+    model: str | None
+    status: str | None
+    level: str | None
+    domain: str | None
+    day: str | None
+    source_url: str | None
+    note: str
+
+
+def _declaration(c: Candidate, by: str, fixes: Corrections, *, now: datetime) -> Observation:
     """The declaration candidate `c` stands for, with the person's corrections."""
     from warden.core.declarations import DECLARATION, STATUSES, declaration_metric, status_value
     from warden.core.errors import UsageError
@@ -304,6 +304,7 @@ def _declaration(
     from warden.interfaces.cli.common import parse_time
 
     a = c.a
+    model, status, level, domain, day, source_url, note = fixes
     model = model or c.model
     if not model:
         raise UsageError(
