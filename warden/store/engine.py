@@ -222,21 +222,46 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+class NewerSchema(StoreError):
+    """The store's schema is at a revision this warden does not know: a newer warden wrote it
+    (a deployment rolled back after an upgrade). Migrating it down is not warden's to guess."""
+
+    def __init__(self, where: str, found: str, head: str) -> None:
+        super().__init__(
+            f"store {where} is at schema revision {found}, which this warden (schema up to "
+            f"{head}) does not know: a newer warden wrote it. Run that version (or newer), or "
+            "restore a backup taken before the upgrade"
+        )
+
+
 def upgrade(engine: Engine) -> None:
     """Apply every migration (idempotent). On PostgreSQL, replicas starting together migrate
     one after the other (a session advisory lock), so the first migrates and the rest find the
-    schema at head."""
+    schema at head. A store at a revision this code does not know is `NewerSchema`."""
     if engine.dialect.name != "postgresql":
-        command.upgrade(alembic_config(engine), "head")
+        _upgrade(engine)
         return
     with engine.connect() as conn:
         conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
         conn.commit()
         try:
-            command.upgrade(alembic_config(engine), "head")
+            _upgrade(engine)
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
             conn.commit()
+
+
+def _upgrade(engine: Engine) -> None:
+    config = alembic_config(engine)
+    script = ScriptDirectory.from_config(config)
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_heads()
+    known = {rev.revision for rev in script.walk_revisions()}
+    unknown = [rev for rev in current if rev not in known]
+    if unknown:
+        where = engine.url.render_as_string(hide_password=True)
+        raise NewerSchema(where, ", ".join(unknown), ", ".join(script.get_heads()))
+    command.upgrade(config, "head")
 
 
 MIGRATION_LOCK = 0x7761726D  # any constant: the advisory lock replicas migrate under
