@@ -16,6 +16,8 @@ from thresholds import bundled_catalog, bundled_registry
 from warden.alerting.cycle import run_cycle
 from warden.catalog.thresholds import Catalog, load_catalog
 from warden.core.model import Observation, State
+from warden.core.notification import Notification
+from warden.delivery.sinks.render import view
 from warden.ingest.connector import Cursor
 from warden.ingest.feedrun import run_feed
 from warden.store import Store, alerts
@@ -94,6 +96,12 @@ def test_declared_thresholds_fire_on_the_bundled_public_declarations(
     assert evidence["source"].endswith("public.yaml")
     assert evidence["observed_at"].startswith("2025-05-22")
     assert evidence["measured_by"] == "vendor"
+    # Said as a status, not as the ordinal it is stored as ("2 >= 2"), in the log and in the
+    # alert a sink renders (no "declaration ... = 2 (trigger >= 2)").
+    said = "declared could_not_rule_out (anthropic-rsp.asl-3.cbrn); at least could_not_rule_out"
+    assert entries[0].body["reason"] == said
+    alert = view(Notification("", "", entries[0].seq, entries[0].hash, entries[0].body))  # type: ignore[arg-type]
+    assert alert.measurements == () and alert.reason == said
 
 
 def test_a_declaration_above_the_independent_evidence_is_an_evidence_gap(

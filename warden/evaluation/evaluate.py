@@ -43,7 +43,7 @@ from warden.catalog.conditions import (
     Reassessment,
     SilentFeed,
 )
-from warden.catalog.disagreement import DECLARATION
+from warden.catalog.disagreement import DECLARATION, status_name
 from warden.catalog.registry import ModelSpec
 from warden.catalog.signs import Sign
 from warden.catalog.thresholds import Scope, Threshold
@@ -254,6 +254,11 @@ def explain(threshold: Threshold, ev: Evaluation) -> str:
     if ev.reason or ev.value is None or not isinstance(threshold.when, Condition):
         return ev.reason
     when = threshold.when
+    if when.benchmark == DECLARATION:  # a status, not a number: "declared could_not_rule_out"
+        most = "at most" if when.op in ("<=", "<") else "at least"
+        meets = "" if ev.verdict is Verdict.BREACHED else "not "
+        shown = f"declared {status_name(ev.value)} ({when.metric})"
+        return f"{shown}; {meets}{most} {status_name(when.value)}"
     newest = ev.evidence[0] if ev.evidence else None
     if threshold.z is not None and newest is not None and newest.stderr is not None:
         side = "lower" if when.higher_is_more else "upper"

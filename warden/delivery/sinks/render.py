@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from warden.core.basis import SHORT, Basis
+from warden.core.declarations import DECLARATION
 from warden.core.display import display, level, series_scale, timestamp, value_scale
 from warden.core.notification import (
     Notification,
@@ -201,8 +202,10 @@ def measurements(t: Mapping[str, Any]) -> tuple[Measurement, ...]:
     warn_at = number(t.get("warn_at"))
     b = basis_of(t)
     scales = t.get("scales")
-    if cond.get("kind") in ("conflict", "sign"):
-        return ()  # two results compared, not one against a level: the reason says it all
+    if cond.get("kind") in ("conflict", "sign") or cond.get("benchmark") == DECLARATION:
+        # Two results compared, or a lab's status stored as its ordinal: the reason says it
+        # ("declared could_not_rule_out ..."), a bare number would not.
+        return ()
     if "mode" in cond:
         parts = [p for p in _list(cond.get("of")) if isinstance(p, Mapping)]
         subject = text(t.get("subject"))
