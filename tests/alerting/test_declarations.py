@@ -114,6 +114,10 @@ def test_a_declaration_above_the_independent_evidence_is_an_evidence_gap(
     assert reason.startswith("declaration above the evidence (an evidence gap): vct/accuracy")
     assert "0.15 not >= 0.221, measured by independent" in reason
     assert "declared could_not_rule_out" in reason
+    with store.read() as conn:
+        (entry,) = [e for e in alerts.entries(conn) if e.body.get("threshold") == ANTHROPIC]
+    alert = view(Notification("", "", entry.seq, entry.hash, entry.body))  # type: ignore[arg-type]
+    assert alert.measurements == () and alert.reason == reason  # not "vct accuracy = 0.15 ..."
 
 
 def test_independent_evidence_above_a_declared_below_fires_and_the_vendors_does_not(

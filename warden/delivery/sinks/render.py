@@ -202,9 +202,12 @@ def measurements(t: Mapping[str, Any]) -> tuple[Measurement, ...]:
     warn_at = number(t.get("warn_at"))
     b = basis_of(t)
     scales = t.get("scales")
-    if cond.get("kind") in ("conflict", "sign") or cond.get("benchmark") == DECLARATION:
-        # Two results compared, or a lab's status stored as its ordinal: the reason says it
-        # ("declared could_not_rule_out ..."), a bare number would not.
+    if cond.get("kind") in ("conflict", "sign", "divergence") or cond.get("benchmark") == (
+        DECLARATION
+    ):
+        # Two results compared, a declaration against the evidence, or a lab's status stored as
+        # its ordinal: the reason says it ("declared could_not_rule_out ..."), a bare number
+        # ("? ? = no data") would not.
         return ()
     if "mode" in cond:
         parts = [p for p in _list(cond.get("of")) if isinstance(p, Mapping)]
