@@ -58,26 +58,34 @@ def raw_insert(path: Path, ddl: list[str], rows: Sequence[Observation], batch: i
     return seconds
 
 
-def figure(count: int, repeats: int, tmp: Path, batch: int = 1000) -> None:
+def figure_rows(count: int) -> list[Observation]:
+    """The figure's observations (seeded): 1,000 models over the benchmarks, a stderr, n and
+    attributes each (the same rows on SQLite and PostgreSQL)."""
     rng, extra = random.Random(2), {"stderr": 0.01, "n": 100, "attributes": {"org": "perf"}}
-    rows = [
+    return [
         observation(f"model-{i % 1000:04d}", f"bench-{i // 1000 % BENCHMARKS:02d}", rng.random(),
                     NOW - timedelta(seconds=i), **extra)
         for i in range(count)
     ]  # fmt: skip
 
-    def warden_insert(k: int) -> float:
-        store = fresh_store(tmp / f"bulk-{k}.db")
-        t0 = time.perf_counter()
-        for part in chunks(rows, batch):
-            with store.write() as conn:
-                assert insert_observations(conn, "perf", part, NOW) == len(part)
-        seconds = time.perf_counter() - t0
-        store.dispose()
-        return seconds
 
+def warden_insert(rows: Sequence[Observation], path: Path, batch: int) -> float:
+    """Seconds for warden's `insert_observations` to store `rows` in batches into a fresh store
+    at `path` (a SQLite file, or a fresh PostgreSQL schema under --database)."""
+    store = fresh_store(path)
+    t0 = time.perf_counter()
+    for part in chunks(rows, batch):
+        with store.write() as conn:
+            assert insert_observations(conn, "perf", part, NOW) == len(part)
+    seconds = time.perf_counter() - t0
+    store.dispose()
+    return seconds
+
+
+def figure(count: int, repeats: int, tmp: Path, batch: int = 1000) -> None:
+    rows = figure_rows(count)
     say(f"inserting {len(rows)} observations in batches of {batch}, best of {repeats}")
-    rate = len(rows) / best(repeats, warden_insert)
+    rate = len(rows) / best(repeats, lambda k: warden_insert(rows, tmp / f"bulk-{k}.db", batch))
     query = "SELECT sql FROM sqlite_master WHERE tbl_name = 'observations' AND sql IS NOT NULL"
     with contextlib.closing(sqlite3.connect(tmp / "bulk-0.db")) as db:
         ddl = [r[0] for r in db.execute(f"{query} ORDER BY type DESC")]  # table first

@@ -6,31 +6,25 @@ for the cycle (perf/README.md)."""
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from cycle import compare, cycles, seeded
 from harness import (
-    BENCHMARKS,
     NOW,
     best,
     chunks,
     emit,
     fresh_store,
-    grid_thresholds,
-    observation,
     say,
 )
+from insert import figure_rows, warden_insert
 
-from warden.alerting.cycle import run_cycle
-from warden.catalog.conditions import Condition
-from warden.catalog.thresholds import Catalog, Threshold
+from warden.catalog.thresholds import Threshold
 from warden.core.model import Observation
 from warden.store import Store
-from warden.store.observations import insert_observations
 
 COLUMNS = (
     "feed", "key", "subject", "benchmark", "metric", "value", "stderr", "n", "observed_at",
@@ -62,22 +56,7 @@ def raw_copy(store: Store, rows: Sequence[Observation], batch: int) -> float:
 
 
 def insert_figure(count: int, repeats: int, tmp: Path, batch: int = 1000) -> None:
-    rng, extra = random.Random(2), {"stderr": 0.01, "n": 100, "attributes": {"org": "perf"}}
-    rows = [
-        observation(f"model-{i % 1000:04d}", f"bench-{i // 1000 % BENCHMARKS:02d}", rng.random(),
-                    NOW - timedelta(seconds=i), **extra)
-        for i in range(count)
-    ]  # fmt: skip
-
-    def warden_insert(k: int) -> float:
-        store = fresh_store(tmp / f"bulk-{k}.db")
-        t0 = time.perf_counter()
-        for part in chunks(rows, batch):
-            with store.write() as conn:
-                assert insert_observations(conn, "perf", part, NOW) == len(part)
-        seconds = time.perf_counter() - t0
-        store.dispose()
-        return seconds
+    rows = figure_rows(count)
 
     def copy(k: int) -> float:
         store = fresh_store(tmp / f"copy-{k}.db")
@@ -91,7 +70,7 @@ def insert_figure(count: int, repeats: int, tmp: Path, batch: int = 1000) -> Non
     # alike instead of only the one that ran then.
     warden_seconds, copy_seconds = [], []
     for k in range(repeats):
-        warden_seconds.append(warden_insert(k))
+        warden_seconds.append(warden_insert(rows, tmp / f"bulk-{k}.db", batch))
         copy_seconds.append(copy(k))
     rate, raw = len(rows) / min(warden_seconds), len(rows) / min(copy_seconds)
     emit(
@@ -109,9 +88,7 @@ NEWEST = (
 
 def raw_cycle(store: Store, thresholds: Sequence[Threshold]) -> float:
     """The floor: the newest value of each series and the alert states by plain SQL through
-    psycopg, and every threshold x subject compared in a plain loop."""
-    conditions = [(t.when, t.id) for t in thresholds if isinstance(t.when, Condition)]
-    assert len(conditions) == len(thresholds)
+    psycopg, and every threshold x subject compared in a plain loop (perf/cycle.py's)."""
     raw: Any = store.engine.raw_connection()
     t0 = time.perf_counter()
     try:
@@ -126,37 +103,21 @@ def raw_cycle(store: Store, thresholds: Sequence[Threshold]) -> float:
         raw.rollback()
     finally:
         raw.close()
-    for when, tid in conditions:
-        for subject, value in newest.get((when.benchmark, when.metric), {}).items():
-            _ = states.get((tid, subject)) == ("firing" if when.holds(value) else "inactive")
+    compare(thresholds, newest, states)
     return time.perf_counter() - t0
 
 
 def cycle_figure(models: int, tmp: Path) -> None:
-    thresholds = tuple(Threshold.model_validate(d) for d in grid_thresholds(BENCHMARKS))
-    names = [f"bench-{b:02d}" for b in range(BENCHMARKS)]
-    catalog = Catalog(thresholds)
-    rng = random.Random(3)
-    rows = [
-        observation(f"model-{m:04d}", b, rng.random(), NOW - timedelta(rng.randint(1, 30)))
-        for m in range(models)
-        for b in names
-    ]
-    store = fresh_store(tmp / "cycle.db")
-    for part in chunks(rows, 10_000):
-        with store.write() as conn:
-            insert_observations(conn, "perf", part, NOW)
-    say(f"cycle on PostgreSQL: {len(thresholds)} thresholds x {models} models")
-    first = run_cycle(store, catalog, ["webhook"], lambda: NOW)
-    steady = [run_cycle(store, catalog, ["webhook"], lambda: NOW) for _ in range(2)]
-    assert not first.failed and not any(r.transitions or r.failed for r in steady)
+    grid = seeded(models, tmp / "cycle.db")
+    say("cycle on PostgreSQL")
+    first, steady = cycles(grid)
     value = min(r.duration_seconds for r in steady)
-    floor = best(2, lambda _: raw_cycle(store, thresholds))
-    store.dispose()
+    floor = best(2, lambda _: raw_cycle(grid.store, grid.thresholds))
+    grid.store.dispose()
     emit(
         "evaluation_cycle_seconds", value, "s", "steady-state cycle < 1 s", value < 1.0,
         baseline={"raw_psycopg_newest_per_series_and_compare_seconds": round(floor, 4)},
         ratio_to_raw=round(value / floor, 1), first_cycle_seconds=round(first.duration_seconds, 3),
         first_cycle_transitions=len(first.transitions), evaluations=len(steady[0].evaluations),
-        thresholds=len(thresholds), models=models, observations=len(rows),
+        thresholds=len(grid.thresholds), models=models, observations=grid.observations,
     )  # fmt: skip
