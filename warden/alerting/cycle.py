@@ -43,7 +43,6 @@ from warden.store import alerts as alert_rows
 from warden.store import assessments as assessment_rows
 from warden.store import observations as obs_rows
 from warden.store import outbox as outbox_rows
-from warden.store.engine import write_epoch
 from warden.triggerlog.entries import chain
 
 log = logging.getLogger(__name__)
@@ -184,9 +183,6 @@ def _apply(
 ) -> None:
     """One attempt, in the write transaction under the alert lock: evaluate, advance the state
     machine, and append the transitions to the trigger log with their outbox rows."""
-    # The leadership epoch the transitions are decided under, read under the alert lock that
-    # orders the chain; recorded on their entries (a follower's push: the current one).
-    epoch = write_epoch(conn)
     states = alert_rows.load_states(conn, [t.id for t in chosen])
     pending = alert_rows.pending_since(conn, [t.id for t in chosen if t.for_seconds])
     kept = [t.id for t in chosen if t.keep_firing_for]
@@ -258,7 +254,7 @@ def _apply(
     history = notify.history(conn, changed, details, starts)
     extras = notify.records(conn, changed, decisions, history)
     items = [(now, t, th) for t, th in changed]
-    entries = chain(alert_rows.chain_head(conn), items, details, extras, epoch)
+    entries = chain(alert_rows.chain_head(conn), items, details, extras)
     alert_rows.save_states(conn, rows)
     actions.clear(
         conn, [(t.threshold, t.subject) for t, _ in changed if t.to_state in QUIET_STATES]

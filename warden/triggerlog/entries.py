@@ -104,12 +104,12 @@ def chain(
     items: Iterable[tuple[datetime, Transition, Threshold]],
     details: Mapping[int, StoredObservation],
     extras: Sequence[Mapping[str, Any]] | None = None,
-    epoch: int | None = None,
 ) -> list[Entry]:
     """New entries after `head` (last seq, last hash), each hashed onto the one before.
     `details` holds the whole stored observation behind each evidence point; `extras` (one per
-    item) adds what the cycle decided about it: its delivery and its acknowledgement. `epoch`:
-    the leadership epoch they were decided under, kept beside the content (not hashed)."""
+    item) adds what the cycle decided about it: its delivery and its acknowledgement. Their
+    leadership epoch is the appending transaction's (warden.store.alerts.append_triggers, under
+    the chain lock), kept beside the content (not hashed)."""
     seq, prev = head
     out = []
     for n, (at, transition, threshold) in enumerate(items):
@@ -128,7 +128,6 @@ def chain(
                 content,
                 prev,
                 digest,
-                epoch=epoch,
             )
         )
         prev = digest
