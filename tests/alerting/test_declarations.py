@@ -102,6 +102,12 @@ def test_declared_thresholds_fire_on_the_bundled_public_declarations(
     assert entries[0].body["reason"] == said
     alert = view(Notification("", "", entries[0].seq, entries[0].hash, entries[0].body))  # type: ignore[arg-type]
     assert alert.measurements == () and alert.reason == said
+    # The level is the lab's own declared status: the framework's, not unstated.
+    assert alert.basis == "framework number", alert.basis
+    assert alert.basis_notes == (
+        "when.declared.status: framework number (the lab's own status under its own "
+        "framework, as it declared it)",
+    )
 
 
 def test_a_declaration_above_the_independent_evidence_is_an_evidence_gap(

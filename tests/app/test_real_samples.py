@@ -6,7 +6,8 @@ SWE-bench leaderboards, a webhook sink and a Slack sink (loopback receivers).
   each sink as at most one notification per route and group, not one per alert.
 - No model is named twice under two spellings (the registry's aliases and the variants).
 - Every alert says whether its threshold's number is the framework's own or a proxy chosen by
-  the catalog, with the citation.
+  the catalog, with the citation; so do the labs' declarations (the bundled public ones, read
+  by the `declarations` connector beside the samples).
 - Then one new observation over a threshold reaches the webhook as one single alert, at once.
 """
 
@@ -32,6 +33,7 @@ pytestmark = pytest.mark.realdata
 
 TOKEN = "e2e-token"
 FEEDS = ("epoch", "epoch_models", "metr", "swebench")
+DECLARATIONS = Path(__file__).resolve().parents[2] / "thresholds" / "declarations" / "public.yaml"
 HISTORY_WAIT = 3  # seconds a history summary waits for the other feeds' history (default 30 s)
 # Effort and budget suffixes, dated snapshots and separators: two ids that agree without them
 # name one model twice.
@@ -75,6 +77,8 @@ def write_config(tmp: Path, folders: dict[str, Path], port: int, hook: str, slac
              "options": {"source": str(folders["metr"])}},
             {"id": "swebench", "connector": "swebench", "every": 3600,
              "options": {"source": str(swebench)}},
+            {"id": "labs", "connector": "declarations", "every": 3600,
+             "options": {"source": str(DECLARATIONS)}},
         ],
         "sinks": [
             {"id": "hook", "type": "webhook", "options": {"url": hook}},
@@ -91,7 +95,7 @@ def feeds_done(port: int) -> bool:
     text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     return all(
         re.search(rf'warden_feed_last_success_timestamp_seconds{{feed="{f}"}} [1-9]', text)
-        for f in FEEDS
+        for f in (*FEEDS, "labs")
     )
 
 
@@ -169,6 +173,8 @@ def test_the_first_sync_is_one_summary_per_sink_naming_each_model_once(
         basis = a["basis"]
         assert basis["kind"] in ("framework", "proxy", "mixed"), (a["threshold"], basis)
         assert basis["sources"] and all(s["url"].startswith("http") for s in basis["sources"])
+    declared = {a["subject"] for a in alerts if a["threshold"].endswith(".declared")}
+    assert declared == {"anthropic/claude-opus-4", "openai/chatgpt-agent", "openai/gpt-5"}
     text = slack.requests[0].body.decode()
     assert "proxy" in text or "framework number" in text
 

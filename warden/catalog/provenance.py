@@ -61,6 +61,10 @@ def numbers(raw: dict[str, Any]) -> list[str]:
                 walk(value, f"{path}[{i}]")
 
     walk(raw.get("when"), "when")
+    when = raw.get("when")
+    declared = when.get("declared") if isinstance(when, dict) else None
+    if isinstance(declared, dict) and isinstance(declared.get("status"), str):
+        out.append("when.declared.status")  # a lab's status is the level such a condition sets
     return out
 
 

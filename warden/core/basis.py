@@ -32,8 +32,9 @@ SHORT = {"source": "framework number", "proxy": "proxy"}
 
 # The last segment of a path that sets a trigger level, and one that sets an early warning.
 # `drop`, `z` and `tolerance` are the levels of evidence conflicts and signs of
-# under-elicitation (how far apart two results must be).
-LEVELS = {"value", "ratio", "rule_in", "days", "compute_ratio", "drop", "z", "tolerance"}
+# under-elicitation (how far apart two results must be); `status`, a lab's declared status
+# (`when: {declared: {..., status}}`), is the level of a condition on declarations.
+LEVELS = {"value", "ratio", "rule_in", "days", "compute_ratio", "drop", "z", "tolerance", "status"}
 WARNINGS = {"warn_at", "rule_out", "margin"}
 _PART = re.compile(r"\Awhen\.(?:all|any|of)\[(\d+)\]\.(\w+)\Z")
 
