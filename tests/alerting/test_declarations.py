@@ -102,6 +102,14 @@ def test_declared_thresholds_fire_on_the_bundled_public_declarations(
     assert entries[0].body["reason"] == said
     alert = view(Notification("", "", entries[0].seq, entries[0].hash, entries[0].body))  # type: ignore[arg-type]
     assert alert.measurements == () and alert.reason == said
+    # Whether the declaration was checked against its primary source travels with it: the
+    # bundled Gemini 2.5 Deep Think entry could not be, and its alert says so.
+    assert alert.evidence[0].text.endswith("observed 2025-05-22 00:00:00 UTC")
+    with store.read() as conn:
+        (gemini,) = [e for e in alerts.entries(conn) if e.subject == "google/gemini-2.5-deep-think"]
+    assert gemini.body["evidence"][0]["verified"] is False
+    shown = view(Notification("", "", gemini.seq, gemini.hash, gemini.body))  # type: ignore[arg-type]
+    assert shown.evidence[0].text.endswith("; not verified against its primary source")
     # The level is the lab's own declared status: the framework's, not unstated.
     assert alert.basis == "framework number", alert.basis
     assert alert.basis_notes == (

@@ -92,6 +92,8 @@ def content_of(
                     "source": o.source,
                     "content_hash": o.content_hash,
                     **o.run(),  # variant, run_id, record: which variant and run decided
+                    # A lab's declaration says whether it was checked against its primary source.
+                    **_verified(o.attributes.get("verified")),
                 }
                 for o in (details[p.id] for p in ev.evidence)
             ],
@@ -271,3 +273,7 @@ def verify(entries: Iterable[Entry]) -> Break | None:
         prev = e.hash
         expected_seq += 1
     return None
+
+
+def _verified(value: Any) -> dict[str, bool]:
+    return {"verified": value} if isinstance(value, bool) else {}

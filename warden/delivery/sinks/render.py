@@ -98,10 +98,12 @@ class Evidence:
     feed: str
     source: str
     url: str | None  # the source, when it is an http(s) URL
+    unverified: bool = False  # a declaration not checked against its primary source
 
     @property
     def text(self) -> str:
-        return f"{self.model} {self.series} = {self.value}, observed {self.observed_at}"
+        shown = f"{self.model} {self.series} = {self.value}, observed {self.observed_at}"
+        return shown + ("; not verified against its primary source" if self.unverified else "")
 
 
 @dataclass(frozen=True)
@@ -303,6 +305,7 @@ def _evidence(e: Mapping[str, Any], scales: Any = None) -> Evidence:
         feed=text(e.get("feed")),
         source=source,
         url=http_url(source),
+        unverified=e.get("verified") is False,
     )
 
 
