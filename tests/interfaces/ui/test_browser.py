@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.interfaces.ui.conftest import Served
@@ -57,7 +57,23 @@ def _go(driver: Any, element: Any) -> None:
     """Click `element` and wait for the page it leads to."""
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 15).until(staleness_of(page))
+    WebDriverWait(driver, 15).until(lambda _: _left(page))
+
+
+def _left(page: Any) -> bool:
+    """Whether the browser has left the page whose root element is `page`. Selenium's
+    `staleness_of` knows one answer for that; Chromium, asked in the middle of the navigation,
+    sometimes gives another ("Node with given id does not belong to the document": seen once in
+    a full run), which means the same."""
+    try:
+        page.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
 
 
 def _login(driver: Any, url: str, token: str, then: str = "/ui/") -> None:
